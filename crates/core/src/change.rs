@@ -1,0 +1,132 @@
+//! Changes: the facts a successful command produces. They are what the store
+//! appends to the change log and applies to its tables, and what `Snapshot::apply`
+//! replays in memory: one vocabulary for persistence, catch-up and (later) events.
+
+use crate::ids::{Actor, GroupId, KeyHash, Millis, RealmId, UserId, Version};
+use crate::model::{Group, GroupSetting, GroupUpsert, Realm, RealmSetting, Role, SettingValue, User};
+use serde::{Deserialize, Serialize};
+
+/// One committed write of one realm: the unit of the change log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Commit {
+    pub realm: RealmId,
+    pub version: Version,
+    pub at: Millis,
+    pub actor: Actor,
+    pub changes: Vec<Change>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Change {
+    RealmCreated {
+        realm: Realm,
+    },
+    RealmUpdated {
+        #[serde(flatten)]
+        patch: RealmPatch,
+    },
+    RealmSettingChanged {
+        setting: RealmSetting,
+        value: SettingValue,
+    },
+    UserCreated {
+        user: User,
+    },
+    UserUpdated {
+        id: UserId,
+        #[serde(flatten)]
+        patch: UserPatch,
+    },
+    GroupCreated {
+        group: Group,
+    },
+    GroupUpdated {
+        id: GroupId,
+        #[serde(flatten)]
+        patch: GroupPatch,
+    },
+    GroupSettingChanged {
+        id: GroupId,
+        setting: GroupSetting,
+        value: SettingValue,
+    },
+    /// IMKIT's delete: the group and every edge and setting that named it go.
+    GroupDeleted {
+        id: GroupId,
+    },
+    MembersAdded {
+        group: GroupId,
+        users: Vec<UserId>,
+    },
+    MembersRemoved {
+        group: GroupId,
+        users: Vec<UserId>,
+    },
+    SubgroupsAdded {
+        group: GroupId,
+        subgroups: Vec<GroupId>,
+    },
+    SubgroupsRemoved {
+        group: GroupId,
+        subgroups: Vec<GroupId>,
+    },
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RealmPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_period_days: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bots_may_manage_groups: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_upsert: Option<GroupUpsert>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_key: Option<KeyHash>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct UserPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_name: Option<String>,
+    /// `Some(None)` clears the avatar.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar_url: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<KeyHash>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub can_create_users: Option<bool>,
+}
+
+impl UserPatch {
+    pub fn is_empty(&self) -> bool {
+        *self == UserPatch::default()
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct GroupPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// `Some(None)` clears the avatar.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar_url: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deactivated: Option<bool>,
+}
+
+impl GroupPatch {
+    pub fn is_empty(&self) -> bool {
+        *self == GroupPatch::default()
+    }
+}

@@ -1,0 +1,147 @@
+//! The one domain error type. Each variant is a distinct rule that was broken;
+//! every face renders it in its own dialect (Zulip's message strings, IMKIT's
+//! codes), and `kind()` gives the coarse class for faces that only need that.
+
+use crate::ids::{GroupId, UserId};
+use crate::model::{GroupSetting, RealmSetting};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    // ---- things that are not there ----
+    #[error("no group {0} in this realm")]
+    GroupNotFound(GroupId),
+    /// A group named in a list of subgroups (or a setting value) does not exist.
+    #[error("no group {0} in this realm (listed as a subgroup)")]
+    SubgroupNotFound(GroupId),
+    #[error("no user {0} in this realm")]
+    UserNotFound(UserId),
+    /// A listed member is unknown, from another realm, or deactivated.
+    #[error("user {0} cannot be a member")]
+    InvalidMember(UserId),
+    #[error("no user or group with key {0:?}")]
+    KeyNotFound(String),
+
+    // ---- state that forbids the operation ----
+    #[error("group {0} is deactivated")]
+    GroupDeactivated(GroupId),
+    #[error("user {0} is deactivated")]
+    UserDeactivated(UserId),
+    #[error("user {0} is already active")]
+    UserAlreadyActive(UserId),
+    #[error("group is still in use ({} objections)", .0.len())]
+    GroupInUse(Vec<Objection>),
+    #[error("nothing to change")]
+    NothingToChange,
+
+    // ---- names, texts and lists ----
+    #[error("group name is empty")]
+    NameEmpty,
+    #[error("group name is longer than {max} characters")]
+    NameTooLong { max: usize },
+    #[error("group name starts with reserved prefix {0:?}")]
+    NameReservedPrefix(&'static str),
+    #[error("a group named {0:?} already exists")]
+    NameTaken(String),
+    #[error("{field} contains a NUL character")]
+    NulCharacter { field: &'static str },
+    #[error("{field} is longer than {max} characters")]
+    TooLong { field: &'static str, max: usize },
+    #[error("{field} lists more than {max} ids")]
+    TooManyIds { field: &'static str, max: usize },
+    #[error("full name is too long")]
+    FullNameTooLong,
+    #[error("full name is too short")]
+    FullNameTooShort,
+    #[error("full name contains invalid characters")]
+    FullNameInvalid,
+    #[error("email {0:?} is not valid")]
+    EmailInvalid(String),
+    #[error("email {0:?} is already in use")]
+    EmailTaken(String),
+    #[error("key {0:?} is already in use")]
+    KeyTaken(String),
+    #[error("key is invalid: {reason}")]
+    KeyInvalid { reason: &'static str },
+
+    // ---- membership edges ----
+    #[error("user {0} is already a member")]
+    AlreadyMember(UserId),
+    #[error("user {0} is not a member")]
+    NotMember(UserId),
+    #[error("group {0} is already a subgroup")]
+    AlreadySubgroup(GroupId),
+    #[error("group {0} is not a subgroup")]
+    NotSubgroup(GroupId),
+    /// Adding the subgroups would put `{0}` (the supergroup) below itself.
+    #[error("group {0} would become its own subgroup")]
+    SubgroupCycle(GroupId),
+
+    // ---- permission settings ----
+    #[error("the 'old' value of {setting} does not match")]
+    SettingMismatch { setting: &'static str },
+    #[error("{setting} cannot be set to {group}")]
+    SettingNotAllowed { setting: &'static str, group: String },
+    #[error("{setting} must be a system group")]
+    SystemGroupRequired { setting: &'static str },
+
+    // ---- who may act ----
+    #[error("insufficient permission")]
+    InsufficientPermission,
+    #[error("guests may not do this")]
+    GuestNotAllowed,
+    #[error("bots may not do this")]
+    BotNotAllowed,
+    #[error("must be an organization administrator")]
+    MustBeAdmin,
+    #[error("must be an organization owner")]
+    MustBeOwner,
+    #[error("not authorized to create users")]
+    CannotCreateUsers,
+    #[error("the only owner cannot stop being an owner")]
+    LastOwner,
+    #[error("the only owner cannot be deactivated")]
+    DeactivateLastOwner,
+
+    // ---- anything else about an input value ----
+    #[error("{field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Why a group cannot be deactivated (Zulip's `objections`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Objection {
+    Subgroup { supergroup_ids: Vec<GroupId> },
+    UserGroup { group_id: GroupId, settings: Vec<GroupSetting> },
+    Realm { settings: Vec<RealmSetting> },
+}
+
+/// Coarse classes, for faces whose dialect has only a few error kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    NotFound,
+    Conflict,
+    Invalid,
+    Forbidden,
+    Internal,
+}
+
+impl Error {
+    pub fn kind(&self) -> ErrorKind {
+        use Error::*;
+        match self {
+            GroupNotFound(_) | UserNotFound(_) | KeyNotFound(_) => ErrorKind::NotFound,
+            NameTaken(_) | EmailTaken(_) | KeyTaken(_) | AlreadyMember(_) | AlreadySubgroup(_)
+            | SettingMismatch { .. } | GroupInUse(_) => ErrorKind::Conflict,
+            InsufficientPermission | GuestNotAllowed | BotNotAllowed | MustBeAdmin
+            | MustBeOwner | CannotCreateUsers | LastOwner | DeactivateLastOwner => {
+                ErrorKind::Forbidden
+            }
+            Internal(_) => ErrorKind::Internal,
+            _ => ErrorKind::Invalid,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

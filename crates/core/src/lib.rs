@@ -1,0 +1,27 @@
+//! cohort's directory core: the domain and its rules, with no I/O.
+//!
+//! Layout:
+//! - `ids`: identifiers, versions, actors, key hashes.
+//! - `model`: realms, users, groups, roles, system groups, permission settings.
+//! - `snapshot`: one realm's immutable in-memory directory and `apply`.
+//! - `change`: the facts commits are made of (the change log's vocabulary).
+//! - `command`: every write, checked and turned into changes (`execute`).
+//! - `permission`: Zulip's permission model as pure functions.
+//! - `validate`: limits and free-text rules.
+//! - `error`: the domain error every face renders in its own dialect.
+
+pub mod change;
+pub mod command;
+pub mod error;
+pub mod ids;
+pub mod model;
+pub mod permission;
+pub mod snapshot;
+pub mod validate;
+
+pub use change::{Change, Commit};
+pub use command::{Command, Context, Outcome, Reply};
+pub use error::{Error, ErrorKind, Objection};
+pub use ids::{Actor, GroupId, KeyHash, Millis, RealmId, UserId, Version};
+pub use model::{Group, GroupSetting, Realm, RealmSetting, Role, SettingValue, SystemGroup, User};
+pub use snapshot::Snapshot;

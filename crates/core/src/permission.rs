@@ -1,0 +1,124 @@
+//! Who may do what: Zulip's permission model as pure functions over a snapshot.
+//! Every face and the CLI reach these through `command::execute`; the Zulip face
+//! also calls the endpoint gate and `can_create_groups` early, to report errors
+//! in the order Zulip does.
+
+use crate::error::{Error, Result};
+use crate::ids::{Actor, GroupId};
+use crate::model::{Group, GroupSetting, RealmSetting, Role, SettingConfig, SettingValue, SystemGroup, User};
+use crate::snapshot::Snapshot;
+use std::sync::Arc;
+
+/// Whether `user` holds a permission whose value is `value`.
+pub fn holds(snap: &Snapshot, user: &User, value: &SettingValue, config: &SettingConfig) -> bool {
+    if !user.active {
+        return false;
+    }
+    if config.allow_internet_group
+        && matches!(value, SettingValue::Group(id) if Some(*id) == snap.system_group_id(SystemGroup::Internet))
+    {
+        return true;
+    }
+    if !config.allow_everyone_group && user.role == Role::Guest {
+        return false;
+    }
+    snap.value_contains(value, user.id)
+}
+
+pub fn holds_realm_setting(snap: &Snapshot, user: &User, setting: RealmSetting) -> bool {
+    holds(snap, user, snap.realm().setting(setting), &setting.config())
+}
+
+/// The guest and bot gate on the user-group endpoints (all but deactivation).
+pub fn group_api_gate(snap: &Snapshot, user: &User) -> Result<()> {
+    if user.role == Role::Guest {
+        return Err(Error::GuestNotAllowed);
+    }
+    if user.is_bot && !snap.realm().bots_may_manage_groups {
+        return Err(Error::BotNotAllowed);
+    }
+    Ok(())
+}
+
+/// The actor's user record, for actors that are users; `Ok(None)` for the
+/// platform, operators and the system, which pass every permission check.
+pub fn acting_user<'s>(snap: &'s Snapshot, actor: Actor) -> Result<Option<&'s Arc<User>>> {
+    match actor {
+        Actor::User(id) => match snap.user(id) {
+            Some(user) if user.active => Ok(Some(user)),
+            Some(_) => Err(Error::UserDeactivated(id)),
+            None => Err(Error::UserNotFound(id)),
+        },
+        Actor::Platform | Actor::Operator | Actor::System => Ok(None),
+    }
+}
+
+pub fn check_can_create_groups(snap: &Snapshot, actor: Actor) -> Result<()> {
+    if let Some(user) = acting_user(snap, actor)? {
+        group_api_gate(snap, user)?;
+        if !holds_realm_setting(snap, user, RealmSetting::CanCreateGroups) {
+            return Err(Error::InsufficientPermission);
+        }
+    }
+    Ok(())
+}
+
+/// Zulip's `access_user_group_for_update`: the group must exist (and be active
+/// unless `allow_deactivated`), must not be a system group, and the actor must
+/// manage all groups, manage this group, or hold `setting` on it.
+pub fn group_for_update<'s>(
+    snap: &'s Snapshot,
+    actor: Actor,
+    group: GroupId,
+    setting: GroupSetting,
+    allow_deactivated: bool,
+) -> Result<&'s Arc<Group>> {
+    let found = snap.group(group).ok_or(Error::GroupNotFound(group))?;
+    if !allow_deactivated && found.deactivated {
+        return Err(Error::GroupDeactivated(group));
+    }
+    if found.is_system() {
+        return Err(Error::InsufficientPermission);
+    }
+    let Some(user) = acting_user(snap, actor)? else {
+        return Ok(found);
+    };
+    if holds_realm_setting(snap, user, RealmSetting::CanManageAllGroups) {
+        return Ok(found);
+    }
+    let manage = GroupSetting::CanManageGroup;
+    if holds(snap, user, found.setting(manage), &manage.config()) {
+        return Ok(found);
+    }
+    if setting != manage && holds(snap, user, found.setting(setting), &setting.config()) {
+        return Ok(found);
+    }
+    Err(Error::InsufficientPermission)
+}
+
+/// Like `group_for_update`, but a lone self-targeted change first tries the
+/// self-service setting (join/leave) and then the general one.
+pub fn group_for_self_or_other<'s>(
+    snap: &'s Snapshot,
+    actor: Actor,
+    group: GroupId,
+    targets_only_self: bool,
+    self_setting: GroupSetting,
+    other_setting: GroupSetting,
+) -> Result<&'s Arc<Group>> {
+    if targets_only_self {
+        if let Ok(found) = group_for_update(snap, actor, group, self_setting, true) {
+            return Ok(found);
+        }
+    }
+    group_for_update(snap, actor, group, other_setting, true)
+}
+
+/// Administrative access to a user record (Zulip's `access_user_by_id` with
+/// `for_admin`): bots' owners and administrators.
+pub fn can_admin_user(actor: Option<&User>, target: &User) -> bool {
+    match actor {
+        None => true,
+        Some(actor) => target.bot_owner == Some(actor.id) || actor.role.is_admin(),
+    }
+}

@@ -1,0 +1,179 @@
+//! Validation of free-form inputs: names, texts, keys, emails, list sizes.
+//! cohort's limits are here and documented in the README.
+
+use crate::error::{Error, Result};
+
+/// Zulip's group-name limit, in Unicode code points.
+pub const MAX_GROUP_NAME: usize = 100;
+/// Prefixes Zulip reserves for system and mention syntax (case-sensitive).
+pub const RESERVED_GROUP_PREFIXES: [&str; 5] = ["@", "role:", "user:", "stream:", "channel:"];
+/// cohort's limit on a group description (Zulip sets none; an unbounded text
+/// field is a memory hazard for an in-memory directory).
+pub const MAX_DESCRIPTION: usize = 10_000;
+/// cohort's limit on the ids in one list of one request.
+pub const MAX_IDS_PER_LIST: usize = 10_000;
+/// Longest IMKIT `_id` cohort accepts.
+pub const MAX_KEY: usize = 128;
+/// Longest avatar URL.
+pub const MAX_URL: usize = 2_048;
+/// Longest email address (RFC 5321 path limit).
+pub const MAX_EMAIL: usize = 254;
+/// Zulip's user full-name limits and forbidden characters.
+pub const MAX_FULL_NAME: usize = 100;
+pub const MIN_FULL_NAME: usize = 2;
+const FULL_NAME_FORBIDDEN: [char; 6] = ['*', '`', '\\', '>', '"', '@'];
+
+fn chars(text: &str) -> usize {
+    text.chars().count()
+}
+
+fn no_nul(field: &'static str, text: &str) -> Result<()> {
+    if text.contains('\0') {
+        return Err(Error::NulCharacter { field });
+    }
+    Ok(())
+}
+
+/// Zulip's group-name rules. The name is stored as given (not trimmed).
+pub fn group_name(name: &str) -> Result<()> {
+    if name.trim().is_empty() {
+        return Err(Error::NameEmpty);
+    }
+    if chars(name) > MAX_GROUP_NAME {
+        return Err(Error::NameTooLong { max: MAX_GROUP_NAME });
+    }
+    if let Some(prefix) = RESERVED_GROUP_PREFIXES.iter().find(|p| name.starts_with(**p)) {
+        return Err(Error::NameReservedPrefix(prefix));
+    }
+    no_nul("name", name)
+}
+
+pub fn description(text: &str) -> Result<()> {
+    if chars(text) > MAX_DESCRIPTION {
+        return Err(Error::TooLong {
+            field: "description",
+            max: MAX_DESCRIPTION,
+        });
+    }
+    no_nul("description", text)
+}
+
+pub fn id_list<T>(field: &'static str, ids: &[T]) -> Result<()> {
+    if ids.len() > MAX_IDS_PER_LIST {
+        return Err(Error::TooManyIds {
+            field,
+            max: MAX_IDS_PER_LIST,
+        });
+    }
+    Ok(())
+}
+
+/// A caller-chosen IMKIT `_id`: non-empty, bounded, printable.
+pub fn key(key: &str) -> Result<()> {
+    if key.is_empty() {
+        return Err(Error::KeyInvalid { reason: "empty" });
+    }
+    if chars(key) > MAX_KEY {
+        return Err(Error::KeyInvalid { reason: "longer than 128 characters" });
+    }
+    if key.chars().any(char::is_control) {
+        return Err(Error::KeyInvalid { reason: "contains control characters" });
+    }
+    if key.trim() != key {
+        return Err(Error::KeyInvalid { reason: "has leading or trailing whitespace" });
+    }
+    Ok(())
+}
+
+pub fn avatar_url(url: &str) -> Result<()> {
+    if chars(url) > MAX_URL {
+        return Err(Error::TooLong {
+            field: "avatarUrl",
+            max: MAX_URL,
+        });
+    }
+    if url.chars().any(char::is_control) {
+        return Err(Error::Invalid {
+            field: "avatarUrl",
+            reason: "contains control characters".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Zulip's full-name check; returns the trimmed name that is stored.
+pub fn full_name(raw: &str) -> Result<String> {
+    let name = raw.trim();
+    if chars(name) > MAX_FULL_NAME {
+        return Err(Error::FullNameTooLong);
+    }
+    if chars(name) < MIN_FULL_NAME {
+        return Err(Error::FullNameTooShort);
+    }
+    if name.contains(FULL_NAME_FORBIDDEN) || name.chars().any(char::is_control) {
+        return Err(Error::FullNameInvalid);
+    }
+    Ok(name.to_string())
+}
+
+/// A plausible address: one `@`, a non-empty local part, a dotted domain, no
+/// spaces or control characters. Deliverability is not cohort's business.
+pub fn email(raw: &str) -> Result<String> {
+    let email = raw.trim();
+    let bad = || Error::EmailInvalid(raw.to_string());
+    if email.len() > MAX_EMAIL || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad());
+    }
+    let (local, domain) = email.split_once('@').ok_or_else(bad)?;
+    if local.is_empty()
+        || domain.contains('@')
+        || !domain.contains('.')
+        || domain.starts_with('.')
+        || domain.ends_with('.')
+        || domain.contains("..")
+    {
+        return Err(bad());
+    }
+    Ok(email.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_names_follow_zulip() {
+        assert_eq!(group_name("   "), Err(Error::NameEmpty));
+        assert_eq!(group_name(""), Err(Error::NameEmpty));
+        assert!(group_name(&"é".repeat(100)).is_ok());
+        assert_eq!(
+            group_name(&"é".repeat(101)),
+            Err(Error::NameTooLong { max: 100 })
+        );
+        assert_eq!(group_name("role:x"), Err(Error::NameReservedPrefix("role:")));
+        assert_eq!(group_name("@x"), Err(Error::NameReservedPrefix("@")));
+        assert!(group_name("Role:x").is_ok(), "prefixes are case-sensitive");
+        assert_eq!(group_name("a\0b"), Err(Error::NulCharacter { field: "name" }));
+        assert!(group_name(" padded ").is_ok());
+    }
+
+    #[test]
+    fn emails_and_full_names() {
+        assert_eq!(email(" a@b.co ").unwrap(), "a@b.co");
+        for bad in ["", "a", "a@b", "@b.co", "a b@c.co", "a@b..co", "a@@b.co", "a@.b.co"] {
+            assert!(email(bad).is_err(), "{bad}");
+        }
+        assert_eq!(full_name("  Ann  ").unwrap(), "Ann");
+        assert_eq!(full_name("A"), Err(Error::FullNameTooShort));
+        assert_eq!(full_name("a@b"), Err(Error::FullNameInvalid));
+    }
+
+    #[test]
+    fn keys() {
+        assert!(key("client-1").is_ok());
+        assert!(key("").is_err());
+        assert!(key("a\nb").is_err());
+        assert!(key(&"k".repeat(129)).is_err());
+        assert!(key(" k").is_err());
+    }
+}
