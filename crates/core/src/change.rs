@@ -106,6 +106,27 @@ pub struct UserPatch {
     pub can_create_users: Option<bool>,
 }
 
+impl RealmPatch {
+    /// The one place a realm patch is applied (snapshot and stores share it).
+    pub fn apply_to(&self, realm: &mut Realm) {
+        if let Some(name) = &self.name {
+            realm.name = name.clone();
+        }
+        if let Some(days) = self.waiting_period_days {
+            realm.waiting_period_days = days;
+        }
+        if let Some(allowed) = self.bots_may_manage_groups {
+            realm.bots_may_manage_groups = allowed;
+        }
+        if let Some(mode) = self.group_upsert {
+            realm.group_upsert = mode;
+        }
+        if let Some(key) = self.platform_key {
+            realm.platform_key = Some(key);
+        }
+    }
+}
+
 impl UserPatch {
     pub fn is_empty(&self) -> bool {
         *self == UserPatch::default()

@@ -272,24 +272,7 @@ impl Snapshot {
                 }
                 self.realm = Arc::new(realm.clone());
             }
-            Change::RealmUpdated { patch } => {
-                let realm = Arc::make_mut(&mut self.realm);
-                if let Some(name) = &patch.name {
-                    realm.name = name.clone();
-                }
-                if let Some(days) = patch.waiting_period_days {
-                    realm.waiting_period_days = days;
-                }
-                if let Some(allowed) = patch.bots_may_manage_groups {
-                    realm.bots_may_manage_groups = allowed;
-                }
-                if let Some(mode) = patch.group_upsert {
-                    realm.group_upsert = mode;
-                }
-                if let Some(key) = patch.platform_key {
-                    realm.platform_key = Some(key);
-                }
-            }
+            Change::RealmUpdated { patch } => patch.apply_to(Arc::make_mut(&mut self.realm)),
             Change::RealmSettingChanged { setting, value } => {
                 Arc::make_mut(&mut self.realm).settings[setting.index()] = value.clone();
             }

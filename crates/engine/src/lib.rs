@@ -1,1 +1,306 @@
-//! placeholder
+//! The engine: cohort's one write path and its in-memory read side.
+//!
+//! It owns every realm's current `Snapshot` (published through `ArcSwap`, so
+//! readers never wait), the index from key hashes to users, and a single writer
+//! task. Faces and the CLI call `Engine::execute`; the writer batches whatever
+//! commands are queued, runs them through the core inside one store transaction
+//! (group commit: one fsync for the batch), and only after the commit publishes
+//! the new snapshots and answers. A write is therefore durable and visible on
+//! this node before its caller hears "ok".
+//!
+//! Other writers (a CLI process on the same SQLite file, other nodes) are seen
+//! in two ways: the store hands each write job the commits it missed, and a
+//! poller catches idle realms up from the change log.
+
+pub mod secrets;
+mod writer;
+
+use arc_swap::ArcSwap;
+use cohort_core::command::CreateRealm;
+use cohort_core::{Actor, Change, Command, Commit, KeyHash, RealmId, Reply, Snapshot, UserId, Version};
+use cohort_store::{Store, StoreError};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+pub use writer::Request;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Domain(#[from] cohort_core::Error),
+    #[error("no realm {0}")]
+    RealmNotFound(RealmId),
+    /// The database could not take the write; nothing was written.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    #[error("the server is shutting down")]
+    ShuttingDown,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for EngineError {
+    fn from(err: StoreError) -> EngineError {
+        match err {
+            StoreError::Unavailable(msg) => EngineError::Unavailable(msg),
+            other => EngineError::Internal(other.to_string()),
+        }
+    }
+}
+
+/// A command that committed (or changed nothing): its reply and the snapshot
+/// that includes it.
+#[derive(Debug, Clone)]
+pub struct Executed {
+    pub reply: Reply,
+    pub snapshot: Arc<Snapshot>,
+}
+
+/// Settings of the engine's background work.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// How often to look for commits made by other processes.
+    pub poll_interval: Duration,
+    /// How often to move members across the waiting period into role:fullmembers.
+    pub maintenance_interval: Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            poll_interval: Duration::from_millis(500),
+            maintenance_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Key hash → owner. Entries are never trusted alone: a hit is confirmed
+/// against the current snapshot, so stale entries (rotated keys) are harmless.
+#[derive(Default)]
+struct KeyIndex {
+    users: HashMap<KeyHash, (RealmId, UserId)>,
+    platforms: HashMap<KeyHash, RealmId>,
+}
+
+impl KeyIndex {
+    fn add_snapshot(&mut self, snap: &Snapshot) {
+        for user in snap.users() {
+            self.users.insert(user.api_key, (snap.realm_id(), user.id));
+        }
+        if let Some(key) = snap.realm().platform_key {
+            self.platforms.insert(key, snap.realm_id());
+        }
+    }
+}
+
+pub struct Engine {
+    store: Arc<dyn Store>,
+    /// Realm id → its current snapshot. The map changes only when a realm is
+    /// created; the snapshots inside change on every commit.
+    realms: RwLock<HashMap<RealmId, Arc<ArcSwap<Snapshot>>>>,
+    keys: RwLock<KeyIndex>,
+    requests: mpsc::Sender<Request>,
+}
+
+impl Engine {
+    /// Load every realm and start the writer and the background tasks.
+    pub async fn start(store: Arc<dyn Store>, config: EngineConfig) -> Result<Arc<Engine>, EngineError> {
+        let snapshots = store.load().await?;
+        let (tx, rx) = mpsc::channel(4096);
+        let engine = Arc::new(Engine {
+            store,
+            realms: RwLock::new(HashMap::new()),
+            keys: RwLock::new(KeyIndex::default()),
+            requests: tx,
+        });
+        for snap in snapshots {
+            engine.keys.write().unwrap_or_else(|e| e.into_inner()).add_snapshot(&snap);
+            engine.publish(snap, &[]);
+        }
+        tokio::spawn(writer::run(Arc::downgrade(&engine), rx));
+        tokio::spawn(poll_other_writers(Arc::downgrade(&engine), config.poll_interval));
+        tokio::spawn(maintain(Arc::downgrade(&engine), config.maintenance_interval));
+        Ok(engine)
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The current snapshot of a realm: a cheap clone of an `Arc`.
+    pub fn snapshot(&self, realm: RealmId) -> Option<Arc<Snapshot>> {
+        let realms = self.realms.read().unwrap_or_else(|e| e.into_inner());
+        realms.get(&realm).map(|cell| cell.load_full())
+    }
+
+    pub fn realm_ids(&self) -> Vec<RealmId> {
+        let realms = self.realms.read().unwrap_or_else(|e| e.into_inner());
+        let mut ids: Vec<RealmId> = realms.keys().copied().collect();
+        ids.sort();
+        ids
+    }
+
+    pub fn realm_versions(&self) -> Vec<(RealmId, Version)> {
+        self.realm_ids()
+            .into_iter()
+            .filter_map(|id| self.snapshot(id).map(|s| (id, s.version())))
+            .collect()
+    }
+
+    /// The active user an API key belongs to, with its realm's snapshot.
+    pub fn user_for_key(&self, hash: &KeyHash) -> Option<(Arc<Snapshot>, Arc<cohort_core::User>)> {
+        let found = {
+            let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
+            keys.users.get(hash).copied()
+        };
+        let (realm, user) = found?;
+        let snap = self.snapshot(realm)?;
+        let user = snap.user(user)?.clone();
+        (user.api_key == *hash).then_some((snap, user))
+    }
+
+    /// The realm a platform key (IMKIT `IM-API-KEY`) opens.
+    pub fn realm_for_platform_key(&self, hash: &KeyHash) -> Option<Arc<Snapshot>> {
+        let found = {
+            let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
+            keys.platforms.get(hash).copied()
+        };
+        let snap = self.snapshot(found?)?;
+        (snap.realm().platform_key == Some(*hash)).then_some(snap)
+    }
+
+    /// Run a command through the write path; returns once it is durable and
+    /// visible in this node's snapshot.
+    pub async fn execute(&self, realm: RealmId, actor: Actor, command: Command) -> Result<Executed, EngineError> {
+        if self.snapshot(realm).is_none() {
+            return Err(EngineError::RealmNotFound(realm));
+        }
+        let (reply, answer) = oneshot::channel();
+        self.send(Request::Command {
+            realm,
+            actor,
+            command,
+            reply,
+        })
+        .await?;
+        answer.await.map_err(|_| abandoned())?
+    }
+
+    /// Create a realm (system groups, default settings, optional first owner).
+    pub async fn create_realm(&self, command: CreateRealm) -> Result<Executed, EngineError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Request::CreateRealm { command, reply }).await?;
+        answer.await.map_err(|_| abandoned())?
+    }
+
+    /// Catch up with commits other processes made; returns when done.
+    pub async fn catch_up(&self) -> Result<(), EngineError> {
+        let (done, answer) = oneshot::channel();
+        self.send(Request::CatchUp { done: Some(done) }).await?;
+        answer.await.map_err(|_| abandoned())?
+    }
+
+    async fn send(&self, request: Request) -> Result<(), EngineError> {
+        self.requests
+            .send(request)
+            .await
+            .map_err(|_| EngineError::ShuttingDown)
+    }
+
+    /// Make `snap` the realm's current snapshot, indexing the keys that
+    /// `commits` (which led to it) introduced. Writer task only.
+    fn publish(&self, snap: Snapshot, commits: &[Commit]) -> Arc<Snapshot> {
+        let snap = Arc::new(snap);
+        if !commits.is_empty() {
+            let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
+            for commit in commits {
+                keys.add_commit(commit);
+            }
+        }
+        let realm = snap.realm_id();
+        metrics::gauge!("cohort_snapshot_version", "realm" => realm.0.to_string()).set(snap.version() as f64);
+        let mut realms = self.realms.write().unwrap_or_else(|e| e.into_inner());
+        match realms.get(&realm) {
+            Some(cell) => cell.store(snap.clone()),
+            None => {
+                realms.insert(realm, Arc::new(ArcSwap::new(snap.clone())));
+            }
+        }
+        snap
+    }
+}
+
+impl KeyIndex {
+    fn add_commit(&mut self, commit: &Commit) {
+        for change in &commit.changes {
+            match change {
+                Change::UserCreated { user } => {
+                    self.users.insert(user.api_key, (commit.realm, user.id));
+                }
+                Change::UserUpdated { id, patch } => {
+                    if let Some(key) = patch.api_key {
+                        self.users.insert(key, (commit.realm, *id));
+                    }
+                }
+                Change::RealmCreated { realm } => {
+                    if let Some(key) = realm.platform_key {
+                        self.platforms.insert(key, commit.realm);
+                    }
+                }
+                Change::RealmUpdated { patch } => {
+                    if let Some(key) = patch.platform_key {
+                        self.platforms.insert(key, commit.realm);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Wake the writer now and then to pick up other processes' commits.
+async fn poll_other_writers(engine: std::sync::Weak<Engine>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(engine) = engine.upgrade() else { return };
+        if engine.send(Request::CatchUp { done: None }).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Periodic bookkeeping: members who passed the waiting period join
+/// role:fullmembers.
+async fn maintain(engine: std::sync::Weak<Engine>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(engine) = engine.upgrade() else { return };
+        for realm in engine.realm_ids() {
+            let waiting = engine
+                .snapshot(realm)
+                .is_some_and(|s| s.realm().waiting_period_days > 0);
+            if waiting {
+                if let Err(err) = engine.execute(realm, Actor::System, Command::SyncFullMembers).await {
+                    tracing::warn!(realm = realm.0, %err, "full-members sync failed");
+                }
+            }
+        }
+    }
+}
+
+fn abandoned() -> EngineError {
+    EngineError::Internal("the writer dropped the request".into())
+}
+
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,1 +1,103 @@
-//! placeholder
+//! Persistence: the `Store` trait and its engines.
+//!
+//! A store keeps, for every realm, its current state as tables and its change
+//! log, and moves both in one transaction per write batch. It knows nothing of
+//! the rules: commands are checked by the core inside `WriteJob::run`, which the
+//! store calls with the realm locked, after handing it any commits other
+//! processes made since the caller's snapshot (so the caller validates against
+//! the true latest state).
+//!
+//! Layout: `sqlite/` (the embedded default: schema, migrations, row mapping).
+//! PostgreSQL implements the same trait next.
+
+pub mod sqlite;
+mod url;
+
+pub use url::DbUrl;
+
+use cohort_core::{Commit, RealmId, Snapshot, Version};
+use std::future::Future;
+use std::pin::Pin;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached or refused the write; nothing was written.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database schema version {found} is newer than this cohort supports ({known}); upgrade cohort")]
+    SchemaTooNew { found: i64, known: i64 },
+    #[error("database schema version {found} is older than this cohort needs ({known}); run `cohort migrate`")]
+    SchemaTooOld { found: i64, known: i64 },
+    /// Stored data that cannot be read back into the domain.
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Which realm a write job targets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// An existing realm; `known` is the version of the caller's snapshot.
+    Realm { id: RealmId, known: Version },
+    /// A realm being created (its id comes from the reserved ids).
+    NewRealm,
+}
+
+/// The caller's half of a write: run inside the store's transaction.
+pub trait WriteJob: Send + 'static {
+    fn target(&self) -> Target;
+
+    /// Fresh ids the job may use (an upper bound; unused ones are skipped).
+    fn ids_needed(&self) -> usize;
+
+    /// Called once, with the realm locked. `behind` holds the realm's commits
+    /// newer than the caller's snapshot, oldest first. Returns the commits to
+    /// persist, in version order, continuing from the last of `behind` (or from
+    /// `known`). Returning nothing writes nothing.
+    fn run(&mut self, behind: Vec<Commit>, ids: Vec<i64>) -> Vec<Commit>;
+
+    /// Lets the caller take its job back after `Store::write`.
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send>;
+}
+
+pub type Job = Box<dyn WriteJob>;
+
+/// The persistence port every engine implements.
+pub trait Store: Send + Sync + 'static {
+    /// Every realm's state, as of the moment of reading.
+    fn load(&self) -> BoxFuture<'_, Result<Vec<Snapshot>>>;
+
+    /// Run the jobs and persist what they return, all in one transaction: every
+    /// job's commits are durable when the result is `Ok`, none are on `Err`.
+    /// The jobs come back either way, so their callers can be answered.
+    fn write(&self, jobs: Vec<Job>) -> BoxFuture<'_, (Vec<Job>, Result<()>)>;
+
+    /// A realm's commits with versions in `(after, up_to]` (all newer ones when
+    /// `up_to` is `None`), oldest first.
+    fn commits(&self, realm: RealmId, after: Version, up_to: Option<Version>) -> BoxFuture<'_, Result<Vec<Commit>>>;
+
+    /// Every realm's current version (cheap; used to notice other writers).
+    fn versions(&self) -> BoxFuture<'_, Result<Vec<(RealmId, Version)>>>;
+
+    /// Whether the database answers at all.
+    fn ping(&self) -> BoxFuture<'_, Result<()>>;
+
+    /// A short description for logs, without secrets.
+    fn describe(&self) -> String;
+}
+
+/// Open the store a URL names, creating and migrating an SQLite file when
+/// `create` is set.
+pub async fn open(url: &DbUrl, create: bool) -> Result<std::sync::Arc<dyn Store>> {
+    match url {
+        DbUrl::Sqlite(path) => Ok(std::sync::Arc::new(sqlite::SqliteStore::open(path, create).await?)),
+        DbUrl::Postgres(_) => Err(StoreError::Other(
+            "PostgreSQL support is not built into this version of cohort".into(),
+        )),
+    }
+}

@@ -1,0 +1,256 @@
+//! The embedded SQLite store: one file, WAL journal, `synchronous=FULL` so a
+//! commit is on disk before a write is acknowledged.
+//!
+//! Concurrency: one writer connection behind a mutex, used from blocking
+//! threads; `BEGIN IMMEDIATE` takes SQLite's write lock, which also serialises
+//! cohort processes sharing the file (the CLI while a server runs). A second
+//! connection serves reads (WAL lets them run beside the writer).
+
+mod rows;
+mod schema;
+
+use crate::{BoxFuture, Job, Result, Store, StoreError, Target};
+use cohort_core::{Commit, RealmId, Snapshot, Version};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Arc<Mutex<Connection>>,
+    reader: Arc<Mutex<Connection>>,
+}
+
+/// Highest schema version this build knows.
+pub fn known_schema_version() -> i64 {
+    schema::MIGRATIONS.last().map(|m| m.0).unwrap_or(0)
+}
+
+pub(crate) fn db_error(err: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode::*;
+    match err.sqlite_error_code() {
+        Some(DatabaseBusy | DatabaseLocked | SystemIoFailure | DiskFull | CannotOpen | ReadOnly) => {
+            StoreError::Unavailable(err.to_string())
+        }
+        _ => StoreError::Other(err.to_string()),
+    }
+}
+
+fn configure(conn: &Connection) -> Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(db_error)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;",
+    )
+    .map_err(db_error)
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version    INTEGER PRIMARY KEY,
+             name       TEXT    NOT NULL,
+             applied_at INTEGER NOT NULL
+         )",
+    )
+    .map_err(db_error)?;
+    let current: i64 = conn
+        .query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))
+        .map_err(db_error)?;
+    let known = known_schema_version();
+    if current > known {
+        return Err(StoreError::SchemaTooNew { found: current, known });
+    }
+    for (version, name, sql) in schema::MIGRATIONS.iter().filter(|m| m.0 > current) {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_error)?;
+        tx.execute_batch(sql).map_err(db_error)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
+            rusqlite::params![version, name, now_millis()],
+        )
+        .map_err(db_error)?;
+        tx.commit().map_err(db_error)?;
+        tracing::info!(version, name, "applied SQLite migration");
+    }
+    Ok(())
+}
+
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+async fn blocking<T: Send + 'static>(
+    conn: &Arc<Mutex<Connection>>,
+    work: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let conn = conn.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut guard = conn
+            .lock()
+            .map_err(|_| StoreError::Other("SQLite connection poisoned by a panic".into()))?;
+        work(&mut guard)
+    })
+    .await
+    .map_err(|e| StoreError::Other(format!("store task failed: {e}")))?
+}
+
+impl SqliteStore {
+    /// Open (and migrate) the database at `path`. Without `create`, a missing file
+    /// is an error rather than a new empty directory.
+    pub async fn open(path: &Path, create: bool) -> Result<SqliteStore> {
+        let path = path.to_path_buf();
+        let opened = path.clone();
+        let (writer, reader) = tokio::task::spawn_blocking(move || -> Result<(Connection, Connection)> {
+            if !create && !opened.exists() {
+                return Err(StoreError::Other(format!(
+                    "no cohort database at {}; create one with `cohort init` (or `cohort serve --demo`)",
+                    opened.display()
+                )));
+            }
+            let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            if create {
+                flags |= OpenFlags::SQLITE_OPEN_CREATE;
+            }
+            let mut writer = Connection::open_with_flags(&opened, flags).map_err(db_error)?;
+            configure(&writer)?;
+            migrate(&mut writer)?;
+            let reader = Connection::open_with_flags(
+                &opened,
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(db_error)?;
+            configure(&reader)?;
+            Ok((writer, reader))
+        })
+        .await
+        .map_err(|e| StoreError::Other(e.to_string()))??;
+        Ok(SqliteStore {
+            path,
+            writer: Arc::new(Mutex::new(writer)),
+            reader: Arc::new(Mutex::new(reader)),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Take `count` fresh ids from the shared counter.
+fn reserve_ids(tx: &rusqlite::Transaction<'_>, count: usize) -> Result<Vec<i64>> {
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    let next: i64 = tx
+        .query_row(
+            "UPDATE ids SET next_id = next_id + ?1 WHERE singleton = 1 RETURNING next_id - ?1",
+            [count as i64],
+            |r| r.get(0),
+        )
+        .map_err(db_error)?;
+    Ok((next..next + count as i64).collect())
+}
+
+fn stored_version(tx: &rusqlite::Transaction<'_>, realm: RealmId) -> Result<Version> {
+    tx.query_row("SELECT version FROM realms WHERE id = ?1", [realm.0], |r| r.get::<_, i64>(0))
+        .map(|v| v as Version)
+        .map_err(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => StoreError::Corrupt(format!("realm {realm} is not in the database")),
+            other => db_error(other),
+        })
+}
+
+/// Run every job inside one `BEGIN IMMEDIATE` transaction and commit it.
+fn write_jobs(conn: &mut Connection, jobs: &mut [Job]) -> Result<()> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db_error)?;
+    for job in jobs.iter_mut() {
+        let behind = match job.target() {
+            Target::Realm { id, known } => {
+                let stored = stored_version(&tx, id)?;
+                if stored < known {
+                    return Err(StoreError::Corrupt(format!(
+                        "realm {id} is at version {stored} in the database but {known} in memory"
+                    )));
+                }
+                if stored > known {
+                    rows::commits(&tx, id, known, Some(stored))?
+                } else {
+                    Vec::new()
+                }
+            }
+            Target::NewRealm => Vec::new(),
+        };
+        let ids = reserve_ids(&tx, job.ids_needed())?;
+        for commit in job.run(behind, ids) {
+            rows::persist(&tx, &commit)?;
+        }
+    }
+    tx.commit().map_err(db_error)
+}
+
+impl Store for SqliteStore {
+    fn load(&self) -> BoxFuture<'_, Result<Vec<Snapshot>>> {
+        Box::pin(blocking(&self.reader, |conn| {
+            let tx = conn.transaction().map_err(db_error)?;
+            let snapshots = rows::load_all(&tx)?;
+            tx.commit().map_err(db_error)?;
+            Ok(snapshots)
+        }))
+    }
+
+    fn write(&self, jobs: Vec<Job>) -> BoxFuture<'_, (Vec<Job>, Result<()>)> {
+        let writer = self.writer.clone();
+        Box::pin(async move {
+            let outcome = tokio::task::spawn_blocking(move || {
+                let mut jobs = jobs;
+                let result = match writer.lock() {
+                    Ok(mut conn) => write_jobs(&mut conn, &mut jobs),
+                    Err(_) => Err(StoreError::Other("SQLite connection poisoned by a panic".into())),
+                };
+                (jobs, result)
+            })
+            .await;
+            match outcome {
+                Ok(done) => done,
+                Err(err) => (Vec::new(), Err(StoreError::Other(format!("store task failed: {err}")))),
+            }
+        })
+    }
+
+    fn commits(&self, realm: RealmId, after: Version, up_to: Option<Version>) -> BoxFuture<'_, Result<Vec<Commit>>> {
+        Box::pin(blocking(&self.reader, move |conn| {
+            let tx = conn.transaction().map_err(db_error)?;
+            let commits = rows::commits(&tx, realm, after, up_to)?;
+            tx.commit().map_err(db_error)?;
+            Ok(commits)
+        }))
+    }
+
+    fn versions(&self) -> BoxFuture<'_, Result<Vec<(RealmId, Version)>>> {
+        Box::pin(blocking(&self.reader, |conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT id, version FROM realms ORDER BY id")
+                .map_err(db_error)?;
+            let rows = stmt
+                .query_map([], |r| Ok((RealmId(r.get(0)?), r.get::<_, i64>(1)? as Version)))
+                .map_err(db_error)?;
+            rows.collect::<std::result::Result<Vec<_>, _>>().map_err(db_error)
+        }))
+    }
+
+    fn ping(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(blocking(&self.reader, |conn| {
+            conn.query_row("SELECT 1", [], |_| Ok(())).map_err(db_error)
+        }))
+    }
+
+    fn describe(&self) -> String {
+        format!("sqlite://{}", self.path.display())
+    }
+}

@@ -1,0 +1,90 @@
+//! SQLite schema migrations, embedded. Each runs in its own transaction and is
+//! recorded in `schema_migrations`; once released, a migration is never edited.
+
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "initial", INITIAL)];
+
+const INITIAL: &str = r#"
+-- One id space for realms, users and groups, so an id never means two things
+-- and another realm's ids are simply unknown.
+CREATE TABLE ids (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    next_id   INTEGER NOT NULL
+);
+INSERT INTO ids (singleton, next_id) VALUES (1, 1);
+
+CREATE TABLE realms (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT    NOT NULL,
+    -- Version of the last commit in this realm's change log.
+    version    INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    -- Settings and hashed keys: the core's `Realm` record as JSON.
+    data       TEXT    NOT NULL
+);
+
+CREATE TABLE users (
+    id               INTEGER PRIMARY KEY,
+    realm_id         INTEGER NOT NULL REFERENCES realms (id),
+    key              TEXT    NOT NULL,
+    email            TEXT    NOT NULL,
+    full_name        TEXT    NOT NULL,
+    avatar_url       TEXT,
+    role             INTEGER NOT NULL,
+    is_bot           INTEGER NOT NULL,
+    bot_owner_id     INTEGER,
+    active           INTEGER NOT NULL,
+    can_create_users INTEGER NOT NULL,
+    -- SHA-256 of the API key, hex; the key itself is never stored.
+    api_key_hash     TEXT    NOT NULL UNIQUE,
+    date_joined      INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX users_realm_key ON users (realm_id, key);
+CREATE UNIQUE INDEX users_realm_email ON users (realm_id, email COLLATE NOCASE);
+
+CREATE TABLE groups (
+    id                       INTEGER PRIMARY KEY,
+    realm_id                 INTEGER NOT NULL REFERENCES realms (id),
+    key                      TEXT    NOT NULL,
+    name                     TEXT    NOT NULL,
+    description              TEXT    NOT NULL,
+    avatar_url               TEXT,
+    system_kind              TEXT,
+    deactivated              INTEGER NOT NULL,
+    creator_id               INTEGER,
+    created_at               INTEGER NOT NULL,
+    updated_at               INTEGER NOT NULL,
+    -- Permission settings: a group id or an anonymous group, as JSON.
+    can_add_members_group    TEXT    NOT NULL,
+    can_join_group           TEXT    NOT NULL,
+    can_leave_group          TEXT    NOT NULL,
+    can_manage_group         TEXT    NOT NULL,
+    can_mention_group        TEXT    NOT NULL,
+    can_remove_members_group TEXT    NOT NULL
+);
+CREATE UNIQUE INDEX groups_realm_name ON groups (realm_id, name);
+CREATE UNIQUE INDEX groups_realm_key ON groups (realm_id, key);
+
+-- Direct edges only; transitive membership is computed in memory.
+CREATE TABLE group_members (
+    group_id INTEGER NOT NULL REFERENCES groups (id),
+    user_id  INTEGER NOT NULL REFERENCES users (id),
+    PRIMARY KEY (group_id, user_id)
+) WITHOUT ROWID;
+
+CREATE TABLE group_subgroups (
+    group_id    INTEGER NOT NULL REFERENCES groups (id),
+    subgroup_id INTEGER NOT NULL REFERENCES groups (id),
+    PRIMARY KEY (group_id, subgroup_id)
+) WITHOUT ROWID;
+
+-- The change log: one row per commit, its changes as a JSON array.
+CREATE TABLE changes (
+    realm_id INTEGER NOT NULL REFERENCES realms (id),
+    version  INTEGER NOT NULL,
+    at       INTEGER NOT NULL,
+    actor    TEXT    NOT NULL,
+    changes  TEXT    NOT NULL,
+    PRIMARY KEY (realm_id, version)
+) WITHOUT ROWID;
+"#;
