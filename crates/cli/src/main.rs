@@ -1,1 +1,47 @@
-fn main() {}
+//! `cohort`: the command-line front door. Every subcommand that changes the
+//! directory goes through the same engine (and so the same rules and change
+//! log) as the HTTP faces; a running server picks those changes up from the log.
+//!
+//! Layout: `args.rs` (the command line), `serve.rs` (`serve`, including
+//! `--demo`), `setup.rs` (`init`, `realm add`, the demo seed, `zuliprc`),
+//! `admin.rs` (`user …`, `group …`, `realm set/list`).
+
+mod admin;
+mod args;
+mod serve;
+mod setup;
+
+use args::{Cli, Command};
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    serve::init_logging(&cli.log, cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Init(args) => setup::init(&cli.db, args).await,
+            Command::Serve(args) => serve::serve(&cli.db, args).await,
+            Command::User(args) => admin::user(&cli.db, args).await,
+            Command::Group(args) => admin::group(&cli.db, args).await,
+            Command::Realm(args) => admin::realm(&cli.db, args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

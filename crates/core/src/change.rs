@@ -3,7 +3,9 @@
 //! replays in memory: one vocabulary for persistence, catch-up and (later) events.
 
 use crate::ids::{Actor, GroupId, KeyHash, Millis, RealmId, UserId, Version};
-use crate::model::{Group, GroupSetting, GroupUpsert, Realm, RealmSetting, Role, SettingValue, User};
+use crate::model::{
+    Group, GroupSetting, GroupUpsert, Realm, RealmSetting, Role, SettingValue, User,
+};
 use serde::{Deserialize, Serialize};
 
 /// One committed write of one realm: the unit of the change log.

@@ -209,7 +209,12 @@ impl Plan {
     }
 }
 
-pub fn execute(snap: &Snapshot, actor: Actor, command: &Command, ctx: &mut Context) -> Result<Outcome> {
+pub fn execute(
+    snap: &Snapshot,
+    actor: Actor,
+    command: &Command,
+    ctx: &mut Context,
+) -> Result<Outcome> {
     let mut plan = Plan::new(snap, ctx.now);
     // A user acting must exist and be active whatever the command.
     acting_user(snap, actor)?;
@@ -320,10 +325,16 @@ fn update_realm(plan: &mut Plan, actor: Actor, cmd: &UpdateRealm) -> Result<Repl
             patch.name = Some(name.to_string());
         }
     }
-    if let Some(days) = cmd.waiting_period_days.filter(|d| *d != realm.waiting_period_days) {
+    if let Some(days) = cmd
+        .waiting_period_days
+        .filter(|d| *d != realm.waiting_period_days)
+    {
         patch.waiting_period_days = Some(days);
     }
-    if let Some(flag) = cmd.bots_may_manage_groups.filter(|f| *f != realm.bots_may_manage_groups) {
+    if let Some(flag) = cmd
+        .bots_may_manage_groups
+        .filter(|f| *f != realm.bots_may_manage_groups)
+    {
         patch.bots_may_manage_groups = Some(flag);
     }
     if let Some(mode) = cmd.group_upsert.filter(|m| *m != realm.group_upsert) {
@@ -335,7 +346,8 @@ fn update_realm(plan: &mut Plan, actor: Actor, cmd: &UpdateRealm) -> Result<Repl
     let mut setting_changes = Vec::new();
     for (setting, update) in &settings {
         let current = realm.setting(*setting);
-        if let Some(value) = changed_setting_value(&plan.snap, current, update, &setting.config())? {
+        if let Some(value) = changed_setting_value(&plan.snap, current, update, &setting.config())?
+        {
             setting_changes.push(Change::RealmSettingChanged {
                 setting: *setting,
                 value,
@@ -362,14 +374,16 @@ fn update_realm(plan: &mut Plan, actor: Actor, cmd: &UpdateRealm) -> Result<Repl
 /// here (errors name the first bad entry); `sorted` finishes the job.
 fn canonical_shape(snap: &Snapshot, value: &SettingValue) -> SettingValue {
     match value {
-        SettingValue::Anonymous { members, subgroups } if members.is_empty() => match subgroups.as_slice() {
-            [single] => SettingValue::Group(*single),
-            [] => match snap.system_group_id(SystemGroup::Nobody) {
-                Some(nobody) => SettingValue::Group(nobody),
-                None => value.clone(),
-            },
-            _ => value.clone(),
-        },
+        SettingValue::Anonymous { members, subgroups } if members.is_empty() => {
+            match subgroups.as_slice() {
+                [single] => SettingValue::Group(*single),
+                [] => match snap.system_group_id(SystemGroup::Nobody) {
+                    Some(nobody) => SettingValue::Group(nobody),
+                    None => value.clone(),
+                },
+                _ => value.clone(),
+            }
+        }
         _ => value.clone(),
     }
 }
@@ -395,7 +409,11 @@ pub fn visible_value(snap: &Snapshot, value: &SettingValue) -> SettingValue {
     match value {
         SettingValue::Group(id) => SettingValue::Group(*id),
         SettingValue::Anonymous { members, subgroups } => SettingValue::Anonymous {
-            members: members.iter().copied().filter(|u| snap.is_active_user(*u)).collect(),
+            members: members
+                .iter()
+                .copied()
+                .filter(|u| snap.is_active_user(*u))
+                .collect(),
             subgroups: subgroups.clone(),
         },
     }
@@ -408,7 +426,11 @@ fn same_value(a: &SettingValue, b: &SettingValue) -> bool {
 
 /// Check a new setting value (Zulip's `access_user_group_for_setting`) and return
 /// it in canonical, sorted form.
-fn checked_setting_value(snap: &Snapshot, value: &SettingValue, config: &SettingConfig) -> Result<SettingValue> {
+fn checked_setting_value(
+    snap: &Snapshot,
+    value: &SettingValue,
+    config: &SettingConfig,
+) -> Result<SettingValue> {
     let value = canonical_shape(snap, value);
     match &value {
         SettingValue::Group(id) => {
@@ -421,18 +443,28 @@ fn checked_setting_value(snap: &Snapshot, value: &SettingValue, config: &Setting
                 group: group.name.to_string(),
             };
             if config.require_system_group && !group.is_system() {
-                return Err(Error::SystemGroupRequired { setting: config.name });
+                return Err(Error::SystemGroupRequired {
+                    setting: config.name,
+                });
             }
             match group.system {
-                Some(SystemGroup::Internet) if !config.allow_internet_group => return Err(not_allowed()),
-                Some(SystemGroup::Nobody) if !config.allow_nobody_group => return Err(not_allowed()),
-                Some(SystemGroup::Everyone) if !config.allow_everyone_group => return Err(not_allowed()),
+                Some(SystemGroup::Internet) if !config.allow_internet_group => {
+                    return Err(not_allowed())
+                }
+                Some(SystemGroup::Nobody) if !config.allow_nobody_group => {
+                    return Err(not_allowed())
+                }
+                Some(SystemGroup::Everyone) if !config.allow_everyone_group => {
+                    return Err(not_allowed())
+                }
                 _ => {}
             }
         }
         SettingValue::Anonymous { members, subgroups } => {
             if config.require_system_group {
-                return Err(Error::SystemGroupRequired { setting: config.name });
+                return Err(Error::SystemGroupRequired {
+                    setting: config.name,
+                });
             }
             validate::id_list(config.name, members)?;
             validate::id_list(config.name, subgroups)?;
@@ -468,7 +500,9 @@ fn changed_setting_value(
     let new = canonical_shape(snap, &update.new);
     if let Some(old) = &update.old {
         if !same_value(&canonical_shape(snap, old), &current) {
-            return Err(Error::SettingMismatch { setting: config.name });
+            return Err(Error::SettingMismatch {
+                setting: config.name,
+            });
         }
     }
     if same_value(&new, &current) {
@@ -508,7 +542,12 @@ fn chosen_key(snap: &Snapshot, key: &str) -> Result<Arc<str>> {
     Ok(Arc::from(key))
 }
 
-fn create_group(plan: &mut Plan, actor: Actor, cmd: &CreateGroup, ctx: &mut Context) -> Result<Reply> {
+fn create_group(
+    plan: &mut Plan,
+    actor: Actor,
+    cmd: &CreateGroup,
+    ctx: &mut Context,
+) -> Result<Reply> {
     let snap = &plan.snap;
     permission::check_can_create_groups(snap, actor)?;
     validate::id_list("members", &cmd.members)?;
@@ -539,7 +578,11 @@ fn create_group(plan: &mut Plan, actor: Actor, cmd: &CreateGroup, ctx: &mut Cont
     if snap.group_by_name(&cmd.name).is_some() {
         return Err(Error::NameTaken(cmd.name.clone()));
     }
-    let key = cmd.key.as_deref().map(|k| chosen_key(snap, k)).transpose()?;
+    let key = cmd
+        .key
+        .as_deref()
+        .map(|k| chosen_key(snap, k))
+        .transpose()?;
     for group in &cmd.subgroups {
         if snap.group(*group).is_none() {
             return Err(Error::SubgroupNotFound(*group));
@@ -552,16 +595,20 @@ fn create_group(plan: &mut Plan, actor: Actor, cmd: &CreateGroup, ctx: &mut Cont
     }
     let id = GroupId(ctx.fresh_id()?);
     let settings = GroupSetting::ALL.map(|setting| {
-        settings[setting.index()].take().unwrap_or_else(|| match setting.config().default {
-            SettingDefault::System(which) => SettingValue::Group(snap.system_group_id(which).unwrap_or(nobody)),
-            SettingDefault::GroupCreator => match creator {
-                Some(user) => SettingValue::Anonymous {
-                    members: vec![user],
-                    subgroups: Vec::new(),
+        settings[setting.index()]
+            .take()
+            .unwrap_or_else(|| match setting.config().default {
+                SettingDefault::System(which) => {
+                    SettingValue::Group(snap.system_group_id(which).unwrap_or(nobody))
+                }
+                SettingDefault::GroupCreator => match creator {
+                    Some(user) => SettingValue::Anonymous {
+                        members: vec![user],
+                        subgroups: Vec::new(),
+                    },
+                    None => SettingValue::Group(nobody),
                 },
-                None => SettingValue::Group(nobody),
-            },
-        })
+            })
     });
     let mut members = cmd.members.clone();
     members.sort_unstable();
@@ -590,7 +637,8 @@ fn create_group(plan: &mut Plan, actor: Actor, cmd: &CreateGroup, ctx: &mut Cont
 
 fn update_group(plan: &mut Plan, actor: Actor, id: GroupId, cmd: &UpdateGroup) -> Result<Reply> {
     let snap = &plan.snap;
-    let group = permission::group_for_update(snap, actor, id, GroupSetting::CanManageGroup, true)?.clone();
+    let group =
+        permission::group_for_update(snap, actor, id, GroupSetting::CanManageGroup, true)?.clone();
     let mut patch = GroupPatch::default();
     if let Some(name) = cmd.name.as_ref().filter(|n| n.as_str() != &*group.name) {
         validate::group_name(name)?;
@@ -599,7 +647,11 @@ fn update_group(plan: &mut Plan, actor: Actor, id: GroupId, cmd: &UpdateGroup) -
         }
         patch.name = Some(name.clone());
     }
-    if let Some(description) = cmd.description.as_ref().filter(|d| **d != group.description) {
+    if let Some(description) = cmd
+        .description
+        .as_ref()
+        .filter(|d| **d != group.description)
+    {
         validate::description(description)?;
         patch.description = Some(description.clone());
     }
@@ -616,7 +668,9 @@ fn update_group(plan: &mut Plan, actor: Actor, id: GroupId, cmd: &UpdateGroup) -
     settings.sort_by_key(|(s, _)| *s);
     let mut changes = Vec::new();
     for (setting, update) in &settings {
-        if let Some(value) = changed_setting_value(snap, group.setting(*setting), update, &setting.config())? {
+        if let Some(value) =
+            changed_setting_value(snap, group.setting(*setting), update, &setting.config())?
+        {
             changes.push(Change::GroupSettingChanged {
                 id,
                 setting: *setting,
@@ -695,7 +749,12 @@ fn unique_groups(ids: &[GroupId]) -> Vec<GroupId> {
     set.into_iter().collect()
 }
 
-fn change_members(plan: &mut Plan, actor: Actor, id: GroupId, cmd: &ChangeMembers) -> Result<Reply> {
+fn change_members(
+    plan: &mut Plan,
+    actor: Actor,
+    id: GroupId,
+    cmd: &ChangeMembers,
+) -> Result<Reply> {
     validate::id_list("add", &cmd.add)?;
     validate::id_list("delete", &cmd.delete)?;
     validate::id_list("add_subgroups", &cmd.add_subgroups)?;
@@ -771,7 +830,10 @@ fn check_listed_groups(snap: &Snapshot, listed: &[GroupId]) -> Result<Vec<GroupI
         return Err(Error::SubgroupNotFound(*missing));
     }
     let groups = unique_groups(listed);
-    if let Some(inactive) = groups.iter().find(|g| snap.group(**g).is_some_and(|g| g.deactivated)) {
+    if let Some(inactive) = groups
+        .iter()
+        .find(|g| snap.group(**g).is_some_and(|g| g.deactivated))
+    {
         return Err(Error::GroupDeactivated(*inactive));
     }
     Ok(groups)
@@ -779,7 +841,8 @@ fn check_listed_groups(snap: &Snapshot, listed: &[GroupId]) -> Result<Vec<GroupI
 
 fn add_subgroups(plan: &mut Plan, actor: Actor, id: GroupId, add: &[GroupId]) -> Result<()> {
     let snap = &plan.snap;
-    let group = permission::group_for_update(snap, actor, id, GroupSetting::CanAddMembersGroup, true)?;
+    let group =
+        permission::group_for_update(snap, actor, id, GroupSetting::CanAddMembersGroup, true)?;
     let subgroups = check_listed_groups(snap, add)?;
     if let Some(existing) = subgroups.iter().find(|g| group.has_subgroup(**g)) {
         return Err(Error::AlreadySubgroup(*existing));
@@ -787,7 +850,10 @@ fn add_subgroups(plan: &mut Plan, actor: Actor, id: GroupId, add: &[GroupId]) ->
     if snap.closure_of(subgroups.iter().copied()).contains(&id) {
         return Err(Error::SubgroupCycle(id));
     }
-    plan.push(Change::SubgroupsAdded { group: id, subgroups })
+    plan.push(Change::SubgroupsAdded {
+        group: id,
+        subgroups,
+    })
 }
 
 fn remove_subgroups(plan: &mut Plan, actor: Actor, id: GroupId, delete: &[GroupId]) -> Result<()> {
@@ -797,13 +863,21 @@ fn remove_subgroups(plan: &mut Plan, actor: Actor, id: GroupId, delete: &[GroupI
     if let Some(missing) = subgroups.iter().find(|g| !group.has_subgroup(**g)) {
         return Err(Error::NotSubgroup(*missing));
     }
-    plan.push(Change::SubgroupsRemoved { group: id, subgroups })
+    plan.push(Change::SubgroupsRemoved {
+        group: id,
+        subgroups,
+    })
 }
 
 // ---------------------------------------------------------------- users
 
 /// The system groups a user with this role belongs to directly.
-pub fn system_groups_for(realm: &Realm, role: Role, date_joined: Millis, now: Millis) -> Vec<SystemGroup> {
+pub fn system_groups_for(
+    realm: &Realm,
+    role: Role,
+    date_joined: Millis,
+    now: Millis,
+) -> Vec<SystemGroup> {
     let mut groups = vec![role.system_group()];
     if role == Role::Member {
         let wait = i64::from(realm.waiting_period_days) * 86_400_000;
@@ -842,7 +916,12 @@ fn system_membership_changes(
     Ok(changes)
 }
 
-fn create_user(plan: &mut Plan, actor: Actor, cmd: &CreateUser, ctx: &mut Context) -> Result<Reply> {
+fn create_user(
+    plan: &mut Plan,
+    actor: Actor,
+    cmd: &CreateUser,
+    ctx: &mut Context,
+) -> Result<Reply> {
     let snap = &plan.snap;
     if let Some(user) = acting_user(snap, actor)? {
         if !user.role.is_admin() {
@@ -860,7 +939,11 @@ fn create_user(plan: &mut Plan, actor: Actor, cmd: &CreateUser, ctx: &mut Contex
     if snap.user_by_email(&email).is_some() {
         return Err(Error::EmailTaken(email));
     }
-    let key = cmd.key.as_deref().map(|k| chosen_key(snap, k)).transpose()?;
+    let key = cmd
+        .key
+        .as_deref()
+        .map(|k| chosen_key(snap, k))
+        .transpose()?;
     if let Some(url) = &cmd.avatar_url {
         validate::avatar_url(url)?;
     }
@@ -905,7 +988,9 @@ fn user_for_admin(snap: &Snapshot, actor: Actor, id: UserId) -> Result<Arc<User>
 }
 
 fn active_owner_count(snap: &Snapshot) -> usize {
-    snap.users().filter(|u| u.active && u.role == Role::Owner && !u.is_bot).count()
+    snap.users()
+        .filter(|u| u.active && u.role == Role::Owner && !u.is_bot)
+        .count()
 }
 
 fn acting_role(snap: &Snapshot, actor: Actor) -> Result<Option<Role>> {
@@ -1002,7 +1087,11 @@ fn reactivate_user(plan: &mut Plan, actor: Actor, id: UserId) -> Result<Reply> {
     if target.active {
         return Err(Error::UserAlreadyActive(id));
     }
-    if plan.snap.user_by_email(&target.email).is_some_and(|u| u.id != id) {
+    if plan
+        .snap
+        .user_by_email(&target.email)
+        .is_some_and(|u| u.id != id)
+    {
         return Err(Error::EmailTaken(target.email.to_string()));
     }
     plan.push(Change::UserUpdated {
@@ -1023,7 +1112,8 @@ fn sync_full_members(plan: &mut Plan) -> Result<()> {
     let mut add = Vec::new();
     let mut remove = Vec::new();
     for user in snap.users() {
-        let should = system_groups_for(snap.realm(), user.role, user.date_joined, plan.at).contains(&SystemGroup::FullMembers);
+        let should = system_groups_for(snap.realm(), user.role, user.date_joined, plan.at)
+            .contains(&SystemGroup::FullMembers);
         match (should, full.has_member(user.id)) {
             (true, false) => add.push(user.id),
             (false, true) => remove.push(user.id),
@@ -1031,7 +1121,10 @@ fn sync_full_members(plan: &mut Plan) -> Result<()> {
         }
     }
     if !add.is_empty() {
-        plan.push(Change::MembersAdded { group: full.id, users: add })?;
+        plan.push(Change::MembersAdded {
+            group: full.id,
+            users: add,
+        })?;
     }
     if !remove.is_empty() {
         plan.push(Change::MembersRemoved {
@@ -1044,5 +1137,6 @@ fn sync_full_members(plan: &mut Plan) -> Result<()> {
 
 /// Principals a key names, for faces that address objects by key.
 pub fn resolve_key(snap: &Snapshot, key: &str) -> Result<Principal> {
-    snap.principal(key).ok_or_else(|| Error::KeyNotFound(key.to_string()))
+    snap.principal(key)
+        .ok_or_else(|| Error::KeyNotFound(key.to_string()))
 }

@@ -80,7 +80,10 @@ pub enum Error {
     #[error("the 'old' value of {setting} does not match")]
     SettingMismatch { setting: &'static str },
     #[error("{setting} cannot be set to {group}")]
-    SettingNotAllowed { setting: &'static str, group: String },
+    SettingNotAllowed {
+        setting: &'static str,
+        group: String,
+    },
     #[error("{setting} must be a system group")]
     SystemGroupRequired { setting: &'static str },
 
@@ -112,9 +115,16 @@ pub enum Error {
 /// Why a group cannot be deactivated (Zulip's `objections`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Objection {
-    Subgroup { supergroup_ids: Vec<GroupId> },
-    UserGroup { group_id: GroupId, settings: Vec<GroupSetting> },
-    Realm { settings: Vec<RealmSetting> },
+    Subgroup {
+        supergroup_ids: Vec<GroupId>,
+    },
+    UserGroup {
+        group_id: GroupId,
+        settings: Vec<GroupSetting>,
+    },
+    Realm {
+        settings: Vec<RealmSetting>,
+    },
 }
 
 /// Coarse classes, for faces whose dialect has only a few error kinds.
@@ -132,12 +142,21 @@ impl Error {
         use Error::*;
         match self {
             GroupNotFound(_) | UserNotFound(_) | KeyNotFound(_) => ErrorKind::NotFound,
-            NameTaken(_) | EmailTaken(_) | KeyTaken(_) | AlreadyMember(_) | AlreadySubgroup(_)
-            | SettingMismatch { .. } | GroupInUse(_) => ErrorKind::Conflict,
-            InsufficientPermission | GuestNotAllowed | BotNotAllowed | MustBeAdmin
-            | MustBeOwner | CannotCreateUsers | LastOwner | DeactivateLastOwner => {
-                ErrorKind::Forbidden
-            }
+            NameTaken(_)
+            | EmailTaken(_)
+            | KeyTaken(_)
+            | AlreadyMember(_)
+            | AlreadySubgroup(_)
+            | SettingMismatch { .. }
+            | GroupInUse(_) => ErrorKind::Conflict,
+            InsufficientPermission
+            | GuestNotAllowed
+            | BotNotAllowed
+            | MustBeAdmin
+            | MustBeOwner
+            | CannotCreateUsers
+            | LastOwner
+            | DeactivateLastOwner => ErrorKind::Forbidden,
             Internal(_) => ErrorKind::Internal,
             _ => ErrorKind::Invalid,
         }

@@ -135,9 +135,7 @@ impl SystemGroup {
             SystemGroup::Nobody => "Nobody",
             SystemGroup::Owners => "Owners of this organization",
             SystemGroup::Administrators => "Administrators of this organization, including owners",
-            SystemGroup::Moderators => {
-                "Moderators of this organization, including administrators"
-            }
+            SystemGroup::Moderators => "Moderators of this organization, including administrators",
             SystemGroup::FullMembers => {
                 "Members of this organization, not including new accounts and guests"
             }
@@ -247,9 +245,7 @@ impl GroupSetting {
         let (name, allow_everyone_group, default) = match self {
             GroupSetting::CanAddMembersGroup => ("can_add_members_group", false, GroupCreator),
             GroupSetting::CanJoinGroup => ("can_join_group", false, System(SystemGroup::Nobody)),
-            GroupSetting::CanLeaveGroup => {
-                ("can_leave_group", true, System(SystemGroup::Everyone))
-            }
+            GroupSetting::CanLeaveGroup => ("can_leave_group", true, System(SystemGroup::Everyone)),
             GroupSetting::CanManageGroup => ("can_manage_group", false, GroupCreator),
             GroupSetting::CanMentionGroup => {
                 ("can_mention_group", true, System(SystemGroup::Everyone))
@@ -280,7 +276,10 @@ pub enum RealmSetting {
 }
 
 impl RealmSetting {
-    pub const ALL: [RealmSetting; 2] = [RealmSetting::CanCreateGroups, RealmSetting::CanManageAllGroups];
+    pub const ALL: [RealmSetting; 2] = [
+        RealmSetting::CanCreateGroups,
+        RealmSetting::CanManageAllGroups,
+    ];
 
     pub fn index(self) -> usize {
         self as usize

@@ -5,7 +5,9 @@
 
 use crate::error::{Error, Result};
 use crate::ids::{Actor, GroupId};
-use crate::model::{Group, GroupSetting, RealmSetting, Role, SettingConfig, SettingValue, SystemGroup, User};
+use crate::model::{
+    Group, GroupSetting, RealmSetting, Role, SettingConfig, SettingValue, SystemGroup, User,
+};
 use crate::snapshot::Snapshot;
 use std::sync::Arc;
 

@@ -101,7 +101,9 @@ impl Snapshot {
     }
 
     pub fn user_by_email(&self, email: &str) -> Option<&Arc<User>> {
-        self.emails.get(&*email_key(email)).and_then(|id| self.users.get(id))
+        self.emails
+            .get(&*email_key(email))
+            .and_then(|id| self.users.get(id))
     }
 
     pub fn principal(&self, key: &str) -> Option<Principal> {
@@ -131,7 +133,8 @@ impl Snapshot {
     }
 
     pub fn system_group(&self, which: SystemGroup) -> Option<&Arc<Group>> {
-        self.group_by_name(which.name()).filter(|g| g.system == Some(which))
+        self.group_by_name(which.name())
+            .filter(|g| g.system == Some(which))
     }
 
     pub fn system_group_id(&self, which: SystemGroup) -> Option<GroupId> {
@@ -151,7 +154,13 @@ impl Snapshot {
                 continue;
             }
             if let Some(group) = self.groups.get(&id) {
-                stack.extend(group.subgroups.iter().copied().filter(|g| !seen.contains(g)));
+                stack.extend(
+                    group
+                        .subgroups
+                        .iter()
+                        .copied()
+                        .filter(|g| !seen.contains(g)),
+                );
             }
         }
         seen
@@ -264,7 +273,12 @@ impl Snapshot {
         self.version = version;
     }
 
-    fn apply_change(&mut self, change: &Change, at: Millis, version: Version) -> Result<(), ApplyError> {
+    fn apply_change(
+        &mut self,
+        change: &Change,
+        at: Millis,
+        version: Version,
+    ) -> Result<(), ApplyError> {
         match change {
             Change::RealmCreated { realm } => {
                 if realm.id != self.realm.id {
@@ -419,7 +433,8 @@ impl Snapshot {
             return fail(format!("duplicate group {}", group.id));
         }
         self.names.insert(group.name.clone(), group.id);
-        self.keys.insert(group.key.clone(), Principal::Group(group.id));
+        self.keys
+            .insert(group.key.clone(), Principal::Group(group.id));
         self.revs.insert(group.id, version);
         self.groups.insert(group.id, Arc::new(group));
         Ok(())

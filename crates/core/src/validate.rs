@@ -40,9 +40,14 @@ pub fn group_name(name: &str) -> Result<()> {
         return Err(Error::NameEmpty);
     }
     if chars(name) > MAX_GROUP_NAME {
-        return Err(Error::NameTooLong { max: MAX_GROUP_NAME });
+        return Err(Error::NameTooLong {
+            max: MAX_GROUP_NAME,
+        });
     }
-    if let Some(prefix) = RESERVED_GROUP_PREFIXES.iter().find(|p| name.starts_with(**p)) {
+    if let Some(prefix) = RESERVED_GROUP_PREFIXES
+        .iter()
+        .find(|p| name.starts_with(**p))
+    {
         return Err(Error::NameReservedPrefix(prefix));
     }
     no_nul("name", name)
@@ -74,13 +79,19 @@ pub fn key(key: &str) -> Result<()> {
         return Err(Error::KeyInvalid { reason: "empty" });
     }
     if chars(key) > MAX_KEY {
-        return Err(Error::KeyInvalid { reason: "longer than 128 characters" });
+        return Err(Error::KeyInvalid {
+            reason: "longer than 128 characters",
+        });
     }
     if key.chars().any(char::is_control) {
-        return Err(Error::KeyInvalid { reason: "contains control characters" });
+        return Err(Error::KeyInvalid {
+            reason: "contains control characters",
+        });
     }
     if key.trim() != key {
-        return Err(Error::KeyInvalid { reason: "has leading or trailing whitespace" });
+        return Err(Error::KeyInvalid {
+            reason: "has leading or trailing whitespace",
+        });
     }
     Ok(())
 }
@@ -150,17 +161,25 @@ mod tests {
             group_name(&"é".repeat(101)),
             Err(Error::NameTooLong { max: 100 })
         );
-        assert_eq!(group_name("role:x"), Err(Error::NameReservedPrefix("role:")));
+        assert_eq!(
+            group_name("role:x"),
+            Err(Error::NameReservedPrefix("role:"))
+        );
         assert_eq!(group_name("@x"), Err(Error::NameReservedPrefix("@")));
         assert!(group_name("Role:x").is_ok(), "prefixes are case-sensitive");
-        assert_eq!(group_name("a\0b"), Err(Error::NulCharacter { field: "name" }));
+        assert_eq!(
+            group_name("a\0b"),
+            Err(Error::NulCharacter { field: "name" })
+        );
         assert!(group_name(" padded ").is_ok());
     }
 
     #[test]
     fn emails_and_full_names() {
         assert_eq!(email(" a@b.co ").unwrap(), "a@b.co");
-        for bad in ["", "a", "a@b", "@b.co", "a b@c.co", "a@b..co", "a@@b.co", "a@.b.co"] {
+        for bad in [
+            "", "a", "a@b", "@b.co", "a b@c.co", "a@b..co", "a@@b.co", "a@.b.co",
+        ] {
             assert!(email(bad).is_err(), "{bad}");
         }
         assert_eq!(full_name("  Ann  ").unwrap(), "Ann");

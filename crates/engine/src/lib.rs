@@ -17,7 +17,9 @@ mod writer;
 
 use arc_swap::ArcSwap;
 use cohort_core::command::CreateRealm;
-use cohort_core::{Actor, Change, Command, Commit, KeyHash, RealmId, Reply, Snapshot, UserId, Version};
+use cohort_core::{
+    Actor, Change, Command, Commit, KeyHash, RealmId, Reply, Snapshot, UserId, Version,
+};
 use cohort_store::{Store, StoreError};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -106,7 +108,10 @@ pub struct Engine {
 
 impl Engine {
     /// Load every realm and start the writer and the background tasks.
-    pub async fn start(store: Arc<dyn Store>, config: EngineConfig) -> Result<Arc<Engine>, EngineError> {
+    pub async fn start(
+        store: Arc<dyn Store>,
+        config: EngineConfig,
+    ) -> Result<Arc<Engine>, EngineError> {
         let snapshots = store.load().await?;
         let (tx, rx) = mpsc::channel(4096);
         let engine = Arc::new(Engine {
@@ -116,12 +121,22 @@ impl Engine {
             requests: tx,
         });
         for snap in snapshots {
-            engine.keys.write().unwrap_or_else(|e| e.into_inner()).add_snapshot(&snap);
+            engine
+                .keys
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .add_snapshot(&snap);
             engine.publish(snap, &[]);
         }
         tokio::spawn(writer::run(Arc::downgrade(&engine), rx));
-        tokio::spawn(poll_other_writers(Arc::downgrade(&engine), config.poll_interval));
-        tokio::spawn(maintain(Arc::downgrade(&engine), config.maintenance_interval));
+        tokio::spawn(poll_other_writers(
+            Arc::downgrade(&engine),
+            config.poll_interval,
+        ));
+        tokio::spawn(maintain(
+            Arc::downgrade(&engine),
+            config.maintenance_interval,
+        ));
         Ok(engine)
     }
 
@@ -173,7 +188,12 @@ impl Engine {
 
     /// Run a command through the write path; returns once it is durable and
     /// visible in this node's snapshot.
-    pub async fn execute(&self, realm: RealmId, actor: Actor, command: Command) -> Result<Executed, EngineError> {
+    pub async fn execute(
+        &self,
+        realm: RealmId,
+        actor: Actor,
+        command: Command,
+    ) -> Result<Executed, EngineError> {
         if self.snapshot(realm).is_none() {
             return Err(EngineError::RealmNotFound(realm));
         }
@@ -220,7 +240,8 @@ impl Engine {
             }
         }
         let realm = snap.realm_id();
-        metrics::gauge!("cohort_snapshot_version", "realm" => realm.0.to_string()).set(snap.version() as f64);
+        metrics::gauge!("cohort_snapshot_version", "realm" => realm.0.to_string())
+            .set(snap.version() as f64);
         let mut realms = self.realms.write().unwrap_or_else(|e| e.into_inner());
         match realms.get(&realm) {
             Some(cell) => cell.store(snap.clone()),
@@ -266,7 +287,9 @@ async fn poll_other_writers(engine: std::sync::Weak<Engine>, every: Duration) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let Some(engine) = engine.upgrade() else { return };
+        let Some(engine) = engine.upgrade() else {
+            return;
+        };
         if engine.send(Request::CatchUp { done: None }).await.is_err() {
             return;
         }
@@ -280,13 +303,18 @@ async fn maintain(engine: std::sync::Weak<Engine>, every: Duration) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let Some(engine) = engine.upgrade() else { return };
+        let Some(engine) = engine.upgrade() else {
+            return;
+        };
         for realm in engine.realm_ids() {
             let waiting = engine
                 .snapshot(realm)
                 .is_some_and(|s| s.realm().waiting_period_days > 0);
             if waiting {
-                if let Err(err) = engine.execute(realm, Actor::System, Command::SyncFullMembers).await {
+                if let Err(err) = engine
+                    .execute(realm, Actor::System, Command::SyncFullMembers)
+                    .await
+                {
                     tracing::warn!(realm = realm.0, %err, "full-members sync failed");
                 }
             }

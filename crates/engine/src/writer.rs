@@ -178,7 +178,9 @@ pub(crate) async fn run(engine: Weak<Engine>, mut requests: mpsc::Receiver<Reque
                 Err(_) => break,
             }
         }
-        let Some(engine) = engine.upgrade() else { return };
+        let Some(engine) = engine.upgrade() else {
+            return;
+        };
         // Commit times never go backwards, whatever the wall clock does.
         last_now = now_millis().max(last_now);
         process(&engine, batch, last_now).await;
@@ -241,7 +243,8 @@ async fn process(engine: &Engine, batch: Vec<Request>, now: i64) {
         }
     }
 
-    let command_count: usize = realm_jobs.values().map(|j| j.pending.len()).sum::<usize>() + new_realms.len();
+    let command_count: usize =
+        realm_jobs.values().map(|j| j.pending.len()).sum::<usize>() + new_realms.len();
     if command_count == 0 {
         return;
     }
@@ -335,7 +338,10 @@ async fn catch_up(engine: &Engine) -> Result<(), EngineError> {
         if version <= local_version {
             continue;
         }
-        let commits = engine.store().commits(realm, local_version, Some(version)).await?;
+        let commits = engine
+            .store()
+            .commits(realm, local_version, Some(version))
+            .await?;
         let mut snap = match local {
             Some(snap) => (*snap).clone(),
             None => match commits.first().and_then(|c| c.changes.first()) {

@@ -41,9 +41,17 @@ async fn commits_survive_reopening_and_match_memory() {
         .await
         .unwrap();
     let realm = created.snapshot.realm_id();
-    let owner = created.snapshot.user_by_email("owner@acme.test").unwrap().id;
+    let owner = created
+        .snapshot
+        .user_by_email("owner@acme.test")
+        .unwrap()
+        .id;
     let member = match engine
-        .execute(realm, Actor::Operator, Command::CreateUser(new_user("m@acme.test", Role::Member)))
+        .execute(
+            realm,
+            Actor::Operator,
+            Command::CreateUser(new_user("m@acme.test", Role::Member)),
+        )
         .await
         .unwrap()
         .reply
@@ -120,7 +128,12 @@ async fn commits_survive_reopening_and_match_memory() {
     let in_memory = engine.snapshot(realm).unwrap();
     drop(engine);
 
-    let reloaded = SqliteStore::open(&path, false).await.unwrap().load().await.unwrap();
+    let reloaded = SqliteStore::open(&path, false)
+        .await
+        .unwrap()
+        .load()
+        .await
+        .unwrap();
     assert_eq!(reloaded.len(), 1);
     assert_eq!(reloaded[0], *in_memory, "tables and memory disagree");
     assert_eq!(
@@ -146,17 +159,32 @@ async fn another_process_commits_are_caught_up() {
     // A second engine on the same file stands in for a CLI process.
     let second = open(&path).await;
     second
-        .execute(realm, Actor::Operator, Command::CreateUser(new_user("late@acme.test", Role::Member)))
+        .execute(
+            realm,
+            Actor::Operator,
+            Command::CreateUser(new_user("late@acme.test", Role::Member)),
+        )
         .await
         .unwrap();
     // The first engine learns of it when it writes (catch-up inside the transaction)...
     let reply = first
-        .execute(realm, Actor::Operator, Command::CreateUser(new_user("late@acme.test", Role::Member)))
+        .execute(
+            realm,
+            Actor::Operator,
+            Command::CreateUser(new_user("late@acme.test", Role::Member)),
+        )
         .await;
-    assert!(matches!(reply, Err(EngineError::Domain(Error::EmailTaken(_)))));
+    assert!(matches!(
+        reply,
+        Err(EngineError::Domain(Error::EmailTaken(_)))
+    ));
     // ...and by polling.
     second
-        .execute(realm, Actor::Operator, Command::CreateUser(new_user("later@acme.test", Role::Guest)))
+        .execute(
+            realm,
+            Actor::Operator,
+            Command::CreateUser(new_user("later@acme.test", Role::Guest)),
+        )
         .await
         .unwrap();
     first.catch_up().await.unwrap();

@@ -1,1 +1,79 @@
-//! placeholder
+//! cohort's HTTP server: shared state, the router, and each face.
+//!
+//! Layout:
+//! - `zulip/`: Zulip's REST API under `/api/v1`.
+//! - `ops.rs`: `/healthz`, `/readyz`, `/metrics`, request ids, request logs and metrics.
+//!
+//! `run(listener, state, shutdown)` serves until `shutdown` resolves, then stops
+//! accepting connections and lets in-flight requests (and their writes) finish.
+
+mod ops;
+pub mod zulip;
+
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+use cohort_engine::Engine;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+pub use ops::install_metrics;
+
+/// Server settings that do not belong to the directory.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Largest request body accepted; larger ones get 413.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// Everything handlers share. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Arc<Engine>,
+    pub config: Arc<ServerConfig>,
+    /// Rendered `GET /user_groups` bodies, per realm version.
+    pub zulip_groups: Arc<zulip::GroupListCache>,
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+}
+
+impl AppState {
+    pub fn new(engine: Arc<Engine>, config: ServerConfig) -> AppState {
+        AppState {
+            engine,
+            config: Arc::new(config),
+            zulip_groups: Arc::new(zulip::GroupListCache::default()),
+            metrics: install_metrics(),
+        }
+    }
+}
+
+pub fn app(state: AppState) -> Router {
+    let limit = state.config.max_body_bytes;
+    Router::new()
+        .nest("/api/v1", zulip::router())
+        .merge(ops::router())
+        .fallback(|| async { zulip::ZulipError::not_found() })
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn(ops::track))
+        .layer(ops::request_id_layers())
+        .with_state(state)
+}
+
+/// Serve until `shutdown` completes; in-flight requests are allowed to finish.
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

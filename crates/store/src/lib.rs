@@ -79,7 +79,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// A realm's commits with versions in `(after, up_to]` (all newer ones when
     /// `up_to` is `None`), oldest first.
-    fn commits(&self, realm: RealmId, after: Version, up_to: Option<Version>) -> BoxFuture<'_, Result<Vec<Commit>>>;
+    fn commits(
+        &self,
+        realm: RealmId,
+        after: Version,
+        up_to: Option<Version>,
+    ) -> BoxFuture<'_, Result<Vec<Commit>>>;
 
     /// Every realm's current version (cheap; used to notice other writers).
     fn versions(&self) -> BoxFuture<'_, Result<Vec<(RealmId, Version)>>>;
@@ -95,7 +100,9 @@ pub trait Store: Send + Sync + 'static {
 /// `create` is set.
 pub async fn open(url: &DbUrl, create: bool) -> Result<std::sync::Arc<dyn Store>> {
     match url {
-        DbUrl::Sqlite(path) => Ok(std::sync::Arc::new(sqlite::SqliteStore::open(path, create).await?)),
+        DbUrl::Sqlite(path) => Ok(std::sync::Arc::new(
+            sqlite::SqliteStore::open(path, create).await?,
+        )),
         DbUrl::Postgres(_) => Err(StoreError::Other(
             "PostgreSQL support is not built into this version of cohort".into(),
         )),

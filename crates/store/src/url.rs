@@ -26,7 +26,9 @@ impl DbUrl {
             return Ok(DbUrl::Postgres(text.to_string()));
         }
         if text.contains("://") {
-            return Err(format!("unsupported database URL {text:?}: use sqlite://PATH or postgres://…"));
+            return Err(format!(
+                "unsupported database URL {text:?}: use sqlite://PATH or postgres://…"
+            ));
         }
         if text.is_empty() {
             return Err("empty database URL".into());
@@ -71,8 +73,14 @@ mod tests {
 
     #[test]
     fn parses_and_masks() {
-        assert_eq!(DbUrl::parse("sqlite://a.db").unwrap(), DbUrl::Sqlite("a.db".into()));
-        assert_eq!(DbUrl::parse("sqlite:///tmp/a.db").unwrap(), DbUrl::Sqlite("/tmp/a.db".into()));
+        assert_eq!(
+            DbUrl::parse("sqlite://a.db").unwrap(),
+            DbUrl::Sqlite("a.db".into())
+        );
+        assert_eq!(
+            DbUrl::parse("sqlite:///tmp/a.db").unwrap(),
+            DbUrl::Sqlite("/tmp/a.db".into())
+        );
         assert_eq!(DbUrl::parse("a.db").unwrap(), DbUrl::Sqlite("a.db".into()));
         assert!(DbUrl::parse("mysql://x").is_err());
         let pg = DbUrl::parse("postgres://bob:hunter2@localhost/db").unwrap();

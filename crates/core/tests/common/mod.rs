@@ -7,8 +7,7 @@
 #![allow(dead_code)]
 
 use cohort_core::command::{
-    self, ChangeMembers, CreateGroup, CreateRealm, CreateUser, IdSource, SettingUpdate,
-    UpdateGroup,
+    self, ChangeMembers, CreateGroup, CreateRealm, CreateUser, IdSource, SettingUpdate, UpdateGroup,
 };
 use cohort_core::model::{Group, GroupSetting, SettingConfig, User};
 use cohort_core::{
@@ -207,7 +206,10 @@ impl World {
         };
         let mut applied = self.snap.clone();
         if let Err(e) = applied.apply(&commit) {
-            panic!("commit of {cmd:?} does not apply: {e}\nchanges: {:?}", commit.changes);
+            panic!(
+                "commit of {cmd:?} does not apply: {e}\nchanges: {:?}",
+                commit.changes
+            );
         }
         let done = Done {
             reply: outcome.reply.clone(),
@@ -361,7 +363,12 @@ pub fn naive_recursive_members(snap: &Snapshot, group: GroupId) -> Vec<UserId> {
 /// Section 8's evaluation rule, from scratch: an active user holds a value if
 /// they are a recursive member of it, except guests when the setting does not
 /// allow `role:everyone` (no setting here allows `role:internet`).
-pub fn naive_holds(snap: &Snapshot, user: &User, value: &SettingValue, config: &SettingConfig) -> bool {
+pub fn naive_holds(
+    snap: &Snapshot,
+    user: &User,
+    value: &SettingValue,
+    config: &SettingConfig,
+) -> bool {
     if !user.active || (!config.allow_everyone_group && user.role == Role::Guest) {
         return false;
     }
@@ -416,33 +423,63 @@ pub fn check_structure(snap: &Snapshot) {
     assert!(acyclic(snap), "subgroup graph has a cycle");
     let mut names = BTreeSet::new();
     for g in snap.groups() {
-        assert!(names.insert(g.name.clone()), "duplicate group name {:?}", g.name);
+        assert!(
+            names.insert(g.name.clone()),
+            "duplicate group name {:?}",
+            g.name
+        );
         assert_eq!(
             snap.group_by_name(&g.name).map(|found| found.id),
             Some(g.id),
             "name index"
         );
-        assert!(strictly_sorted(&g.members), "members of {} not sorted", g.id);
-        assert!(strictly_sorted(&g.subgroups), "subgroups of {} not sorted", g.id);
+        assert!(
+            strictly_sorted(&g.members),
+            "members of {} not sorted",
+            g.id
+        );
+        assert!(
+            strictly_sorted(&g.subgroups),
+            "subgroups of {} not sorted",
+            g.id
+        );
         for u in &g.members {
-            assert!(snap.user(*u).is_some(), "group {} lists unknown user {u}", g.id);
+            assert!(
+                snap.user(*u).is_some(),
+                "group {} lists unknown user {u}",
+                g.id
+            );
         }
         for s in &g.subgroups {
-            assert!(snap.group(*s).is_some(), "group {} lists unknown subgroup {s}", g.id);
+            assert!(
+                snap.group(*s).is_some(),
+                "group {} lists unknown subgroup {s}",
+                g.id
+            );
             assert_ne!(*s, g.id, "group {} is its own subgroup", g.id);
         }
         for value in &g.settings {
             check_value_shape(snap, value);
         }
         let naive = naive_recursive_members(snap, g.id);
-        assert_eq!(snap.recursive_members(g.id), naive, "recursive members of {}", g.id);
+        assert_eq!(
+            snap.recursive_members(g.id),
+            naive,
+            "recursive members of {}",
+            g.id
+        );
         let direct: Vec<UserId> = g
             .members
             .iter()
             .copied()
             .filter(|u| snap.is_active_user(*u))
             .collect();
-        assert_eq!(snap.direct_members(g.id), direct, "direct members of {}", g.id);
+        assert_eq!(
+            snap.direct_members(g.id),
+            direct,
+            "direct members of {}",
+            g.id
+        );
         for user in snap.users() {
             assert_eq!(
                 snap.is_member(g.id, user.id, false),
@@ -459,8 +496,16 @@ pub fn check_structure(snap: &Snapshot) {
                 user.id
             );
         }
-        let below: BTreeSet<GroupId> = naive_reach(snap, g.id).into_iter().filter(|s| *s != g.id).collect();
-        assert_eq!(snap.recursive_subgroups(g.id), below, "recursive subgroups of {}", g.id);
+        let below: BTreeSet<GroupId> = naive_reach(snap, g.id)
+            .into_iter()
+            .filter(|s| *s != g.id)
+            .collect();
+        assert_eq!(
+            snap.recursive_subgroups(g.id),
+            below,
+            "recursive subgroups of {}",
+            g.id
+        );
     }
     for value in &snap.realm().settings {
         check_value_shape(snap, value);
@@ -469,28 +514,67 @@ pub fn check_structure(snap: &Snapshot) {
     for which in SystemGroup::ALL {
         let g = snap.system_group(which).expect("system group present");
         assert!(!g.deactivated);
-        assert_eq!(g.subgroups, which.direct_subgroup().map(|s| snap.system_group_id(s).unwrap()).into_iter().collect::<Vec<_>>());
+        assert_eq!(
+            g.subgroups,
+            which
+                .direct_subgroup()
+                .map(|s| snap.system_group_id(s).unwrap())
+                .into_iter()
+                .collect::<Vec<_>>()
+        );
         let nobody = SettingValue::Group(snap.system_group_id(SystemGroup::Nobody).unwrap());
-        assert!(g.settings.iter().all(|v| *v == nobody), "settings of {}", which.name());
+        assert!(
+            g.settings.iter().all(|v| *v == nobody),
+            "settings of {}",
+            which.name()
+        );
     }
-    assert!(snap.group(snap.system_group_id(SystemGroup::Nobody).unwrap()).unwrap().members.is_empty());
-    assert!(snap.group(snap.system_group_id(SystemGroup::Internet).unwrap()).unwrap().members.is_empty());
+    assert!(snap
+        .group(snap.system_group_id(SystemGroup::Nobody).unwrap())
+        .unwrap()
+        .members
+        .is_empty());
+    assert!(snap
+        .group(snap.system_group_id(SystemGroup::Internet).unwrap())
+        .unwrap()
+        .members
+        .is_empty());
     let mut emails = BTreeSet::new();
     for u in snap.users() {
-        assert!(emails.insert(u.email.to_lowercase()), "duplicate email {}", u.email);
-        assert_eq!(snap.user_by_email(&u.email).map(|found| found.id), Some(u.id), "email index");
+        assert!(
+            emails.insert(u.email.to_lowercase()),
+            "duplicate email {}",
+            u.email
+        );
+        assert_eq!(
+            snap.user_by_email(&u.email).map(|found| found.id),
+            Some(u.id),
+            "email index"
+        );
     }
 }
 
 fn check_value_shape(snap: &Snapshot, value: &SettingValue) {
     match value {
         SettingValue::Group(id) => {
-            assert!(snap.group(*id).is_some(), "setting names unknown group {id}")
+            assert!(
+                snap.group(*id).is_some(),
+                "setting names unknown group {id}"
+            )
         }
         SettingValue::Anonymous { members, subgroups } => {
-            assert!(strictly_sorted(members) && strictly_sorted(subgroups), "unsorted {value:?}");
-            assert!(members.iter().all(|u| snap.user(*u).is_some()), "unknown user in {value:?}");
-            assert!(subgroups.iter().all(|g| snap.group(*g).is_some()), "unknown group in {value:?}");
+            assert!(
+                strictly_sorted(members) && strictly_sorted(subgroups),
+                "unsorted {value:?}"
+            );
+            assert!(
+                members.iter().all(|u| snap.user(*u).is_some()),
+                "unknown user in {value:?}"
+            );
+            assert!(
+                subgroups.iter().all(|g| snap.group(*g).is_some()),
+                "unknown group in {value:?}"
+            );
         }
     }
 }

@@ -29,15 +29,16 @@ pub fn known_schema_version() -> i64 {
 pub(crate) fn db_error(err: rusqlite::Error) -> StoreError {
     use rusqlite::ErrorCode::*;
     match err.sqlite_error_code() {
-        Some(DatabaseBusy | DatabaseLocked | SystemIoFailure | DiskFull | CannotOpen | ReadOnly) => {
-            StoreError::Unavailable(err.to_string())
-        }
+        Some(
+            DatabaseBusy | DatabaseLocked | SystemIoFailure | DiskFull | CannotOpen | ReadOnly,
+        ) => StoreError::Unavailable(err.to_string()),
         _ => StoreError::Other(err.to_string()),
     }
 }
 
 fn configure(conn: &Connection) -> Result<()> {
-    conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(db_error)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(db_error)?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
@@ -56,14 +57,23 @@ fn migrate(conn: &mut Connection) -> Result<()> {
     )
     .map_err(db_error)?;
     let current: i64 = conn
-        .query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))
+        .query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            [],
+            |r| r.get(0),
+        )
         .map_err(db_error)?;
     let known = known_schema_version();
     if current > known {
-        return Err(StoreError::SchemaTooNew { found: current, known });
+        return Err(StoreError::SchemaTooNew {
+            found: current,
+            known,
+        });
     }
     for (version, name, sql) in schema::MIGRATIONS.iter().filter(|m| m.0 > current) {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db_error)?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db_error)?;
         tx.execute_batch(sql).map_err(db_error)?;
         tx.execute(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
@@ -156,12 +166,16 @@ fn reserve_ids(tx: &rusqlite::Transaction<'_>, count: usize) -> Result<Vec<i64>>
 }
 
 fn stored_version(tx: &rusqlite::Transaction<'_>, realm: RealmId) -> Result<Version> {
-    tx.query_row("SELECT version FROM realms WHERE id = ?1", [realm.0], |r| r.get::<_, i64>(0))
-        .map(|v| v as Version)
-        .map_err(|e| match e {
-            rusqlite::Error::QueryReturnedNoRows => StoreError::Corrupt(format!("realm {realm} is not in the database")),
-            other => db_error(other),
-        })
+    tx.query_row("SELECT version FROM realms WHERE id = ?1", [realm.0], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map(|v| v as Version)
+    .map_err(|e| match e {
+        rusqlite::Error::QueryReturnedNoRows => {
+            StoreError::Corrupt(format!("realm {realm} is not in the database"))
+        }
+        other => db_error(other),
+    })
 }
 
 /// Run every job inside one `BEGIN IMMEDIATE` transaction and commit it.
@@ -211,19 +225,29 @@ impl Store for SqliteStore {
                 let mut jobs = jobs;
                 let result = match writer.lock() {
                     Ok(mut conn) => write_jobs(&mut conn, &mut jobs),
-                    Err(_) => Err(StoreError::Other("SQLite connection poisoned by a panic".into())),
+                    Err(_) => Err(StoreError::Other(
+                        "SQLite connection poisoned by a panic".into(),
+                    )),
                 };
                 (jobs, result)
             })
             .await;
             match outcome {
                 Ok(done) => done,
-                Err(err) => (Vec::new(), Err(StoreError::Other(format!("store task failed: {err}")))),
+                Err(err) => (
+                    Vec::new(),
+                    Err(StoreError::Other(format!("store task failed: {err}"))),
+                ),
             }
         })
     }
 
-    fn commits(&self, realm: RealmId, after: Version, up_to: Option<Version>) -> BoxFuture<'_, Result<Vec<Commit>>> {
+    fn commits(
+        &self,
+        realm: RealmId,
+        after: Version,
+        up_to: Option<Version>,
+    ) -> BoxFuture<'_, Result<Vec<Commit>>> {
         Box::pin(blocking(&self.reader, move |conn| {
             let tx = conn.transaction().map_err(db_error)?;
             let commits = rows::commits(&tx, realm, after, up_to)?;
@@ -238,9 +262,12 @@ impl Store for SqliteStore {
                 .prepare_cached("SELECT id, version FROM realms ORDER BY id")
                 .map_err(db_error)?;
             let rows = stmt
-                .query_map([], |r| Ok((RealmId(r.get(0)?), r.get::<_, i64>(1)? as Version)))
+                .query_map([], |r| {
+                    Ok((RealmId(r.get(0)?), r.get::<_, i64>(1)? as Version))
+                })
                 .map_err(db_error)?;
-            rows.collect::<std::result::Result<Vec<_>, _>>().map_err(db_error)
+            rows.collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(db_error)
         }))
     }
 

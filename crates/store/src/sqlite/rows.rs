@@ -56,7 +56,8 @@ pub fn load_all(tx: &Transaction<'_>) -> Result<Vec<Snapshot>> {
                 email: Arc::from(row.get::<_, String>(3).map_err(get_err)?),
                 full_name: row.get(4).map_err(get_err)?,
                 avatar_url: row.get(5).map_err(get_err)?,
-                role: Role::from_code(role).ok_or_else(|| corrupt(format!("unknown role {role}")))?,
+                role: Role::from_code(role)
+                    .ok_or_else(|| corrupt(format!("unknown role {role}")))?,
                 is_bot: row.get(7).map_err(get_err)?,
                 bot_owner: row.get::<_, Option<i64>>(8).map_err(get_err)?.map(UserId),
                 active: row.get(9).map_err(get_err)?,
@@ -77,18 +78,26 @@ pub fn load_all(tx: &Transaction<'_>) -> Result<Vec<Snapshot>> {
         let mut rows = stmt.query([]).map_err(db_error)?;
         while let Some(row) = rows.next().map_err(db_error)? {
             let group = GroupId(row.get(0).map_err(db_error)?);
-            members.entry(group).or_default().push(UserId(row.get(1).map_err(db_error)?));
+            members
+                .entry(group)
+                .or_default()
+                .push(UserId(row.get(1).map_err(db_error)?));
         }
     }
     let mut subgroups: HashMap<GroupId, Vec<GroupId>> = HashMap::new();
     {
         let mut stmt = tx
-            .prepare("SELECT group_id, subgroup_id FROM group_subgroups ORDER BY group_id, subgroup_id")
+            .prepare(
+                "SELECT group_id, subgroup_id FROM group_subgroups ORDER BY group_id, subgroup_id",
+            )
             .map_err(db_error)?;
         let mut rows = stmt.query([]).map_err(db_error)?;
         while let Some(row) = rows.next().map_err(db_error)? {
             let group = GroupId(row.get(0).map_err(db_error)?);
-            subgroups.entry(group).or_default().push(GroupId(row.get(1).map_err(db_error)?));
+            subgroups
+                .entry(group)
+                .or_default()
+                .push(GroupId(row.get(1).map_err(db_error)?));
         }
     }
     let mut groups: HashMap<RealmId, Vec<Group>> = HashMap::new();
@@ -105,17 +114,15 @@ pub fn load_all(tx: &Transaction<'_>) -> Result<Vec<Snapshot>> {
         while let Some(row) = rows.next().map_err(db_error)? {
             let id = GroupId(row.get(0).map_err(db_error)?);
             let system: Option<String> = row.get(6).map_err(db_error)?;
-            let system: Option<SystemGroup> = system
-                .map(|s| from_json(&format!("\"{s}\"")))
-                .transpose()?;
+            let system: Option<SystemGroup> =
+                system.map(|s| from_json(&format!("\"{s}\""))).transpose()?;
             let mut settings = Vec::with_capacity(6);
             for column in 11..17 {
                 let text: String = row.get(column).map_err(db_error)?;
                 settings.push(from_json::<SettingValue>(&text)?);
             }
-            let settings: [SettingValue; 6] = settings
-                .try_into()
-                .map_err(|_| corrupt("group settings"))?;
+            let settings: [SettingValue; 6] =
+                settings.try_into().map_err(|_| corrupt("group settings"))?;
             let group = Group {
                 id,
                 key: Arc::from(row.get::<_, String>(2).map_err(db_error)?),
@@ -150,7 +157,12 @@ pub fn load_all(tx: &Transaction<'_>) -> Result<Vec<Snapshot>> {
         .collect()
 }
 
-pub fn commits(tx: &Transaction<'_>, realm: RealmId, after: Version, up_to: Option<Version>) -> Result<Vec<Commit>> {
+pub fn commits(
+    tx: &Transaction<'_>,
+    realm: RealmId,
+    after: Version,
+    up_to: Option<Version>,
+) -> Result<Vec<Commit>> {
     let up_to = up_to.map(|v| v as i64).unwrap_or(i64::MAX);
     let mut stmt = tx
         .prepare_cached(
@@ -158,7 +170,9 @@ pub fn commits(tx: &Transaction<'_>, realm: RealmId, after: Version, up_to: Opti
              WHERE realm_id = ?1 AND version > ?2 AND version <= ?3 ORDER BY version",
         )
         .map_err(db_error)?;
-    let mut rows = stmt.query(params![realm.0, after as i64, up_to]).map_err(db_error)?;
+    let mut rows = stmt
+        .query(params![realm.0, after as i64, up_to])
+        .map_err(db_error)?;
     let mut out = Vec::new();
     while let Some(row) = rows.next().map_err(db_error)? {
         let actor: String = row.get(2).map_err(db_error)?;
@@ -197,7 +211,9 @@ fn touch_group(tx: &Transaction<'_>, group: GroupId, at: i64) -> Result<()> {
 
 fn load_realm(tx: &Transaction<'_>, id: RealmId) -> Result<Realm> {
     let data: Option<String> = tx
-        .query_row("SELECT data FROM realms WHERE id = ?1", [id.0], |r| r.get(0))
+        .query_row("SELECT data FROM realms WHERE id = ?1", [id.0], |r| {
+            r.get(0)
+        })
         .optional()
         .map_err(db_error)?;
     from_json(&data.ok_or_else(|| corrupt(format!("realm {id} is missing")))?)
@@ -270,7 +286,10 @@ pub fn persist(tx: &Transaction<'_>, commit: &Commit) -> Result<()> {
                     sets.push(("full_name", Value::Text(name.clone())));
                 }
                 if let Some(avatar) = &patch.avatar_url {
-                    sets.push(("avatar_url", avatar.clone().map(Value::Text).unwrap_or(Value::Null)));
+                    sets.push((
+                        "avatar_url",
+                        avatar.clone().map(Value::Text).unwrap_or(Value::Null),
+                    ));
                 }
                 if let Some(role) = patch.role {
                     sets.push(("role", Value::Integer(i64::from(role.code()))));
@@ -330,7 +349,10 @@ pub fn persist(tx: &Transaction<'_>, commit: &Commit) -> Result<()> {
                     sets.push(("description", Value::Text(description.clone())));
                 }
                 if let Some(avatar) = &patch.avatar_url {
-                    sets.push(("avatar_url", avatar.clone().map(Value::Text).unwrap_or(Value::Null)));
+                    sets.push((
+                        "avatar_url",
+                        avatar.clone().map(Value::Text).unwrap_or(Value::Null),
+                    ));
                 }
                 if let Some(flag) = patch.deactivated {
                     sets.push(("deactivated", Value::Integer(i64::from(flag))));
@@ -340,7 +362,10 @@ pub fn persist(tx: &Transaction<'_>, commit: &Commit) -> Result<()> {
             }
             Change::GroupSettingChanged { id, setting, value } => {
                 let sets = [
-                    (setting_column(*setting), rusqlite::types::Value::Text(setting_json(value)?)),
+                    (
+                        setting_column(*setting),
+                        rusqlite::types::Value::Text(setting_json(value)?),
+                    ),
                     ("updated_at", rusqlite::types::Value::Integer(at)),
                 ];
                 update_row(tx, "groups", id.0, &sets)?;
@@ -348,10 +373,13 @@ pub fn persist(tx: &Transaction<'_>, commit: &Commit) -> Result<()> {
             Change::GroupDeleted { id } => {
                 let parents: Vec<i64> = {
                     let mut stmt = tx
-                        .prepare_cached("SELECT group_id FROM group_subgroups WHERE subgroup_id = ?1")
+                        .prepare_cached(
+                            "SELECT group_id FROM group_subgroups WHERE subgroup_id = ?1",
+                        )
                         .map_err(db_error)?;
                     let rows = stmt.query_map([id.0], |r| r.get(0)).map_err(db_error)?;
-                    rows.collect::<std::result::Result<_, _>>().map_err(db_error)?
+                    rows.collect::<std::result::Result<_, _>>()
+                        .map_err(db_error)?
                 };
                 tx.execute("DELETE FROM group_members WHERE group_id = ?1", [id.0])
                     .map_err(db_error)?;
@@ -360,7 +388,8 @@ pub fn persist(tx: &Transaction<'_>, commit: &Commit) -> Result<()> {
                     [id.0],
                 )
                 .map_err(db_error)?;
-                tx.execute("DELETE FROM groups WHERE id = ?1", [id.0]).map_err(db_error)?;
+                tx.execute("DELETE FROM groups WHERE id = ?1", [id.0])
+                    .map_err(db_error)?;
                 for parent in parents {
                     touch_group(tx, GroupId(parent), at)?;
                 }
@@ -371,7 +400,9 @@ pub fn persist(tx: &Transaction<'_>, commit: &Commit) -> Result<()> {
             }
             Change::MembersRemoved { group, users } => {
                 let mut stmt = tx
-                    .prepare_cached("DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2")
+                    .prepare_cached(
+                        "DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2",
+                    )
                     .map_err(db_error)?;
                 for user in users {
                     stmt.execute(params![group.0, user.0]).map_err(db_error)?;
@@ -384,7 +415,9 @@ pub fn persist(tx: &Transaction<'_>, commit: &Commit) -> Result<()> {
             }
             Change::SubgroupsRemoved { group, subgroups } => {
                 let mut stmt = tx
-                    .prepare_cached("DELETE FROM group_subgroups WHERE group_id = ?1 AND subgroup_id = ?2")
+                    .prepare_cached(
+                        "DELETE FROM group_subgroups WHERE group_id = ?1 AND subgroup_id = ?2",
+                    )
                     .map_err(db_error)?;
                 for sub in subgroups {
                     stmt.execute(params![group.0, sub.0]).map_err(db_error)?;
@@ -393,20 +426,28 @@ pub fn persist(tx: &Transaction<'_>, commit: &Commit) -> Result<()> {
             }
         }
     }
-    tx.prepare_cached("INSERT INTO changes (realm_id, version, at, actor, changes) VALUES (?1, ?2, ?3, ?4, ?5)")
+    tx.prepare_cached(
+        "INSERT INTO changes (realm_id, version, at, actor, changes) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            commit.realm.0,
+            commit.version as i64,
+            at,
+            to_json(&commit.actor).map_err(to_sql)?,
+            to_json(&commit.changes).map_err(to_sql)?,
+        ])
+    })
+    .map_err(db_error)?;
+    let moved = tx
+        .prepare_cached("UPDATE realms SET version = ?2 WHERE id = ?1 AND version = ?3")
         .and_then(|mut s| {
             s.execute(params![
                 commit.realm.0,
                 commit.version as i64,
-                at,
-                to_json(&commit.actor).map_err(to_sql)?,
-                to_json(&commit.changes).map_err(to_sql)?,
+                commit.version as i64 - 1
             ])
         })
-        .map_err(db_error)?;
-    let moved = tx
-        .prepare_cached("UPDATE realms SET version = ?2 WHERE id = ?1 AND version = ?3")
-        .and_then(|mut s| s.execute(params![commit.realm.0, commit.version as i64, commit.version as i64 - 1]))
         .map_err(db_error)?;
     if moved != 1 {
         return Err(corrupt(format!(
@@ -429,13 +470,21 @@ fn setting_column(setting: GroupSetting) -> &'static str {
 
 /// `UPDATE table SET a = ?, b = ? WHERE id = ?`; column names come from this
 /// module, never from input.
-fn update_row(tx: &Transaction<'_>, table: &str, id: i64, sets: &[(&str, rusqlite::types::Value)]) -> Result<()> {
+fn update_row(
+    tx: &Transaction<'_>,
+    table: &str,
+    id: i64,
+    sets: &[(&str, rusqlite::types::Value)],
+) -> Result<()> {
     let assignments: Vec<String> = sets
         .iter()
         .enumerate()
         .map(|(i, (column, _))| format!("{column} = ?{}", i + 2))
         .collect();
-    let sql = format!("UPDATE {table} SET {} WHERE id = ?1", assignments.join(", "));
+    let sql = format!(
+        "UPDATE {table} SET {} WHERE id = ?1",
+        assignments.join(", ")
+    );
     let mut values: Vec<rusqlite::types::Value> = vec![rusqlite::types::Value::Integer(id)];
     values.extend(sets.iter().map(|(_, v)| v.clone()));
     let updated = tx
@@ -460,7 +509,9 @@ fn insert_members(tx: &Transaction<'_>, group: GroupId, users: &[UserId]) -> Res
 
 fn insert_subgroups(tx: &Transaction<'_>, group: GroupId, subgroups: &[GroupId]) -> Result<()> {
     let mut stmt = tx
-        .prepare_cached("INSERT OR IGNORE INTO group_subgroups (group_id, subgroup_id) VALUES (?1, ?2)")
+        .prepare_cached(
+            "INSERT OR IGNORE INTO group_subgroups (group_id, subgroup_id) VALUES (?1, ?2)",
+        )
         .map_err(db_error)?;
     for sub in subgroups {
         stmt.execute(params![group.0, sub.0]).map_err(db_error)?;

@@ -1,0 +1,365 @@
+//! Operator commands on an existing database: users, groups, realm settings.
+
+use crate::args::{
+    GroupCommand, ListArgs, RealmCommand, RealmKeyCommand, RealmSelector, RealmSetArgs, UserCommand,
+};
+use crate::setup::{self, open_engine};
+use anyhow::{anyhow, bail, Result};
+use cohort_core::command::{CreateUser, SettingUpdate, UpdateRealm, UpdateUser};
+use cohort_core::{
+    Actor, Command, GroupId, RealmId, RealmSetting, Reply, Role, SettingValue, Snapshot,
+};
+use cohort_engine::{secrets, Engine, EngineConfig};
+use serde_json::json;
+use std::sync::Arc;
+
+fn pick_realm(engine: &Engine, selector: &RealmSelector) -> Result<Arc<Snapshot>> {
+    let realms: Vec<Arc<Snapshot>> = engine
+        .realm_ids()
+        .into_iter()
+        .filter_map(|id| engine.snapshot(id))
+        .collect();
+    match &selector.realm {
+        Some(wanted) => realms
+            .into_iter()
+            .find(|s| s.realm().name == *wanted || s.realm_id().0.to_string() == *wanted)
+            .ok_or_else(|| anyhow!("no realm {wanted:?}")),
+        None => match realms.len() {
+            0 => bail!("the database holds no realm; run `cohort init`"),
+            1 => Ok(realms.into_iter().next().expect("one realm")),
+            _ => {
+                let names: Vec<String> = realms
+                    .iter()
+                    .map(|s| format!("{} ({})", s.realm().name, s.realm_id()))
+                    .collect();
+                bail!(
+                    "several realms; pick one with --realm: {}",
+                    names.join(", ")
+                )
+            }
+        },
+    }
+}
+
+fn parse_role(text: &str) -> Result<Role> {
+    Role::from_name(text).ok_or_else(|| {
+        anyhow!("unknown role {text:?}: use owner, administrator, moderator, member or guest")
+    })
+}
+
+fn user_of(snap: &Snapshot, email: &str) -> Result<cohort_core::UserId> {
+    snap.user_by_email(email)
+        .map(|u| u.id)
+        .ok_or_else(|| anyhow!("no user {email:?} in realm {:?}", snap.realm().name))
+}
+
+pub async fn user(db: &str, command: UserCommand) -> Result<()> {
+    let engine = open_engine(db, false, EngineConfig::default()).await?;
+    match command {
+        UserCommand::Add(args) => {
+            let snap = pick_realm(&engine, &args.realm)?;
+            let key = secrets::generate_key();
+            let role = parse_role(&args.role)?;
+            let done = engine
+                .execute(
+                    snap.realm_id(),
+                    Actor::Operator,
+                    Command::CreateUser(CreateUser {
+                        email: args.email.clone(),
+                        full_name: args.name.clone(),
+                        role,
+                        is_bot: args.bot,
+                        bot_owner: None,
+                        key: args.key.clone(),
+                        avatar_url: None,
+                        api_key: secrets::hash_key(&key),
+                        can_create_users: args.can_create_users,
+                    }),
+                )
+                .await?;
+            let Reply::User(id) = done.reply else {
+                bail!("unexpected reply")
+            };
+            let user = done
+                .snapshot
+                .user(id)
+                .ok_or_else(|| anyhow!("user vanished"))?;
+            if args.json {
+                println!(
+                    "{}",
+                    json!({"user_id": id.0, "email": &*user.email, "api_key": key, "role": role.name(), "key": &*user.key, "realm_id": snap.realm_id().0})
+                );
+            } else {
+                println!(
+                    "Added {} (id {id}, {}) to realm {:?}",
+                    user.email,
+                    role.name(),
+                    snap.realm().name
+                );
+                println!("  API key: {key}");
+            }
+        }
+        UserCommand::List(args) => {
+            let snap = pick_realm(&engine, &args.realm)?;
+            list_users(&snap, &args);
+        }
+        UserCommand::Key(args) => {
+            let snap = pick_realm(&engine, &args.realm)?;
+            let id = user_of(&snap, &args.email)?;
+            let key = secrets::generate_key();
+            engine
+                .execute(
+                    snap.realm_id(),
+                    Actor::Operator,
+                    Command::UpdateUser(
+                        id,
+                        UpdateUser {
+                            api_key: Some(secrets::hash_key(&key)),
+                            ..UpdateUser::default()
+                        },
+                    ),
+                )
+                .await?;
+            if args.json {
+                println!(
+                    "{}",
+                    json!({"user_id": id.0, "email": args.email, "api_key": key})
+                );
+            } else {
+                println!("New API key for {}: {key}", args.email);
+            }
+        }
+        UserCommand::Set(args) => {
+            let snap = pick_realm(&engine, &args.realm)?;
+            let id = user_of(&snap, &args.email)?;
+            let role = args.role.as_deref().map(parse_role).transpose()?;
+            if role.is_some() || args.name.is_some() {
+                engine
+                    .execute(
+                        snap.realm_id(),
+                        Actor::Operator,
+                        Command::UpdateUser(
+                            id,
+                            UpdateUser {
+                                role,
+                                full_name: args.name.clone(),
+                                ..UpdateUser::default()
+                            },
+                        ),
+                    )
+                    .await?;
+            }
+            match args.deactivated {
+                Some(true) => {
+                    engine
+                        .execute(
+                            snap.realm_id(),
+                            Actor::Operator,
+                            Command::DeactivateUser(id),
+                        )
+                        .await?;
+                }
+                Some(false) => {
+                    engine
+                        .execute(
+                            snap.realm_id(),
+                            Actor::Operator,
+                            Command::ReactivateUser(id),
+                        )
+                        .await?;
+                }
+                None => {}
+            }
+            println!("Updated {}", args.email);
+        }
+    }
+    Ok(())
+}
+
+fn list_users(snap: &Snapshot, args: &ListArgs) {
+    if args.json {
+        let users: Vec<_> = snap
+            .users()
+            .map(|u| {
+                json!({"user_id": u.id.0, "email": &*u.email, "full_name": u.full_name, "role": u.role.name(),
+                       "is_bot": u.is_bot, "is_active": u.active, "key": &*u.key})
+            })
+            .collect();
+        println!("{}", json!(users));
+        return;
+    }
+    println!(
+        "{:>8}  {:<32}  {:<14}  {:<6}  {}",
+        "id", "email", "role", "active", "name"
+    );
+    for u in snap.users() {
+        let role = if u.is_bot {
+            format!("{} (bot)", u.role.name())
+        } else {
+            u.role.name().to_string()
+        };
+        println!(
+            "{:>8}  {:<32}  {:<14}  {:<6}  {}",
+            u.id, u.email, role, u.active, u.full_name
+        );
+    }
+}
+
+pub async fn group(db: &str, command: GroupCommand) -> Result<()> {
+    let engine = open_engine(db, false, EngineConfig::default()).await?;
+    let GroupCommand::List(args) = command;
+    let snap = pick_realm(&engine, &args.realm)?;
+    if args.json {
+        let groups: Vec<_> = snap
+            .groups()
+            .map(|g| {
+                json!({"id": g.id.0, "name": &*g.name, "description": g.description, "key": &*g.key,
+                       "is_system_group": g.is_system(), "deactivated": g.deactivated,
+                       "members": snap.direct_members(g.id).iter().map(|u| u.0).collect::<Vec<_>>(),
+                       "direct_subgroup_ids": g.subgroups.iter().map(|s| s.0).collect::<Vec<_>>()})
+            })
+            .collect();
+        println!("{}", json!(groups));
+        return Ok(());
+    }
+    println!(
+        "{:>8}  {:<24}  {:>7}  {:<16}  {}",
+        "id", "name", "members", "subgroups", "flags"
+    );
+    for g in snap.groups() {
+        let subgroups: Vec<String> = g.subgroups.iter().map(|s| s.to_string()).collect();
+        let mut flags = Vec::new();
+        if g.is_system() {
+            flags.push("system");
+        }
+        if g.deactivated {
+            flags.push("deactivated");
+        }
+        println!(
+            "{:>8}  {:<24}  {:>7}  {:<16}  {}",
+            g.id,
+            g.name,
+            snap.direct_members(g.id).len(),
+            subgroups.join(","),
+            flags.join(",")
+        );
+    }
+    Ok(())
+}
+
+/// A group named on the command line, by name or id.
+fn group_value(snap: &Snapshot, text: &str) -> Result<SettingValue> {
+    if let Some(group) = snap.group_by_name(text) {
+        return Ok(SettingValue::Group(group.id));
+    }
+    match text.parse::<i64>() {
+        Ok(id) if snap.group(GroupId(id)).is_some() => Ok(SettingValue::Group(GroupId(id))),
+        _ => bail!("no group {text:?} (use a name like role:administrators, or an id)"),
+    }
+}
+
+pub async fn realm(db: &str, command: RealmCommand) -> Result<()> {
+    match command {
+        RealmCommand::Add(args) => setup::realm_add(db, args).await,
+        RealmCommand::List(args) => {
+            let engine = open_engine(db, false, EngineConfig::default()).await?;
+            let realms: Vec<Arc<Snapshot>> = engine
+                .realm_ids()
+                .into_iter()
+                .filter_map(|id| engine.snapshot(id))
+                .collect();
+            if args.json {
+                let out: Vec<_> = realms
+                    .iter()
+                    .map(|s| json!({"realm_id": s.realm_id().0, "name": s.realm().name, "version": s.version(),
+                                    "users": s.user_count(), "groups": s.group_count()}))
+                    .collect();
+                println!("{}", json!(out));
+            } else {
+                for s in realms {
+                    println!(
+                        "{:>8}  {:<24}  version {}  {} users  {} groups",
+                        s.realm_id(),
+                        s.realm().name,
+                        s.version(),
+                        s.user_count(),
+                        s.group_count()
+                    );
+                }
+            }
+            Ok(())
+        }
+        RealmCommand::Set(args) => realm_set(db, args).await,
+        RealmCommand::Key(RealmKeyCommand::Rotate(args)) => {
+            let engine = open_engine(db, false, EngineConfig::default()).await?;
+            let snap = pick_realm(&engine, &args.realm)?;
+            let key = secrets::generate_key();
+            update_realm(
+                &engine,
+                snap.realm_id(),
+                UpdateRealm {
+                    platform_key: Some(secrets::hash_key(&key)),
+                    ..UpdateRealm::default()
+                },
+            )
+            .await?;
+            if args.json {
+                println!(
+                    "{}",
+                    json!({"realm_id": snap.realm_id().0, "platform_key": key})
+                );
+            } else {
+                println!(
+                    "New IMKIT platform key for realm {:?}: {key}",
+                    snap.realm().name
+                );
+                println!("The old key stops working now.");
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn update_realm(engine: &Engine, realm: RealmId, update: UpdateRealm) -> Result<()> {
+    engine
+        .execute(realm, Actor::Operator, Command::UpdateRealm(update))
+        .await?;
+    Ok(())
+}
+
+async fn realm_set(db: &str, args: RealmSetArgs) -> Result<()> {
+    let engine = open_engine(db, false, EngineConfig::default()).await?;
+    let snap = pick_realm(&engine, &args.realm)?;
+    let mut settings = Vec::new();
+    for (setting, value) in [
+        (RealmSetting::CanCreateGroups, &args.can_create_groups),
+        (
+            RealmSetting::CanManageAllGroups,
+            &args.can_manage_all_groups,
+        ),
+    ] {
+        if let Some(text) = value {
+            settings.push((
+                setting,
+                SettingUpdate {
+                    new: group_value(&snap, text)?,
+                    old: None,
+                },
+            ));
+        }
+    }
+    update_realm(
+        &engine,
+        snap.realm_id(),
+        UpdateRealm {
+            name: args.name.clone(),
+            settings,
+            waiting_period_days: args.waiting_period_days,
+            bots_may_manage_groups: args.bots_may_manage_groups,
+            ..UpdateRealm::default()
+        },
+    )
+    .await?;
+    println!("Updated realm {:?}", snap.realm().name);
+    Ok(())
+}

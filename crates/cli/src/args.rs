@@ -1,0 +1,252 @@
+//! The command line. Every flag can also come from a `COHORT_*` environment
+//! variable; flags win.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "cohort",
+    version,
+    about = "One directory of users and user groups, served through Zulip's user-groups API.",
+    long_about = "cohort keeps one directory of users and user groups and serves it through the APIs \
+chat platforms already speak (Zulip's user-groups API today). Reads come from memory; every \
+write is checked by one set of rules and committed durably before it is acknowledged."
+)]
+pub struct Cli {
+    /// Database URL: sqlite://PATH (the embedded default) or a bare file path.
+    #[arg(
+        long,
+        global = true,
+        env = "COHORT_DB",
+        default_value = "sqlite://cohort.db"
+    )]
+    pub db: String,
+
+    /// Log filter (tracing syntax, e.g. `info`, `cohort=debug,info`).
+    #[arg(long, global = true, env = "COHORT_LOG", default_value = "info")]
+    pub log: String,
+
+    /// Log format.
+    #[arg(long, global = true, env = "COHORT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create the database, a realm and its owner; print the owner's API key and
+    /// the realm's IMKIT platform key; write a zuliprc.
+    Init(InitArgs),
+    /// Serve every face over HTTP.
+    Serve(ServeArgs),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Inspect groups.
+    #[command(subcommand)]
+    Group(GroupCommand),
+    /// Manage realms (tenants).
+    #[command(subcommand)]
+    Realm(RealmCommand),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct InitArgs {
+    /// Name of the realm (organization) to create.
+    #[arg(long, env = "COHORT_REALM_NAME", default_value = "cohort")]
+    pub realm_name: String,
+    /// The owner's email (their Zulip login).
+    #[arg(long, env = "COHORT_OWNER_EMAIL", default_value = "owner@example.com")]
+    pub owner_email: String,
+    /// The owner's full name.
+    #[arg(long, env = "COHORT_OWNER_NAME", default_value = "Owner")]
+    pub owner_name: String,
+    /// Where to write the zuliprc for the owner.
+    #[arg(long, env = "COHORT_ZULIPRC", default_value = "zuliprc")]
+    pub zuliprc: PathBuf,
+    /// The server URL written into the zuliprc.
+    #[arg(long, env = "COHORT_SITE", default_value = "http://127.0.0.1:9991")]
+    pub site: String,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the chosen address is printed).
+    #[arg(long, env = "COHORT_LISTEN", default_value = "127.0.0.1:9991")]
+    pub listen: SocketAddr,
+    /// On a missing database: create it with a demo realm, users and groups, and
+    /// write a zuliprc for its owner.
+    #[arg(long, env = "COHORT_DEMO")]
+    pub demo: bool,
+    /// Where `--demo` writes the owner's zuliprc.
+    #[arg(long, env = "COHORT_ZULIPRC", default_value = "zuliprc")]
+    pub zuliprc: PathBuf,
+    /// Largest request body accepted, in bytes (larger ones get 413).
+    #[arg(long, env = "COHORT_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// How often to pick up changes other processes committed, in milliseconds.
+    #[arg(long, env = "COHORT_POLL_MS", default_value_t = 500)]
+    pub poll_ms: u64,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Add a user; prints their API key.
+    Add(UserAddArgs),
+    /// List users.
+    List(ListArgs),
+    /// Replace a user's API key; prints the new key.
+    Key(UserKeyArgs),
+    /// Change a user's role or name.
+    Set(UserSetArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RealmSelector {
+    /// Realm id or name (optional when the database holds one realm).
+    #[arg(long, env = "COHORT_REALM")]
+    pub realm: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct UserAddArgs {
+    #[command(flatten)]
+    pub realm: RealmSelector,
+    #[arg(long)]
+    pub email: String,
+    /// Full name.
+    #[arg(long)]
+    pub name: String,
+    /// owner, administrator, moderator, member or guest.
+    #[arg(long, default_value = "member")]
+    pub role: String,
+    /// Create a bot.
+    #[arg(long)]
+    pub bot: bool,
+    /// IMKIT client `_id` (defaults to the user id).
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Grant Zulip's `can_create_users` (administrators only).
+    #[arg(long)]
+    pub can_create_users: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct UserKeyArgs {
+    #[command(flatten)]
+    pub realm: RealmSelector,
+    #[arg(long)]
+    pub email: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct UserSetArgs {
+    #[command(flatten)]
+    pub realm: RealmSelector,
+    #[arg(long)]
+    pub email: String,
+    #[arg(long)]
+    pub role: Option<String>,
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Deactivate (true) or reactivate (false) the user.
+    #[arg(long)]
+    pub deactivated: Option<bool>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub realm: RealmSelector,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GroupCommand {
+    /// List groups with their direct members and subgroups.
+    List(ListArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RealmCommand {
+    /// Add another realm to the database (its users, groups and ids are its own).
+    Add(RealmAddArgs),
+    /// List realms.
+    List(JsonFlag),
+    /// Change realm settings.
+    Set(RealmSetArgs),
+    /// Replace the realm's IMKIT platform key (`IM-API-KEY`); prints the new key.
+    #[command(subcommand)]
+    Key(RealmKeyCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RealmKeyCommand {
+    Rotate(RealmKeyArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RealmKeyArgs {
+    #[command(flatten)]
+    pub realm: RealmSelector,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct JsonFlag {
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RealmAddArgs {
+    #[arg(long)]
+    pub name: String,
+    #[arg(long)]
+    pub owner_email: String,
+    #[arg(long, default_value = "Owner")]
+    pub owner_name: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RealmSetArgs {
+    #[command(flatten)]
+    pub realm: RealmSelector,
+    /// Rename the realm.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Who may create groups: a group name (e.g. role:members) or id.
+    #[arg(long)]
+    pub can_create_groups: Option<String>,
+    /// Who may manage every group: a group name (e.g. role:administrators) or id.
+    #[arg(long)]
+    pub can_manage_all_groups: Option<String>,
+    /// Days before a new member joins role:fullmembers.
+    #[arg(long)]
+    pub waiting_period_days: Option<u32>,
+    /// Let bots use the user-group endpoints (as newer Zulip does).
+    #[arg(long)]
+    pub bots_may_manage_groups: Option<bool>,
+}

@@ -1,0 +1,115 @@
+//! `cohort serve`: bind, (with `--demo`) create and seed a missing database,
+//! start the engine and every face, and shut down gracefully on SIGINT/SIGTERM.
+
+use crate::args::{LogFormat, ServeArgs};
+use crate::setup;
+use anyhow::{Context as _, Result};
+use cohort_engine::EngineConfig;
+use cohort_server::{AppState, ServerConfig};
+use cohort_store::DbUrl;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tracing_subscriber::EnvFilter;
+
+pub fn init_logging(filter: &str, format: LogFormat) {
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+fn site_for(addr: SocketAddr) -> String {
+    let host = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else if addr.is_ipv6() {
+        format!("[{}]", addr.ip())
+    } else {
+        addr.ip().to_string()
+    };
+    format!("http://{host}:{}", addr.port())
+}
+
+fn database_missing(db: &str) -> Result<bool> {
+    match DbUrl::parse(db).map_err(anyhow::Error::msg)? {
+        DbUrl::Sqlite(path) => Ok(!path.exists()),
+        DbUrl::Postgres(_) => Ok(false),
+    }
+}
+
+pub async fn serve(db: &str, args: ServeArgs) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let site = site_for(addr);
+    let fresh_demo = args.demo && database_missing(db)?;
+    let config = EngineConfig {
+        poll_interval: Duration::from_millis(args.poll_ms.max(10)),
+        ..EngineConfig::default()
+    };
+    let engine = setup::open_engine(db, fresh_demo, config).await?;
+    if fresh_demo {
+        let created =
+            setup::create_realm(&engine, "Zulip Dev", "desdemona@example.com", "Desdemona").await?;
+        let owner = created
+            .realm
+            .user_by_email(&created.owner_email)
+            .map(|u| u.id)
+            .context("demo owner missing")?;
+        setup::seed_demo(&engine, created.realm.realm_id(), owner).await?;
+        setup::write_zuliprc(
+            &args.zuliprc,
+            &created.owner_email,
+            &created.owner_api_key,
+            &site,
+        )?;
+        setup::print_new_realm(&created, db, Some(&args.zuliprc), &site, false);
+        println!(
+            "Try: curl -sSu {}:{} {site}/api/v1/user_groups",
+            created.owner_email, created.owner_api_key
+        );
+    } else if args.demo {
+        println!("{db} exists; serving it as it is (its owner's credentials are in the zuliprc written when it was created).");
+    }
+    if engine.realm_ids().is_empty() {
+        tracing::warn!("the database holds no realm yet; create one with `cohort realm add`");
+    }
+    let realms = engine.realm_ids().len();
+    let state = AppState::new(
+        engine,
+        ServerConfig {
+            max_body_bytes: args.max_body_bytes,
+        },
+    );
+    println!("cohort listening on {site} ({db}, {realms} realm(s))");
+    tracing::info!(%addr, db, "serving");
+    cohort_server::run(listener, state, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

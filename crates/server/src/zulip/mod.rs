@@ -1,0 +1,120 @@
+//! The Zulip face: `/api/v1`, speaking Zulip's dialect (HTTP Basic, form values
+//! holding JSON, `{"result": ...}` envelopes, Zulip's messages and codes).
+//!
+//! Where each request is handled:
+//! - `groups.rs`: `/user_groups…` (list, create, update, deactivate, members, subgroups)
+//! - `users.rs`: `/users…`
+//! - `realm.rs`: `PATCH /realm`, `GET /server_settings`
+//! - `auth.rs`, `params.rs`, `render.rs`, `error.rs`: the dialect itself.
+//!
+//! Handlers only translate: parse, call the core (reads) or the engine (writes),
+//! render. Rules live in `cohort_core`.
+
+mod auth;
+mod error;
+mod groups;
+mod params;
+mod realm;
+mod render;
+mod users;
+
+pub use error::ZulipError;
+pub use render::GroupListCache;
+
+use crate::AppState;
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post, MethodRouter};
+use axum::Router;
+
+/// Zulip's API feature level that cohort's user-group API matches (see README).
+pub const FEATURE_LEVEL: u32 = 458;
+pub const ZULIP_VERSION: &str = concat!("12.0-dev+cohort-", env!("CARGO_PKG_VERSION"));
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/server_settings",
+            methods(get(realm::server_settings), &["GET"]),
+        )
+        .route("/realm", methods(patch(realm::update_realm), &["PATCH"]))
+        .route("/user_groups", methods(get(groups::list), &["GET"]))
+        .route(
+            "/user_groups/create",
+            methods(post(groups::create), &["POST"]),
+        )
+        .route(
+            "/user_groups/{group}",
+            methods(patch(groups::update), &["PATCH"]),
+        )
+        .route(
+            "/user_groups/{group}/deactivate",
+            methods(post(groups::deactivate), &["POST"]),
+        )
+        .route(
+            "/user_groups/{group}/members",
+            methods(
+                get(groups::members).post(groups::change_members),
+                &["GET", "POST"],
+            ),
+        )
+        .route(
+            "/user_groups/{group}/members/{user}",
+            methods(get(groups::is_member), &["GET"]),
+        )
+        .route(
+            "/user_groups/{group}/subgroups",
+            methods(
+                get(groups::subgroups).post(groups::change_subgroups),
+                &["GET", "POST"],
+            ),
+        )
+        .route(
+            "/users",
+            methods(get(users::list).post(users::create), &["GET", "POST"]),
+        )
+        .route("/users/me", methods(get(users::me), &["GET"]))
+        .route(
+            "/users/{user}",
+            methods(
+                get(users::get)
+                    .patch(users::update)
+                    .delete(users::deactivate),
+                &["DELETE", "GET", "PATCH"],
+            ),
+        )
+        .route(
+            "/users/{user}/reactivate",
+            methods(post(users::reactivate), &["POST"]),
+        )
+        .fallback(|| async { ZulipError::not_found() })
+}
+
+/// Zulip answers a known path with an unknown method with 405 and the allowed
+/// methods (before authentication), and `OPTIONS` with 204 and `Allow`.
+fn methods(
+    router: MethodRouter<AppState>,
+    allowed: &'static [&'static str],
+) -> MethodRouter<AppState> {
+    router.fallback(move |method: Method| async move {
+        if method == Method::OPTIONS {
+            let mut response = StatusCode::NO_CONTENT.into_response();
+            if let Ok(value) = HeaderValue::from_str(&allowed.join(", ")) {
+                response.headers_mut().insert(header::ALLOW, value);
+            }
+            return response;
+        }
+        ZulipError::method_not_allowed(allowed).into_response()
+    })
+}
+
+/// An id in the path: digits only (anything else matches no Zulip route);
+/// numbers too large for any id are simply unknown.
+fn path_id(raw: &str) -> Result<i64, ZulipError> {
+    if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ZulipError::not_found());
+    }
+    Ok(raw.parse::<i64>().unwrap_or(i64::MAX))
+}
+
+type ZulipResult = Result<Response, ZulipError>;

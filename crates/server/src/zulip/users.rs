@@ -1,0 +1,201 @@
+//! `/api/v1/users…`: the user endpoints a group administrator needs.
+
+use super::auth::ZulipUser;
+use super::error::ZulipError;
+use super::params::Params;
+use super::render::{success, user_json};
+use super::{path_id, ZulipResult};
+use crate::AppState;
+use axum::extract::{Path, State};
+use cohort_core::command::{CreateUser, UpdateUser};
+use cohort_core::{Actor, Command, Error, Reply, Role, Snapshot, User, UserId};
+use cohort_engine::secrets;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+fn current(state: &AppState, caller: &ZulipUser) -> Arc<Snapshot> {
+    state
+        .engine
+        .snapshot(caller.snapshot.realm_id())
+        .unwrap_or_else(|| caller.snapshot.clone())
+}
+
+/// A user named in the path by id or (for reads) by email.
+fn target_user(snap: &Snapshot, raw: &str, by_email: bool) -> Result<Arc<User>, ZulipError> {
+    if by_email && raw.contains('@') {
+        return snap
+            .user_by_email(raw)
+            .cloned()
+            .ok_or_else(|| ZulipError::bad_request("No such user"));
+    }
+    let id = UserId(path_id(raw)?);
+    snap.user(id)
+        .cloned()
+        .ok_or_else(|| Error::UserNotFound(id).into())
+}
+
+/// `GET /users`: every user, bots and deactivated users included.
+pub async fn list(State(state): State<AppState>, caller: ZulipUser, params: Params) -> ZulipResult {
+    let client_gravatar = params.bool("client_gravatar")?.unwrap_or(true);
+    params.bool("include_custom_profile_fields")?;
+    let wanted = params.user_ids("user_ids")?;
+    let snap = current(&state, &caller);
+    let members: Vec<Value> = match wanted {
+        Some(ids) => {
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                let user = snap.user(id).ok_or(Error::InvalidMember(id))?;
+                out.push(user_json(user, client_gravatar));
+            }
+            out
+        }
+        None => snap
+            .users()
+            .map(|u| user_json(u, client_gravatar))
+            .collect(),
+    };
+    Ok(success(&params, json!({ "members": members })))
+}
+
+/// `GET /users/{user_id}` and `GET /users/{email}`.
+pub async fn get(
+    State(state): State<AppState>,
+    caller: ZulipUser,
+    Path(user): Path<String>,
+    params: Params,
+) -> ZulipResult {
+    let client_gravatar = params.bool("client_gravatar")?.unwrap_or(true);
+    params.bool("include_custom_profile_fields")?;
+    let snap = current(&state, &caller);
+    let target = target_user(&snap, &user, true)?;
+    Ok(success(
+        &params,
+        json!({ "user": user_json(&target, client_gravatar) }),
+    ))
+}
+
+/// `GET /users/me`: the caller's own record at the top level.
+pub async fn me(State(state): State<AppState>, caller: ZulipUser, params: Params) -> ZulipResult {
+    let snap = current(&state, &caller);
+    let me = snap.user(caller.user.id).cloned().unwrap_or(caller.user);
+    let mut fields = user_json(&me, false);
+    if let Value::Object(map) = &mut fields {
+        // cohort keeps no messages.
+        map.insert("max_message_id".into(), json!(-1));
+    }
+    Ok(success(&params, fields))
+}
+
+/// `POST /users`: administrators with the `can_create_users` permission.
+pub async fn create(
+    State(state): State<AppState>,
+    caller: ZulipUser,
+    params: Params,
+) -> ZulipResult {
+    if !caller.user.role.is_admin() {
+        return Err(Error::MustBeAdmin.into());
+    }
+    let email = params.required_string("email")?;
+    let full_name = params.required_string("full_name")?;
+    // cohort has no password login; the password is required (as by Zulip) and
+    // then dropped, never stored.
+    params.required_string("password")?;
+    let command = Command::CreateUser(CreateUser {
+        email,
+        full_name,
+        role: Role::Member,
+        is_bot: false,
+        bot_owner: None,
+        key: None,
+        avatar_url: None,
+        api_key: secrets::hash_key(&secrets::generate_key()),
+        can_create_users: false,
+    });
+    let done = state
+        .engine
+        .execute(
+            caller.snapshot.realm_id(),
+            Actor::User(caller.user.id),
+            command,
+        )
+        .await?;
+    let Reply::User(id) = done.reply else {
+        return Err(ZulipError::internal());
+    };
+    Ok(success(&params, json!({ "user_id": id.0 })))
+}
+
+/// `PATCH /users/{user_id}`: full name and role.
+pub async fn update(
+    State(state): State<AppState>,
+    caller: ZulipUser,
+    Path(user): Path<String>,
+    params: Params,
+) -> ZulipResult {
+    let snap = current(&state, &caller);
+    let target = target_user(&snap, &user, true)?;
+    let full_name = params.string("full_name");
+    let role = match params.int("role")? {
+        None => None,
+        Some(code) => {
+            Some(Role::from_code(code).ok_or_else(|| ZulipError::bad_request("Invalid role"))?)
+        }
+    };
+    let command = Command::UpdateUser(
+        target.id,
+        UpdateUser {
+            full_name,
+            role,
+            ..UpdateUser::default()
+        },
+    );
+    state
+        .engine
+        .execute(snap.realm_id(), Actor::User(caller.user.id), command)
+        .await?;
+    Ok(success(&params, json!({})))
+}
+
+/// `DELETE /users/{user_id}`: deactivate (bots have their own endpoint in Zulip).
+pub async fn deactivate(
+    State(state): State<AppState>,
+    caller: ZulipUser,
+    Path(user): Path<String>,
+    params: Params,
+) -> ZulipResult {
+    let snap = current(&state, &caller);
+    let target = target_user(&snap, &user, false)?;
+    if target.is_bot {
+        return Err(Error::UserNotFound(target.id).into());
+    }
+    params.string("deactivation_notification_comment");
+    state
+        .engine
+        .execute(
+            snap.realm_id(),
+            Actor::User(caller.user.id),
+            Command::DeactivateUser(target.id),
+        )
+        .await?;
+    Ok(success(&params, json!({})))
+}
+
+/// `POST /users/{user_id}/reactivate`.
+pub async fn reactivate(
+    State(state): State<AppState>,
+    caller: ZulipUser,
+    Path(user): Path<String>,
+    params: Params,
+) -> ZulipResult {
+    let snap = current(&state, &caller);
+    let target = target_user(&snap, &user, false)?;
+    state
+        .engine
+        .execute(
+            snap.realm_id(),
+            Actor::User(caller.user.id),
+            Command::ReactivateUser(target.id),
+        )
+        .await?;
+    Ok(success(&params, json!({})))
+}
