@@ -51,6 +51,8 @@ pub async fn serve(db: &str, args: ServeArgs) -> Result<()> {
         poll_interval: Duration::from_millis(args.poll_ms.max(10)),
         ..EngineConfig::default()
     };
+    // Before the engine starts, so its start-up gauges are recorded.
+    cohort_server::install_metrics();
     let engine = setup::open_engine(db, fresh_demo, config).await?;
     if fresh_demo {
         let created =

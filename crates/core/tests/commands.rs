@@ -1927,7 +1927,10 @@ fn commits_for_another_realm_or_out_of_order_do_not_apply() {
 /// `OrganizationAdministratorRequiredError` for a role change by a
 /// non-administrator, even one who owns the bot. cohort's `update_user` only
 /// asks `can_admin_user`, which lets a bot's owner through, so a plain member
-/// can make their bot an administrator.
+/// can make their bot an administrator (or moderator). Code at 29c7549:
+/// crates/core/src/command.rs `user_for_admin` (l. 981-988) and `update_user`
+/// (l. 1000-1026, no admin check before the role change);
+/// crates/core/src/permission.rs `can_admin_user` (l. 121-126).
 #[test]
 #[ignore = "BUG: command.rs update_user lets a non-admin bot owner change their bot's role (Zulip: Must be an organization administrator)"]
 fn bot_owners_who_are_not_admins_cannot_change_their_bots_role() {
@@ -1952,7 +1955,10 @@ fn bot_owners_who_are_not_admins_cannot_change_their_bots_role() {
 /// organization owner." Zulip's `check_last_owner` counts human owners and is
 /// false for bots; cohort's own `deactivate_user` skips the check for bots
 /// (`!target.is_bot`), but `update_user` does not, so an owner-role bot cannot
-/// be demoted while exactly one human owner exists.
+/// be demoted while exactly one human owner exists. Code at 29c7549:
+/// crates/core/src/command.rs l. 1011
+/// (`target.role == Role::Owner && target.active && active_owner_count(snap) <= 1`,
+/// compare l. 1071 in `deactivate_user`).
 #[test]
 #[ignore = "BUG: command.rs update_user refuses to demote an owner bot with LastOwner although a human owner remains"]
 fn an_owner_bot_can_be_demoted_while_a_human_owner_remains() {
@@ -1976,7 +1982,11 @@ fn an_owner_bot_can_be_demoted_while_a_human_owner_remains() {
 /// group and every edge and setting that named it go", but `Snapshot::apply`
 /// only removes subgroup edges: group settings and realm settings that name
 /// the deleted group (directly or inside an anonymous value) keep pointing at
-/// an id that no longer exists.
+/// an id that no longer exists. Code at 29c7549: crates/core/src/snapshot.rs
+/// l. 365-382 (the SQLite store's `rows.rs` does the same). No command emits
+/// `GroupDeleted` yet, so this is latent: either the future delete command
+/// emits `GroupSettingChanged`/`RealmSettingChanged` first and the doc
+/// comment should say so, or `apply` should clear the settings.
 #[test]
 #[ignore = "BUG: snapshot.rs apply(GroupDeleted) leaves settings naming the deleted group dangling"]
 fn deleting_a_group_removes_settings_that_name_it() {

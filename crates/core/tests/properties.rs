@@ -183,14 +183,17 @@ fn op() -> impl Strategy<Value = Op> {
     let users = || proptest::collection::vec(pick(), 1..3);
     let groups = || proptest::collection::vec(group_pick(), 1..3);
     prop_oneof![
-        3 => (role(), proptest::bool::weighted(0.15)).prop_map(|(role, bot)| Op::CreateUser { role, bot }),
+        3 => (role(), proptest::bool::weighted(0.15))
+            .prop_map(|(role, bot)| Op::CreateUser { role, bot }),
         3 => (
             0..NAMES.len(),
             proptest::collection::vec(pick(), 0..3),
             proptest::collection::vec(group_pick(), 0..2),
             proptest::option::weighted(0.3, (group_setting(), value())),
         )
-            .prop_map(|(name, members, subgroups, setting)| Op::CreateGroup { name, members, subgroups, setting }),
+            .prop_map(|(name, members, subgroups, setting)| {
+                Op::CreateGroup { name, members, subgroups, setting }
+            }),
         4 => (group_pick(), users()).prop_map(|(g, u)| Op::AddMembers(g, u)),
         3 => (group_pick(), users()).prop_map(|(g, u)| Op::RemoveMembers(g, u)),
         2 => group_pick().prop_map(Op::Join),
@@ -200,13 +203,16 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (group_pick(), groups()).prop_map(|(g, s)| Op::RemoveSubgroups(g, s)),
         1 => (group_pick(), 0..NAMES.len()).prop_map(|(g, n)| Op::Rename(g, n)),
         4 => (group_pick(), group_setting(), value(), proptest::bool::weighted(0.1))
-            .prop_map(|(group, setting, value, stale_old)| Op::SetGroupSetting { group, setting, value, stale_old }),
+            .prop_map(|(group, setting, value, stale_old)| {
+                Op::SetGroupSetting { group, setting, value, stale_old }
+            }),
         2 => group_pick().prop_map(Op::DeactivateGroup),
         1 => group_pick().prop_map(Op::ReactivateGroup),
         3 => (pick(), role()).prop_map(|(u, r)| Op::SetRole(u, r)),
         2 => pick().prop_map(Op::DeactivateUser),
         1 => pick().prop_map(Op::ReactivateUser),
-        1 => (proptest::sample::select(RealmSetting::ALL.to_vec()), value()).prop_map(|(s, v)| Op::SetRealmSetting(s, v)),
+        1 => (proptest::sample::select(RealmSetting::ALL.to_vec()), value())
+            .prop_map(|(s, v)| Op::SetRealmSetting(s, v)),
         1 => (0u32..5).prop_map(Op::SetWaitingPeriod),
         1 => any::<bool>().prop_map(Op::SetBotsMayManage),
         2 => (0i64..4).prop_map(Op::Tick),
@@ -214,7 +220,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn steps() -> impl Strategy<Value = Vec<(Who, Op)>> {
-    proptest::collection::vec((who(), op()), 1..50)
+    proptest::collection::vec((who(), op()), 1..60)
 }
 
 // ------------------------------------------------------------------ resolving
@@ -479,20 +485,14 @@ fn command_of(w: &mut World, op: &Op, actor: Actor) -> Command {
                 ..UpdateGroup::default()
             },
         ),
-        Op::SetRole(u, role) => {
-            let others: Vec<UserId> = active.iter().copied().filter(|x| *x != w.owner).collect();
-            Command::UpdateUser(
-                user_in(snap, u, &others),
-                UpdateUser {
-                    role: Some(*role),
-                    ..UpdateUser::default()
-                },
-            )
-        }
-        Op::DeactivateUser(u) => {
-            let others: Vec<UserId> = active.iter().copied().filter(|x| *x != w.owner).collect();
-            Command::DeactivateUser(user_in(snap, u, &others))
-        }
+        Op::SetRole(u, role) => Command::UpdateUser(
+            user_in(snap, u, &active),
+            UpdateUser {
+                role: Some(*role),
+                ..UpdateUser::default()
+            },
+        ),
+        Op::DeactivateUser(u) => Command::DeactivateUser(user_in(snap, u, &active)),
         Op::ReactivateUser(u) => {
             let inactive: Vec<UserId> = snap.users().filter(|x| !x.active).map(|x| x.id).collect();
             Command::ReactivateUser(user_in(snap, u, &inactive))
@@ -943,7 +943,10 @@ proptest! {
     #![proptest_config(ProptestConfig {
         cases: 128,
         max_shrink_iters: 2_000,
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+        // Failing seeds go to tests/properties.proptest-regressions.
+        failure_persistence: Some(Box::new(
+            FileFailurePersistence::WithSource("proptest-regressions"),
+        )),
         ..ProptestConfig::default()
     })]
 
