@@ -1,2 +1,120 @@
-//! (being written)
+//! The official Zulip Python client (`zulip` from PyPI) against a live server.
+//!
+//! The client runs from a virtualenv: `COHORT_PYTHON` names its interpreter
+//! (the test script sets it up); without it, this test builds one under the
+//! target directory with `pip install zulip`. If neither works the test fails:
+//! this check is never skipped.
+
 mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The client version the checks were written against.
+const ZULIP_CLIENT: &str = "zulip==0.9.1";
+
+fn python_with_zulip() -> PathBuf {
+    if let Ok(python) = std::env::var("COHORT_PYTHON") {
+        return PathBuf::from(python);
+    }
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("zulip-venv");
+    let python = venv.join("bin/python");
+    let has_client = |python: &Path| {
+        Command::new(python)
+            .args(["-c", "import zulip"])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !has_client(&python) {
+        let made = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status();
+        assert!(
+            made.is_ok_and(|s| s.success()),
+            "cannot create a virtualenv at {}",
+            venv.display()
+        );
+        let installed = Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", ZULIP_CLIENT])
+            .status();
+        assert!(
+            installed.is_ok_and(|s| s.success()),
+            "pip install {ZULIP_CLIENT} failed; set COHORT_PYTHON to an interpreter that has it"
+        );
+    }
+    assert!(
+        has_client(&python),
+        "{} cannot import zulip",
+        python.display()
+    );
+    python
+}
+
+fn zuliprc(realm: &Realm, name: &str, account: &Account) -> PathBuf {
+    let path = realm.cohort.path(name);
+    std::fs::write(
+        &path,
+        format!(
+            "[api]\nemail={}\nkey={}\nsite={}\n",
+            account.email, account.key, realm.cohort.base
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn official_python_client_drives_cohort() {
+    let python = python_with_zulip();
+    let realm = Realm::new();
+    let owner_rc = zuliprc(&realm, "owner.zuliprc", &realm.owner);
+    let member_rc = zuliprc(&realm, "member.zuliprc", &realm.member);
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/zulip_client_check.py");
+    let out = Command::new(&python)
+        .arg(&script)
+        .arg(&owner_rc)
+        .arg(&member_rc)
+        .arg(realm.member.id.to_string())
+        .arg(realm.member2.id.to_string())
+        .output()
+        .expect("run python");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the Zulip client checks failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("zulip client checks passed"), "{stdout}");
+}
+
+/// `cohort init` writes a zuliprc that the client reads as it is.
+#[test]
+fn init_zuliprc_works_with_the_client() {
+    let python = python_with_zulip();
+    let (mut cohort, owner, _) = Cohort::init();
+    cohort.start();
+    // Point the zuliprc that init wrote at the test server's port.
+    let written = std::fs::read_to_string(cohort.path("zuliprc")).unwrap();
+    assert!(
+        written.contains(&format!("email={}", owner.email)),
+        "{written}"
+    );
+    assert!(written.contains(&format!("key={}", owner.key)), "{written}");
+    let rc = written.replace("http://127.0.0.1:9991", &cohort.base);
+    std::fs::write(cohort.path("zuliprc"), rc).unwrap();
+    let out = Command::new(&python)
+        .arg("-c")
+        .arg("import zulip,sys; r=zulip.Client(config_file=sys.argv[1]).get_user_groups(); assert r['result']=='success', r; print(len(r['user_groups']))")
+        .arg(cohort.path("zuliprc"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "8");
+}

@@ -326,7 +326,10 @@ impl Api {
             .expect("request failed");
         let status = response.status().as_u16();
         let text = response.text().await.expect("body");
-        let body = serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text));
+        let body = match serde_json::from_str(&text) {
+            Ok(json) => json,
+            Err(_) => Value::String(text),
+        };
         (status, body)
     }
 

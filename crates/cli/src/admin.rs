@@ -189,8 +189,8 @@ fn list_users(snap: &Snapshot, args: &ListArgs) {
         return;
     }
     println!(
-        "{:>8}  {:<32}  {:<14}  {:<6}  {}",
-        "id", "email", "role", "active", "name"
+        "{:>8}  {:<32}  {:<14}  {:<6}  name",
+        "id", "email", "role", "active"
     );
     for u in snap.users() {
         let role = if u.is_bot {
@@ -223,8 +223,8 @@ pub async fn group(db: &str, command: GroupCommand) -> Result<()> {
         return Ok(());
     }
     println!(
-        "{:>8}  {:<24}  {:>7}  {:<16}  {}",
-        "id", "name", "members", "subgroups", "flags"
+        "{:>8}  {:<24}  {:>7}  {:<16}  flags",
+        "id", "name", "members", "subgroups"
     );
     for g in snap.groups() {
         let subgroups: Vec<String> = g.subgroups.iter().map(|s| s.to_string()).collect();
@@ -361,5 +361,35 @@ async fn realm_set(db: &str, args: RealmSetArgs) -> Result<()> {
     )
     .await?;
     println!("Updated realm {:?}", snap.realm().name);
+    Ok(())
+}
+
+/// `cohort check`.
+pub async fn check(db: &str, args: crate::args::JsonFlag) -> Result<()> {
+    let url = cohort_store::DbUrl::parse(db).map_err(anyhow::Error::msg)?;
+    let store = cohort_store::open(&url, false).await?;
+    let report = cohort_engine::check_log(store.as_ref()).await?;
+    let bad = report.iter().filter(|r| !r.problems.is_empty()).count();
+    if args.json {
+        let out: Vec<_> = report
+            .iter()
+            .map(|r| json!({"realm_id": r.realm.0, "version": r.version, "commits": r.commits, "problems": r.problems}))
+            .collect();
+        println!("{}", json!({"ok": bad == 0, "realms": out}));
+    } else {
+        for r in &report {
+            if r.problems.is_empty() {
+                println!(
+                    "realm {}: ok ({} commits replayed, version {})",
+                    r.realm, r.commits, r.version
+                );
+            } else {
+                println!("realm {}: MISMATCH: {}", r.realm, r.problems.join("; "));
+            }
+        }
+    }
+    if bad > 0 {
+        bail!("{bad} realm(s) failed the check");
+    }
     Ok(())
 }

@@ -58,6 +58,9 @@ pub enum Command {
     /// Manage realms (tenants).
     #[command(subcommand)]
     Realm(RealmCommand),
+    /// Verify the database: replay each realm's change log from the start and
+    /// compare the result with the stored state. Exits non-zero on a mismatch.
+    Check(JsonFlag),
 }
 
 #[derive(Args, Debug, Clone)]

@@ -35,6 +35,7 @@ fn main() -> ExitCode {
             Command::User(args) => admin::user(&cli.db, args).await,
             Command::Group(args) => admin::group(&cli.db, args).await,
             Command::Realm(args) => admin::realm(&cli.db, args).await,
+            Command::Check(args) => admin::check(&cli.db, args).await,
         }
     });
     match result {

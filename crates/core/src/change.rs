@@ -22,7 +22,7 @@ pub struct Commit {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Change {
     RealmCreated {
-        realm: Realm,
+        realm: Box<Realm>,
     },
     RealmUpdated {
         #[serde(flatten)]
@@ -33,7 +33,7 @@ pub enum Change {
         value: SettingValue,
     },
     UserCreated {
-        user: User,
+        user: Box<User>,
     },
     UserUpdated {
         id: UserId,
@@ -41,7 +41,7 @@ pub enum Change {
         patch: UserPatch,
     },
     GroupCreated {
-        group: Group,
+        group: Box<Group>,
     },
     GroupUpdated {
         id: GroupId,
@@ -53,7 +53,8 @@ pub enum Change {
         setting: GroupSetting,
         value: SettingValue,
     },
-    /// IMKIT's delete: the group and every edge and setting that named it go.
+    /// IMKIT's delete: the group and the subgroup edges into it go. Commands
+    /// only delete groups no setting refers to, so no setting is left dangling.
     GroupDeleted {
         id: GroupId,
     },

@@ -263,12 +263,14 @@ pub fn create_realm(cmd: &CreateRealm, ctx: &mut Context) -> Result<(RealmId, Ou
     };
     let empty = Snapshot::empty(realm.clone());
     let mut plan = Plan::new(&empty, ctx.now);
-    plan.push(Change::RealmCreated { realm })?;
+    plan.push(Change::RealmCreated {
+        realm: Box::new(realm),
+    })?;
     let nobody = SettingValue::Group(system_id(SystemGroup::Nobody));
     for which in SystemGroup::ALL {
         let id = system_id(which);
         plan.push(Change::GroupCreated {
-            group: Group {
+            group: Box::new(Group {
                 id,
                 key: Arc::from(which.name()),
                 name: Arc::from(which.name()),
@@ -282,7 +284,7 @@ pub fn create_realm(cmd: &CreateRealm, ctx: &mut Context) -> Result<(RealmId, Ou
                 settings: std::array::from_fn(|_| nobody.clone()),
                 members: Vec::new(),
                 subgroups: which.direct_subgroup().map(system_id).into_iter().collect(),
-            },
+            }),
         })?;
     }
     if let Some(owner) = &cmd.owner {
@@ -631,7 +633,9 @@ fn create_group(
         members,
         subgroups,
     };
-    plan.push(Change::GroupCreated { group })?;
+    plan.push(Change::GroupCreated {
+        group: Box::new(group),
+    })?;
     Ok(Reply::Group(id))
 }
 
@@ -970,7 +974,9 @@ fn create_user(
     };
     let groups = system_groups_for(snap.realm(), cmd.role, ctx.now, ctx.now);
     let memberships = system_membership_changes(snap, id, &[], &groups)?;
-    plan.push(Change::UserCreated { user })?;
+    plan.push(Change::UserCreated {
+        user: Box::new(user),
+    })?;
     for change in memberships {
         plan.push(change)?;
     }
@@ -1003,12 +1009,20 @@ fn update_user(plan: &mut Plan, actor: Actor, id: UserId, cmd: &UpdateUser) -> R
     let mut patch = UserPatch::default();
     let mut memberships = Vec::new();
     if let Some(role) = cmd.role.filter(|r| *r != target.role) {
+        // Roles are for administrators only, even on one's own bots.
         let actor_role = acting_role(snap, actor)?;
         let touches_owner = role == Role::Owner || target.role == Role::Owner;
         if touches_owner && actor_role.is_some_and(|r| r != Role::Owner) {
             return Err(Error::MustBeOwner);
         }
-        if target.role == Role::Owner && target.active && active_owner_count(snap) <= 1 {
+        if actor_role.is_some_and(|r| !r.is_admin()) {
+            return Err(Error::MustBeAdmin);
+        }
+        if target.role == Role::Owner
+            && !target.is_bot
+            && target.active
+            && active_owner_count(snap) <= 1
+        {
             return Err(Error::LastOwner);
         }
         let before = system_groups_for(snap.realm(), target.role, target.date_joined, plan.at);

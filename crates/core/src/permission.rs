@@ -44,7 +44,7 @@ pub fn group_api_gate(snap: &Snapshot, user: &User) -> Result<()> {
 
 /// The actor's user record, for actors that are users; `Ok(None)` for the
 /// platform, operators and the system, which pass every permission check.
-pub fn acting_user<'s>(snap: &'s Snapshot, actor: Actor) -> Result<Option<&'s Arc<User>>> {
+pub fn acting_user(snap: &Snapshot, actor: Actor) -> Result<Option<&Arc<User>>> {
     match actor {
         Actor::User(id) => match snap.user(id) {
             Some(user) if user.active => Ok(Some(user)),
@@ -68,13 +68,13 @@ pub fn check_can_create_groups(snap: &Snapshot, actor: Actor) -> Result<()> {
 /// Zulip's `access_user_group_for_update`: the group must exist (and be active
 /// unless `allow_deactivated`), must not be a system group, and the actor must
 /// manage all groups, manage this group, or hold `setting` on it.
-pub fn group_for_update<'s>(
-    snap: &'s Snapshot,
+pub fn group_for_update(
+    snap: &Snapshot,
     actor: Actor,
     group: GroupId,
     setting: GroupSetting,
     allow_deactivated: bool,
-) -> Result<&'s Arc<Group>> {
+) -> Result<&Arc<Group>> {
     let found = snap.group(group).ok_or(Error::GroupNotFound(group))?;
     if !allow_deactivated && found.deactivated {
         return Err(Error::GroupDeactivated(group));
@@ -100,14 +100,14 @@ pub fn group_for_update<'s>(
 
 /// Like `group_for_update`, but a lone self-targeted change first tries the
 /// self-service setting (join/leave) and then the general one.
-pub fn group_for_self_or_other<'s>(
-    snap: &'s Snapshot,
+pub fn group_for_self_or_other(
+    snap: &Snapshot,
     actor: Actor,
     group: GroupId,
     targets_only_self: bool,
     self_setting: GroupSetting,
     other_setting: GroupSetting,
-) -> Result<&'s Arc<Group>> {
+) -> Result<&Arc<Group>> {
     if targets_only_self {
         if let Ok(found) = group_for_update(snap, actor, group, self_setting, true) {
             return Ok(found);

@@ -284,14 +284,14 @@ impl Snapshot {
                 if realm.id != self.realm.id {
                     return fail("realm id mismatch");
                 }
-                self.realm = Arc::new(realm.clone());
+                self.realm = Arc::new((**realm).clone());
             }
             Change::RealmUpdated { patch } => patch.apply_to(Arc::make_mut(&mut self.realm)),
             Change::RealmSettingChanged { setting, value } => {
                 Arc::make_mut(&mut self.realm).settings[setting.index()] = value.clone();
             }
             Change::UserCreated { user } => {
-                let mut user = user.clone();
+                let mut user = (**user).clone();
                 user.updated_at = at;
                 self.insert_user(user)?;
             }
@@ -330,7 +330,7 @@ impl Snapshot {
                 self.users.insert(*id, user);
             }
             Change::GroupCreated { group } => {
-                let mut group = group.clone();
+                let mut group = (**group).clone();
                 group.updated_at = at;
                 self.insert_group(group, version)?;
             }

@@ -607,14 +607,9 @@ fn check_administration(
         Command::UpdateUser(target, c) => {
             let old_role = before.user(*target).map(|t| t.role);
             if let Some(role) = c.role.filter(|r| Some(*r) != old_role) {
-                // Zulip requires an administrator for every role change. cohort
-                // lets a bot's owner through (see the ignored BUG test
-                // `bot_owners_who_are_not_admins_cannot_change_their_bots_role`
-                // in commands.rs), so that case is tolerated here.
-                assert!(
-                    me.role.is_admin() || owns_bot(*target),
-                    "{shown}: changed a role"
-                );
+                // Zulip requires an administrator for every role change, even
+                // on the actor's own bot.
+                assert!(me.role.is_admin(), "{shown}: changed a role");
                 if role == Role::Owner || old_role == Some(Role::Owner) {
                     assert_eq!(me.role, Role::Owner, "{shown}: changed ownership");
                 }
@@ -678,20 +673,10 @@ fn check_last_owner(
         && target.role == Role::Owner
         && !target.is_bot
         && active_human_owners(before) == 1;
-    // cohort also refuses to demote an owner *bot* while one human owner
-    // remains: see the ignored BUG test
-    // `an_owner_bot_can_be_demoted_while_a_human_owner_remains` in commands.rs.
-    let known_bug = matches!(cmd, Command::UpdateUser(..))
-        && target.is_bot
-        && target.active
-        && target.role == Role::Owner
-        && active_human_owners(before) == 1;
-    if !known_bug {
-        assert_eq!(
-            refused, last,
-            "{shown}: last owner is {last}, result {result:?}"
-        );
-    }
+    assert_eq!(
+        refused, last,
+        "{shown}: last owner is {last}, result {result:?}"
+    );
     *stats
         .oracles
         .entry(if refused {

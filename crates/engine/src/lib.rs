@@ -332,3 +332,86 @@ pub fn now_millis() -> i64 {
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
 }
+
+/// How one realm's change log compares with its tables.
+#[derive(Debug, Clone)]
+pub struct LogCheck {
+    pub realm: RealmId,
+    pub version: Version,
+    pub commits: usize,
+    /// Empty when replaying the log from nothing reproduces the tables exactly.
+    pub problems: Vec<String>,
+}
+
+/// Replay every realm's change log from its first commit and compare the result
+/// with the state the tables hold (`cohort check`).
+pub async fn check_log(store: &dyn Store) -> Result<Vec<LogCheck>, EngineError> {
+    let mut report = Vec::new();
+    for stored in store.load().await? {
+        let realm = stored.realm_id();
+        let commits = store.commits(realm, 0, None).await?;
+        let mut problems = Vec::new();
+        for (i, commit) in commits.iter().enumerate() {
+            if commit.version != i as Version + 1 {
+                problems.push(format!(
+                    "commit #{i} has version {} (expected {})",
+                    commit.version,
+                    i + 1
+                ));
+                break;
+            }
+        }
+        if commits.last().map(|c| c.version).unwrap_or(0) != stored.version() {
+            problems.push(format!(
+                "the log ends at version {} but the realm is at {}",
+                commits.last().map(|c| c.version).unwrap_or(0),
+                stored.version()
+            ));
+        }
+        match commits.first().and_then(|c| c.changes.first()) {
+            Some(Change::RealmCreated { realm: created }) if problems.is_empty() => {
+                let mut replayed = Snapshot::empty((**created).clone());
+                for commit in &commits {
+                    if let Err(err) = replayed.apply(commit) {
+                        problems.push(format!("version {}: {err}", commit.version));
+                        break;
+                    }
+                }
+                if problems.is_empty() && replayed != stored {
+                    problems.push(describe_difference(&replayed, &stored));
+                }
+            }
+            Some(_) => problems.push("the log does not start with the realm's creation".into()),
+            None => problems.push("the realm has no change log".into()),
+        }
+        report.push(LogCheck {
+            realm,
+            version: stored.version(),
+            commits: commits.len(),
+            problems,
+        });
+    }
+    Ok(report)
+}
+
+fn describe_difference(replayed: &Snapshot, stored: &Snapshot) -> String {
+    if replayed.realm() != stored.realm() {
+        return "realm settings differ between the log and the tables".into();
+    }
+    for user in stored.users() {
+        if replayed.user(user.id) != Some(user) {
+            return format!("user {} differs between the log and the tables", user.id);
+        }
+    }
+    for group in stored.groups() {
+        if replayed.group(group.id) != Some(group) {
+            return format!("group {} differs between the log and the tables", group.id);
+        }
+    }
+    if replayed.user_count() != stored.user_count()
+        || replayed.group_count() != stored.group_count()
+    {
+        return "the log holds users or groups the tables do not".into();
+    }
+    "the log and the tables differ".into()
+}

@@ -345,7 +345,9 @@ async fn catch_up(engine: &Engine) -> Result<(), EngineError> {
         let mut snap = match local {
             Some(snap) => (*snap).clone(),
             None => match commits.first().and_then(|c| c.changes.first()) {
-                Some(cohort_core::Change::RealmCreated { realm }) => Snapshot::empty(realm.clone()),
+                Some(cohort_core::Change::RealmCreated { realm }) => {
+                    Snapshot::empty((**realm).clone())
+                }
                 _ => {
                     return Err(EngineError::Internal(format!(
                         "realm {realm}'s log does not start with its creation"

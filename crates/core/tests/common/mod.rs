@@ -154,7 +154,7 @@ impl World {
             actor: Actor::Operator,
             changes: outcome.changes.clone(),
         };
-        let mut snap = Snapshot::empty(origin.clone());
+        let mut snap = Snapshot::empty((*origin).clone());
         snap.apply(&commit).expect("realm commit applies");
         assert_eq!(snap, outcome.seal(1), "applied and staged realm differ");
         let owner = snap
@@ -168,7 +168,7 @@ impl World {
             ids,
             now: T0,
             owner,
-            origin,
+            origin: *origin,
             serial: 0,
         };
         check_structure(&world.snap);
