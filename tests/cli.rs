@@ -1,2 +1,401 @@
-//! (being written)
+//! The `cohort` command line: init, users, groups, realms, check, and the
+//! `serve --demo` first run a newcomer meets.
+
 mod common;
+
+use common::*;
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+#[test]
+fn help_documents_every_command() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for command in ["init", "serve", "user", "group", "realm", "check"] {
+        assert!(
+            help.contains(command),
+            "--help does not mention {command}:\n{help}"
+        );
+    }
+    for (args, needles) in [
+        (
+            vec!["serve", "--help"],
+            vec![
+                "--listen",
+                "--demo",
+                "--db",
+                "COHORT_LISTEN",
+                "--max-body-bytes",
+            ],
+        ),
+        (
+            vec!["user", "add", "--help"],
+            vec!["--email", "--name", "--role", "--bot", "--json"],
+        ),
+        (
+            vec!["realm", "set", "--help"],
+            vec![
+                "--can-create-groups",
+                "--can-manage-all-groups",
+                "--waiting-period-days",
+                "--bots-may-manage-groups",
+            ],
+        ),
+        (
+            vec!["init", "--help"],
+            vec!["--json", "--owner-email", "--zuliprc"],
+        ),
+    ] {
+        let out = Command::new(BIN).args(&args).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        for needle in needles {
+            assert!(
+                text.contains(needle),
+                "`cohort {}` lacks {needle}:\n{text}",
+                args.join(" ")
+            );
+        }
+    }
+}
+
+#[test]
+fn init_refuses_to_clobber_and_prints_credentials() {
+    let (cohort, owner, platform) = Cohort::init();
+    assert_eq!(owner.key.len(), 32);
+    assert_eq!(platform.len(), 32);
+    let zuliprc = std::fs::read_to_string(cohort.path("zuliprc")).unwrap();
+    assert!(zuliprc.contains("[api]") && zuliprc.contains(&owner.key));
+    let again = cohort.cli(&["init"]);
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("refusing"),
+        "{again:?}"
+    );
+    // Human-readable output names the keys.
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["init"])
+        .current_dir(dir.path())
+        .env("COHORT_LOG", "warn")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(
+        text.contains("owner API key") && text.contains("IMKIT platform key"),
+        "{text}"
+    );
+    assert!(
+        dir.path().join("cohort.db").exists(),
+        "default database path"
+    );
+    assert!(dir.path().join("zuliprc").exists());
+}
+
+#[test]
+fn users_groups_and_realms_from_the_command_line() {
+    let (cohort, _owner, _) = Cohort::init();
+    let member = cohort.add_user("m@test.example", "Mo Member", "member", false);
+    assert_eq!(member.key.len(), 32);
+    let users = cohort.cli_json(&["user", "list", "--json"]);
+    assert_eq!(users.as_array().unwrap().len(), 2);
+    let bad = cohort.cli(&[
+        "user",
+        "add",
+        "--email",
+        "m@test.example",
+        "--name",
+        "Dup Licate",
+    ]);
+    assert!(!bad.status.success(), "duplicate email accepted");
+    let bad = cohort.cli(&[
+        "user",
+        "add",
+        "--email",
+        "x@test.example",
+        "--name",
+        "X Y",
+        "--role",
+        "emperor",
+    ]);
+    assert!(!bad.status.success());
+
+    let groups = cohort.cli_json(&["group", "list", "--json"]);
+    let names: Vec<&str> = groups
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names[0], "role:nobody");
+    assert_eq!(names.len(), 8);
+    let members_group = &groups.as_array().unwrap()[5];
+    assert_eq!(members_group["name"], "role:members");
+    assert_eq!(members_group["members"], serde_json::json!([member.id]));
+
+    // Role changes keep system groups in step.
+    let set = cohort.cli(&[
+        "user",
+        "set",
+        "--email",
+        "m@test.example",
+        "--role",
+        "moderator",
+    ]);
+    assert!(set.status.success(), "{set:?}");
+    let groups = cohort.cli_json(&["group", "list", "--json"]);
+    assert_eq!(groups[3]["name"], "role:moderators");
+    assert_eq!(groups[3]["members"], serde_json::json!([member.id]));
+    assert_eq!(groups[5]["members"], serde_json::json!([]));
+
+    // A second realm: its own users and groups.
+    let other = cohort.cli_json(&[
+        "realm",
+        "add",
+        "--name",
+        "Other",
+        "--owner-email",
+        "o@other.example",
+        "--json",
+    ]);
+    assert!(other["api_key"].as_str().unwrap().len() == 32);
+    let realms = cohort.cli_json(&["realm", "list", "--json"]);
+    assert_eq!(realms.as_array().unwrap().len(), 2);
+    let ambiguous = cohort.cli(&["user", "list"]);
+    assert!(!ambiguous.status.success(), "several realms need --realm");
+    let theirs = cohort.cli_json(&["user", "list", "--json", "--realm", "Other"]);
+    assert_eq!(theirs.as_array().unwrap().len(), 1);
+    // The same email may exist in two realms.
+    let out = cohort.cli(&[
+        "user",
+        "add",
+        "--realm",
+        "Other",
+        "--email",
+        "m@test.example",
+        "--name",
+        "Mo Again",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+
+    // Realm settings.
+    let out = cohort.cli(&[
+        "realm",
+        "set",
+        "--realm",
+        "Test",
+        "--can-create-groups",
+        "role:administrators",
+        "--waiting-period-days",
+        "3",
+        "--bots-may-manage-groups",
+        "true",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let out = cohort.cli(&[
+        "realm",
+        "set",
+        "--realm",
+        "Test",
+        "--can-manage-all-groups",
+        "role:nobody",
+    ]);
+    assert!(
+        !out.status.success(),
+        "role:nobody accepted for can_manage_all_groups"
+    );
+    let rotated = cohort.cli_json(&["realm", "key", "rotate", "--realm", "Test", "--json"]);
+    assert_eq!(rotated["platform_key"].as_str().unwrap().len(), 32);
+
+    let check = cohort.cli_json(&["check", "--json"]);
+    assert_eq!(check["ok"], true, "{check}");
+    assert_eq!(check["realms"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn realms_never_see_each_other() {
+    let realm = Realm::new();
+    let other = realm.cohort.cli_json(&[
+        "realm",
+        "add",
+        "--name",
+        "Other",
+        "--owner-email",
+        "o@other.example",
+        "--json",
+    ]);
+    let other_owner = Account {
+        id: realm
+            .cohort
+            .cli_json(&["user", "list", "--json", "--realm", "Other"])[0]["user_id"]
+            .as_i64()
+            .unwrap(),
+        email: other["email"].as_str().unwrap().into(),
+        key: other["api_key"].as_str().unwrap().into(),
+    };
+    // The running server picks the new realm up from the change log.
+    let theirs = realm.cohort.api(&other_owner);
+    let mut listed = (0, Value::Null);
+    for _ in 0..100 {
+        listed = theirs.get("/user_groups", &[]).await;
+        if listed.0 == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_success(&listed);
+    let their_groups: Vec<i64> = listed.1["user_groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["id"].as_i64().unwrap())
+        .collect();
+    let ours = realm.all_groups().await;
+    let our_groups: Vec<i64> = ours["user_groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["id"].as_i64().unwrap())
+        .collect();
+    assert!(
+        their_groups.iter().all(|g| !our_groups.contains(g)),
+        "group ids shared across realms"
+    );
+
+    let mine = realm
+        .create_group(&realm.owner, "ours", &[realm.member.id])
+        .await;
+    // Their owner cannot see or touch our group or our users.
+    assert_error(
+        &theirs
+            .get(&format!("/user_groups/{mine}/members"), &[])
+            .await,
+        400,
+        "BAD_REQUEST",
+        "Invalid user group",
+    );
+    assert_error(
+        &theirs
+            .post(
+                &format!("/user_groups/{}/members", their_groups[7]),
+                &[("add", format!("[{}]", realm.member.id))],
+            )
+            .await,
+        400,
+        "BAD_REQUEST",
+        "Insufficient permission",
+    );
+    let created = theirs
+        .post(
+            "/user_groups/create",
+            &[
+                ("name", "theirs".into()),
+                ("description", "".into()),
+                ("members", format!("[{}]", realm.member.id)),
+            ],
+        )
+        .await;
+    assert_error(
+        &created,
+        400,
+        "BAD_REQUEST",
+        &format!("Invalid user ID: {}", realm.member.id),
+    );
+    assert_error(
+        &theirs
+            .get(&format!("/users/{}", realm.member.id), &[])
+            .await,
+        400,
+        "BAD_REQUEST",
+        "No such user",
+    );
+    let users = theirs.get("/users", &[]).await.1;
+    assert_eq!(users["members"].as_array().unwrap().len(), 1);
+    // And ours cannot use theirs.
+    let ours = realm.api(&realm.owner);
+    assert_error(
+        &ours
+            .post(
+                &format!("/user_groups/{mine}/members"),
+                &[("add", format!("[{}]", other_owner.id))],
+            )
+            .await,
+        400,
+        "BAD_REQUEST",
+        &format!("Invalid user ID: {}", other_owner.id),
+    );
+}
+
+#[tokio::test]
+async fn serve_demo_on_a_fresh_machine_shows_real_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .env("COHORT_LOG", "warn")
+        .env_remove("COHORT_DB")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut printed = Vec::new();
+    let base = loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("serve --demo printed nothing");
+        printed.push(line.clone());
+        if let Some(rest) = line.strip_prefix("cohort listening on ") {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    let text = printed.join("\n");
+    assert!(
+        text.contains("owner API key") && text.contains("IMKIT platform key"),
+        "{text}"
+    );
+    let zuliprc = std::fs::read_to_string(dir.path().join("zuliprc")).unwrap();
+    let field = |name: &str| {
+        zuliprc
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")))
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        field("site"),
+        base,
+        "the zuliprc points at the running server"
+    );
+    let api = Api {
+        base: base.clone(),
+        email: field("email"),
+        key: field("key"),
+        http: reqwest::Client::new(),
+    };
+    let groups = api.get("/user_groups", &[]).await;
+    assert_success(&groups);
+    let names: Vec<&str> = groups.1["user_groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    for name in ["hamletcharacters", "backend", "engineering", "role:owners"] {
+        assert!(
+            names.contains(&name),
+            "{name} missing from the demo: {names:?}"
+        );
+    }
+    let users = api.get("/users", &[]).await.1;
+    assert!(users["members"].as_array().unwrap().len() >= 9);
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -132,6 +132,8 @@ pub enum Command {
     CreateUser(CreateUser),
     UpdateUser(UserId, UpdateUser),
     DeactivateUser(UserId),
+    /// A user deactivating their own account.
+    DeactivateSelf,
     ReactivateUser(UserId),
     UpdateRealm(UpdateRealm),
     /// Bring `role:fullmembers` in step with the waiting period (periodic job).
@@ -226,6 +228,7 @@ pub fn execute(
         Command::CreateUser(cmd) => create_user(&mut plan, actor, cmd, ctx)?,
         Command::UpdateUser(id, cmd) => update_user(&mut plan, actor, *id, cmd)?,
         Command::DeactivateUser(id) => deactivate_user(&mut plan, actor, *id)?,
+        Command::DeactivateSelf => deactivate_self(&mut plan, actor)?,
         Command::ReactivateUser(id) => reactivate_user(&mut plan, actor, *id)?,
         Command::UpdateRealm(cmd) => update_realm(&mut plan, actor, cmd)?,
         Command::SyncFullMembers => {
@@ -1088,6 +1091,29 @@ fn deactivate_user(plan: &mut Plan, actor: Actor, id: UserId) -> Result<Reply> {
     }
     plan.push(Change::UserUpdated {
         id,
+        patch: UserPatch {
+            active: Some(false),
+            ..UserPatch::default()
+        },
+    })?;
+    Ok(Reply::Done)
+}
+
+fn deactivate_self(plan: &mut Plan, actor: Actor) -> Result<Reply> {
+    let Some(me) = acting_user(&plan.snap, actor)?.cloned() else {
+        return Err(Error::Invalid {
+            field: "actor",
+            reason: "only a user can deactivate themselves".into(),
+        });
+    };
+    if plan.snap.users().filter(|u| u.active).count() == 1 {
+        return Err(Error::DeactivateLastUser { owner: false });
+    }
+    if me.role == Role::Owner && !me.is_bot && active_owner_count(&plan.snap) <= 1 {
+        return Err(Error::DeactivateLastUser { owner: true });
+    }
+    plan.push(Change::UserUpdated {
+        id: me.id,
         patch: UserPatch {
             active: Some(false),
             ..UserPatch::default()

@@ -104,6 +104,9 @@ pub enum Error {
     LastOwner,
     #[error("the only owner cannot be deactivated")]
     DeactivateLastOwner,
+    /// Self-deactivation of the realm's last active user or last owner.
+    #[error("cannot deactivate the only {}", if *.owner { "organization owner" } else { "user" })]
+    DeactivateLastUser { owner: bool },
 
     // ---- anything else about an input value ----
     #[error("{field}: {reason}")]

@@ -34,9 +34,15 @@ fn no_nul(field: &'static str, text: &str) -> Result<()> {
     Ok(())
 }
 
+/// Python's `str.isspace` (Zulip trims with `str.strip`): Unicode white space
+/// plus the information separators U+001C–U+001F.
+fn is_python_space(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
 /// Zulip's group-name rules. The name is stored as given (not trimmed).
 pub fn group_name(name: &str) -> Result<()> {
-    if name.trim().is_empty() {
+    if name.chars().all(is_python_space) {
         return Err(Error::NameEmpty);
     }
     if chars(name) > MAX_GROUP_NAME {
@@ -156,6 +162,7 @@ mod tests {
     fn group_names_follow_zulip() {
         assert_eq!(group_name("   "), Err(Error::NameEmpty));
         assert_eq!(group_name(""), Err(Error::NameEmpty));
+        assert_eq!(group_name("\u{1c}\u{a0}\u{2003}"), Err(Error::NameEmpty));
         assert!(group_name(&"é".repeat(100)).is_ok());
         assert_eq!(
             group_name(&"é".repeat(101)),

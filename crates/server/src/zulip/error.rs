@@ -172,7 +172,7 @@ impl From<Error> for ZulipError {
             FullNameTooLong => bad("Name too long!"),
             FullNameTooShort => bad("Name too short!"),
             FullNameInvalid => bad("Invalid characters in name!"),
-            EmailInvalid(email) => bad(format!("Email '{email}' not allowed in this organization")),
+            EmailInvalid(_) => bad("Bad name or username"),
             EmailTaken(_) => bad("Email is already in use."),
             KeyTaken(key) => bad(format!("Key '{key}' is already in use.")),
             KeyInvalid { reason } => bad(format!("Invalid key: {reason}.")),
@@ -218,6 +218,16 @@ impl From<Error> for ZulipError {
                 bad("The owner permission cannot be removed from the only organization owner.")
             }
             DeactivateLastOwner => bad("Cannot deactivate the only organization owner"),
+            DeactivateLastUser { owner } => {
+                let entity = if owner { "organization owner" } else { "user" };
+                ZulipError::new(
+                    StatusCode::BAD_REQUEST,
+                    "CANNOT_DEACTIVATE_LAST_USER",
+                    format!("Cannot deactivate the only {entity}."),
+                )
+                .with("is_last_owner", json!(owner))
+                .with("entity", json!(entity))
+            }
             Invalid { field, reason } => bad(format!("Invalid {field}: {reason}")),
             Internal(detail) => {
                 tracing::error!(%detail, "internal error in the core");

@@ -4,9 +4,9 @@ use super::auth::ZulipUser;
 use super::error::ZulipError;
 use super::params::Params;
 use super::render::{success, success_bytes};
-use super::{path_id, ZulipResult};
+use super::{PathIds, ZulipResult};
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use cohort_core::command::{ChangeMembers, CreateGroup, UpdateGroup};
 use cohort_core::{
     permission, Actor, Command, Error, GroupId, GroupSetting, Reply, Snapshot, UserId,
@@ -84,11 +84,11 @@ pub async fn create(
 /// reactivation with `deactivated=false`.
 pub async fn update(
     State(state): State<AppState>,
+    PathIds(ids): PathIds,
     caller: ZulipUser,
-    Path(group): Path<String>,
     params: Params,
 ) -> ZulipResult {
-    let id = GroupId(path_id(&group)?);
+    let id = GroupId(ids[0]);
     permission::group_api_gate(&caller.snapshot, &caller.user)?;
     let mut settings = Vec::new();
     for setting in GroupSetting::ALL {
@@ -123,11 +123,11 @@ pub async fn update(
 /// check refuses guests).
 pub async fn deactivate(
     State(state): State<AppState>,
+    PathIds(ids): PathIds,
     caller: ZulipUser,
-    Path(group): Path<String>,
     params: Params,
 ) -> ZulipResult {
-    let id = GroupId(path_id(&group)?);
+    let id = GroupId(ids[0]);
     state
         .engine
         .execute(
@@ -142,11 +142,11 @@ pub async fn deactivate(
 /// `POST /user_groups/{id}/members`: add/delete users and subgroups.
 pub async fn change_members(
     State(state): State<AppState>,
+    PathIds(ids): PathIds,
     caller: ZulipUser,
-    Path(group): Path<String>,
     params: Params,
 ) -> ZulipResult {
-    let id = GroupId(path_id(&group)?);
+    let id = GroupId(ids[0]);
     permission::group_api_gate(&caller.snapshot, &caller.user)?;
     let change = ChangeMembers {
         add: params.user_ids("add")?.unwrap_or_default(),
@@ -173,11 +173,11 @@ pub async fn change_members(
 /// `POST /user_groups/{id}/subgroups`: add/delete subgroups.
 pub async fn change_subgroups(
     State(state): State<AppState>,
+    PathIds(ids): PathIds,
     caller: ZulipUser,
-    Path(group): Path<String>,
     params: Params,
 ) -> ZulipResult {
-    let id = GroupId(path_id(&group)?);
+    let id = GroupId(ids[0]);
     permission::group_api_gate(&caller.snapshot, &caller.user)?;
     let change = ChangeMembers {
         add_subgroups: params.group_ids("add")?.unwrap_or_default(),
@@ -210,11 +210,11 @@ fn current(state: &AppState, caller: &ZulipUser) -> Arc<Snapshot> {
 /// `GET /user_groups/{id}/members`: recursive (or direct) member ids.
 pub async fn members(
     State(state): State<AppState>,
+    PathIds(ids): PathIds,
     caller: ZulipUser,
-    Path(group): Path<String>,
     params: Params,
 ) -> ZulipResult {
-    let id = GroupId(path_id(&group)?);
+    let id = GroupId(ids[0]);
     permission::group_api_gate(&caller.snapshot, &caller.user)?;
     let direct_only = params.bool("direct_member_only")?.unwrap_or(false);
     let snap = current(&state, &caller);
@@ -233,11 +233,11 @@ pub async fn members(
 /// `GET /user_groups/{id}/subgroups`: recursive (or direct) subgroup ids.
 pub async fn subgroups(
     State(state): State<AppState>,
+    PathIds(ids): PathIds,
     caller: ZulipUser,
-    Path(group): Path<String>,
     params: Params,
 ) -> ZulipResult {
-    let id = GroupId(path_id(&group)?);
+    let id = GroupId(ids[0]);
     permission::group_api_gate(&caller.snapshot, &caller.user)?;
     let direct_only = params.bool("direct_subgroup_only")?.unwrap_or(false);
     let snap = current(&state, &caller);
@@ -259,12 +259,11 @@ pub async fn subgroups(
 /// `GET /user_groups/{id}/members/{user_id}`.
 pub async fn is_member(
     State(state): State<AppState>,
+    PathIds(ids): PathIds,
     caller: ZulipUser,
-    Path((group, user)): Path<(String, String)>,
     params: Params,
 ) -> ZulipResult {
-    let group = GroupId(path_id(&group)?);
-    let user = UserId(path_id(&user)?);
+    let (group, user) = (GroupId(ids[0]), UserId(ids[1]));
     permission::group_api_gate(&caller.snapshot, &caller.user)?;
     let direct_only = params.bool("direct_member_only")?.unwrap_or(false);
     let snap = current(&state, &caller);

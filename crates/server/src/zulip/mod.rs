@@ -22,6 +22,8 @@ pub use error::ZulipError;
 pub use render::GroupListCache;
 
 use crate::AppState;
+use axum::extract::{FromRequestParts, RawPathParams};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post, MethodRouter};
@@ -73,7 +75,13 @@ pub fn router() -> Router<AppState> {
             "/users",
             methods(get(users::list).post(users::create), &["GET", "POST"]),
         )
-        .route("/users/me", methods(get(users::me), &["GET"]))
+        .route(
+            "/users/me",
+            methods(
+                get(users::me).delete(users::deactivate_me),
+                &["DELETE", "GET"],
+            ),
+        )
         .route(
             "/users/{user}",
             methods(
@@ -96,7 +104,13 @@ fn methods(
     router: MethodRouter<AppState>,
     allowed: &'static [&'static str],
 ) -> MethodRouter<AppState> {
-    router.fallback(move |method: Method| async move {
+    router.fallback(move |method: Method, params: RawPathParams| async move {
+        if !params
+            .iter()
+            .all(|(name, value)| path_segment_matches(name, value))
+        {
+            return ZulipError::not_found().into_response();
+        }
         if method == Method::OPTIONS {
             let mut response = StatusCode::NO_CONTENT.into_response();
             if let Ok(value) = HeaderValue::from_str(&allowed.join(", ")) {
@@ -115,6 +129,57 @@ fn path_id(raw: &str) -> Result<i64, ZulipError> {
         return Err(ZulipError::not_found());
     }
     Ok(raw.parse::<i64>().unwrap_or(i64::MAX))
+}
+
+/// Whether a path segment can match Zulip's routes at all: an integer, or (for
+/// `/users/{email}`) an email address.
+fn path_segment_matches(name: &str, value: &str) -> bool {
+    path_id(value).is_ok() || (name == "user" && value.contains('@'))
+}
+
+/// The ids in a request's path, checked before authentication (as routing is
+/// in Zulip): a segment that is not a number is a 404.
+pub struct PathIds(pub Vec<i64>);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathIds {
+    type Rejection = ZulipError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ZulipError> {
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ZulipError::not_found())?;
+        params
+            .iter()
+            .map(|(_, value)| path_id(value))
+            .collect::<Result<_, _>>()
+            .map(PathIds)
+    }
+}
+
+/// `/users/{user}`: an id, or an email address where Zulip routes one.
+pub enum UserRef {
+    Id(i64),
+    Email(String),
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for UserRef {
+    type Rejection = ZulipError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ZulipError> {
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ZulipError::not_found())?;
+        let value = params
+            .iter()
+            .next()
+            .map(|(_, v)| v.to_string())
+            .unwrap_or_default();
+        match path_id(&value) {
+            Ok(id) => Ok(UserRef::Id(id)),
+            Err(_) if value.contains('@') => Ok(UserRef::Email(value)),
+            Err(not_found) => Err(not_found),
+        }
+    }
 }
 
 type ZulipResult = Result<Response, ZulipError>;

@@ -232,7 +232,7 @@ mod tests {
 
     #[test]
     fn dates_and_gravatars() {
-        assert_eq!(date_joined(1_571_557_852_301), "2019-10-20T07:37+00:00");
+        assert_eq!(date_joined(1_571_557_852_301), "2019-10-20T07:50+00:00");
         assert_eq!(
             gravatar_url(" Test@Example.com "),
             "https://secure.gravatar.com/avatar/55502f40dc8b7c769880b10874abc9d0?d=identicon&version=1"

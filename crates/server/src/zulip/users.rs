@@ -4,9 +4,9 @@ use super::auth::ZulipUser;
 use super::error::ZulipError;
 use super::params::Params;
 use super::render::{success, user_json};
-use super::{path_id, ZulipResult};
+use super::{UserRef, ZulipResult};
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use cohort_core::command::{CreateUser, UpdateUser};
 use cohort_core::{Actor, Command, Error, Reply, Role, Snapshot, User, UserId};
 use cohort_engine::secrets;
@@ -20,18 +20,23 @@ fn current(state: &AppState, caller: &ZulipUser) -> Arc<Snapshot> {
         .unwrap_or_else(|| caller.snapshot.clone())
 }
 
-/// A user named in the path by id or (for reads) by email.
-fn target_user(snap: &Snapshot, raw: &str, by_email: bool) -> Result<Arc<User>, ZulipError> {
-    if by_email && raw.contains('@') {
-        return snap
-            .user_by_email(raw)
-            .cloned()
-            .ok_or_else(|| ZulipError::bad_request("No such user"));
-    }
-    let id = UserId(path_id(raw)?);
-    snap.user(id)
+/// A user named in the path by id or email.
+fn target_user(snap: &Snapshot, user: &UserRef) -> Result<Arc<User>, ZulipError> {
+    let found = match user {
+        UserRef::Id(id) => snap.user(UserId(*id)),
+        UserRef::Email(email) => snap.user_by_email(email),
+    };
+    found
         .cloned()
-        .ok_or_else(|| Error::UserNotFound(id).into())
+        .ok_or_else(|| ZulipError::bad_request("No such user"))
+}
+
+/// Zulip routes `/users/{email}` for GET and PATCH only.
+fn id_only(user: &UserRef) -> Result<(), ZulipError> {
+    match user {
+        UserRef::Id(_) => Ok(()),
+        UserRef::Email(_) => Err(ZulipError::method_not_allowed(&["GET", "PATCH"])),
+    }
 }
 
 /// `GET /users`: every user, bots and deactivated users included.
@@ -60,14 +65,14 @@ pub async fn list(State(state): State<AppState>, caller: ZulipUser, params: Para
 /// `GET /users/{user_id}` and `GET /users/{email}`.
 pub async fn get(
     State(state): State<AppState>,
+    user: UserRef,
     caller: ZulipUser,
-    Path(user): Path<String>,
     params: Params,
 ) -> ZulipResult {
     let client_gravatar = params.bool("client_gravatar")?.unwrap_or(true);
     params.bool("include_custom_profile_fields")?;
     let snap = current(&state, &caller);
-    let target = target_user(&snap, &user, true)?;
+    let target = target_user(&snap, &user)?;
     Ok(success(
         &params,
         json!({ "user": user_json(&target, client_gravatar) }),
@@ -128,12 +133,12 @@ pub async fn create(
 /// `PATCH /users/{user_id}`: full name and role.
 pub async fn update(
     State(state): State<AppState>,
+    user: UserRef,
     caller: ZulipUser,
-    Path(user): Path<String>,
     params: Params,
 ) -> ZulipResult {
     let snap = current(&state, &caller);
-    let target = target_user(&snap, &user, true)?;
+    let target = target_user(&snap, &user)?;
     let full_name = params.string("full_name");
     let role = match params.int("role")? {
         None => None,
@@ -159,12 +164,13 @@ pub async fn update(
 /// `DELETE /users/{user_id}`: deactivate (bots have their own endpoint in Zulip).
 pub async fn deactivate(
     State(state): State<AppState>,
+    user: UserRef,
     caller: ZulipUser,
-    Path(user): Path<String>,
     params: Params,
 ) -> ZulipResult {
+    id_only(&user)?;
     let snap = current(&state, &caller);
-    let target = target_user(&snap, &user, false)?;
+    let target = target_user(&snap, &user)?;
     if target.is_bot {
         return Err(Error::UserNotFound(target.id).into());
     }
@@ -180,15 +186,33 @@ pub async fn deactivate(
     Ok(success(&params, json!({})))
 }
 
+/// `DELETE /users/me`: deactivate one's own account.
+pub async fn deactivate_me(
+    State(state): State<AppState>,
+    caller: ZulipUser,
+    params: Params,
+) -> ZulipResult {
+    state
+        .engine
+        .execute(
+            caller.snapshot.realm_id(),
+            Actor::User(caller.user.id),
+            Command::DeactivateSelf,
+        )
+        .await?;
+    Ok(success(&params, json!({})))
+}
+
 /// `POST /users/{user_id}/reactivate`.
 pub async fn reactivate(
     State(state): State<AppState>,
+    user: UserRef,
     caller: ZulipUser,
-    Path(user): Path<String>,
     params: Params,
 ) -> ZulipResult {
+    id_only(&user)?;
     let snap = current(&state, &caller);
-    let target = target_user(&snap, &user, false)?;
+    let target = target_user(&snap, &user)?;
     state
         .engine
         .execute(
