@@ -3385,3 +3385,31 @@ async fn query_string_and_multipart_parameters() {
         "delete is not valid JSON"
     );
 }
+
+/// cohort's documented limit: one list parameter holds at most 10,000 ids.
+#[tokio::test]
+async fn id_lists_over_the_limit_are_refused() {
+    let realm = Realm::new();
+    let api = realm.api(&realm.owner);
+    let before = realm.all_groups().await;
+    let too_many: Vec<i64> = (1..=10_001).collect();
+    let got = api
+        .post(
+            "/user_groups/create",
+            &[
+                ("name", "huge".to_string()),
+                ("description", String::new()),
+                ("members", json(&too_many)),
+            ],
+        )
+        .await;
+    assert_error(&got, 400, "BAD_REQUEST", "members lists more than 10000 ids.");
+    let group = realm.create_group(&realm.owner, "target", &[]).await;
+    let before_members = realm.all_groups().await;
+    let got = api
+        .post(&format!("/user_groups/{group}/members"), &[("add", json(&too_many))])
+        .await;
+    assert_error(&got, 400, "BAD_REQUEST", "add lists more than 10000 ids.");
+    assert_eq!(realm.all_groups().await, before_members);
+    assert_ne!(before, before_members);
+}
