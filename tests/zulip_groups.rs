@@ -3403,11 +3403,19 @@ async fn id_lists_over_the_limit_are_refused() {
             ],
         )
         .await;
-    assert_error(&got, 400, "BAD_REQUEST", "members lists more than 10000 ids.");
+    assert_error(
+        &got,
+        400,
+        "BAD_REQUEST",
+        "members lists more than 10000 ids.",
+    );
     let group = realm.create_group(&realm.owner, "target", &[]).await;
     let before_members = realm.all_groups().await;
     let got = api
-        .post(&format!("/user_groups/{group}/members"), &[("add", json(&too_many))])
+        .post(
+            &format!("/user_groups/{group}/members"),
+            &[("add", json(&too_many))],
+        )
         .await;
     assert_error(&got, 400, "BAD_REQUEST", "add lists more than 10000 ids.");
     assert_eq!(realm.all_groups().await, before_members);

@@ -65,7 +65,7 @@ pub async fn user(db: &str, command: UserCommand) -> Result<()> {
                     snap.realm_id(),
                     Actor::Operator,
                     Command::CreateUser(CreateUser {
-                        email: args.email.clone(),
+                        email: Some(args.email.clone()),
                         full_name: args.name.clone(),
                         role,
                         is_bot: args.bot,
@@ -87,12 +87,12 @@ pub async fn user(db: &str, command: UserCommand) -> Result<()> {
             if args.json {
                 println!(
                     "{}",
-                    json!({"user_id": id.0, "email": &*user.email, "api_key": key, "role": role.name(), "key": &*user.key, "realm_id": snap.realm_id().0})
+                    json!({"user_id": id.0, "email": user.email.as_deref(), "api_key": key, "role": role.name(), "key": &*user.key, "realm_id": snap.realm_id().0})
                 );
             } else {
                 println!(
                     "Added {} (id {id}, {}) to realm {:?}",
-                    user.email,
+                    args.email,
                     role.name(),
                     snap.realm().name
                 );
@@ -181,7 +181,7 @@ fn list_users(snap: &Snapshot, args: &ListArgs) {
         let users: Vec<_> = snap
             .users()
             .map(|u| {
-                json!({"user_id": u.id.0, "email": &*u.email, "full_name": u.full_name, "role": u.role.name(),
+                json!({"user_id": u.id.0, "email": u.email.as_deref(), "full_name": u.full_name, "role": u.role.name(),
                        "is_bot": u.is_bot, "is_active": u.active, "key": &*u.key})
             })
             .collect();
@@ -200,7 +200,11 @@ fn list_users(snap: &Snapshot, args: &ListArgs) {
         };
         println!(
             "{:>8}  {:<32}  {:<14}  {:<6}  {}",
-            u.id, u.email, role, u.active, u.full_name
+            u.id,
+            u.email.as_deref().unwrap_or("-"),
+            role,
+            u.active,
+            u.full_name
         );
     }
 }

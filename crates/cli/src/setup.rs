@@ -36,7 +36,7 @@ pub async fn create_realm(
 ) -> Result<NewRealm> {
     let api_key = secrets::generate_key();
     let owner = CreateUser {
-        email: owner_email.to_string(),
+        email: Some(owner_email.to_string()),
         full_name: owner_name.to_string(),
         role: Role::Owner,
         is_bot: false,
@@ -209,7 +209,7 @@ pub async fn seed_demo(engine: &Engine, realm: RealmId, owner: UserId) -> Result
                 realm,
                 Actor::Operator,
                 Command::CreateUser(CreateUser {
-                    email: email.into(),
+                    email: Some(email.into()),
                     full_name: name.into(),
                     role,
                     is_bot: bot,

@@ -86,7 +86,7 @@ pub struct ChangeMembers {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct CreateUser {
-    pub email: String,
+    pub email: Option<String>,
     pub full_name: String,
     pub role: Role,
     pub is_bot: bool,
@@ -942,9 +942,11 @@ fn create_user(
         }
     }
     let full_name = validate::full_name(&cmd.full_name)?;
-    let email = validate::email(&cmd.email)?;
-    if snap.user_by_email(&email).is_some() {
-        return Err(Error::EmailTaken(email));
+    let email = cmd.email.as_deref().map(validate::email).transpose()?;
+    if let Some(email) = &email {
+        if snap.user_by_email(email).is_some() {
+            return Err(Error::EmailTaken(email.clone()));
+        }
     }
     let key = cmd
         .key
@@ -963,7 +965,7 @@ fn create_user(
     let user = User {
         id,
         key: key.unwrap_or_else(|| default_key(snap, id.0, "user")),
-        email: Arc::from(email.as_str()),
+        email: email.map(|e| Arc::from(e.as_str())),
         full_name,
         avatar_url: cmd.avatar_url.clone(),
         role: cmd.role,
@@ -1044,7 +1046,7 @@ fn update_user(plan: &mut Plan, actor: Actor, id: UserId, cmd: &UpdateUser) -> R
     }
     if let Some(email) = &cmd.email {
         let email = validate::email(email)?;
-        if email != *target.email {
+        if target.email.as_deref() != Some(email.as_str()) {
             if snap.user_by_email(&email).is_some_and(|u| u.id != id) {
                 return Err(Error::EmailTaken(email));
             }
@@ -1127,12 +1129,10 @@ fn reactivate_user(plan: &mut Plan, actor: Actor, id: UserId) -> Result<Reply> {
     if target.active {
         return Err(Error::UserAlreadyActive(id));
     }
-    if plan
-        .snap
-        .user_by_email(&target.email)
-        .is_some_and(|u| u.id != id)
-    {
-        return Err(Error::EmailTaken(target.email.to_string()));
+    if let Some(email) = &target.email {
+        if plan.snap.user_by_email(email).is_some_and(|u| u.id != id) {
+            return Err(Error::EmailTaken(email.to_string()));
+        }
     }
     plan.push(Change::UserUpdated {
         id,

@@ -356,7 +356,8 @@ pub struct User {
     pub id: UserId,
     /// IMKIT's client `_id`; shares one namespace with group keys.
     pub key: Arc<str>,
-    pub email: Arc<str>,
+    /// Login email (Zulip's `delivery_email`); IMKIT clients may have none.
+    pub email: Option<Arc<str>>,
     pub full_name: String,
     pub avatar_url: Option<String>,
     pub role: Role,

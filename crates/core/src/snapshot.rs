@@ -301,8 +301,10 @@ impl Snapshot {
                 };
                 let u = Arc::make_mut(&mut user);
                 if let Some(email) = &patch.email {
-                    self.emails.remove(&*email_key(&u.email));
-                    u.email = Arc::from(email.as_str());
+                    if let Some(old) = &u.email {
+                        self.emails.remove(&*email_key(old));
+                    }
+                    u.email = Some(Arc::from(email.as_str()));
                     self.emails.insert(email_key(email), u.id);
                 }
                 if let Some(name) = &patch.full_name {
@@ -422,7 +424,9 @@ impl Snapshot {
         if self.users.contains_key(&user.id) {
             return fail(format!("duplicate user {}", user.id));
         }
-        self.emails.insert(email_key(&user.email), user.id);
+        if let Some(email) = &user.email {
+            self.emails.insert(email_key(email), user.id);
+        }
         self.keys.insert(user.key.clone(), Principal::User(user.id));
         self.users.insert(user.id, Arc::new(user));
         Ok(())

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 fn new_user(email: &str, role: Role) -> CreateUser {
     CreateUser {
-        email: email.into(),
+        email: Some(email.into()),
         full_name: format!("User {}", email.split('@').next().unwrap()),
         role,
         is_bot: false,

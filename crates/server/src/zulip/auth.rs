@@ -59,9 +59,12 @@ impl FromRequestParts<AppState> for ZulipUser {
             .engine
             .user_for_key(&hash)
             .ok_or_else(|| ZulipError::unauthorized("Invalid API key"))?;
-        if !user.email.eq_ignore_ascii_case(email)
-            && user.email.to_lowercase() != email.to_lowercase()
-        {
+        // Emails compare case-insensitively (Unicode, as Zulip's `lower()`).
+        let matches = user
+            .email
+            .as_deref()
+            .is_some_and(|mine| mine.to_lowercase() == email.to_lowercase());
+        if !matches {
             return Err(ZulipError::unauthorized("Invalid API key"));
         }
         if !user.active {

@@ -191,18 +191,27 @@ fn gravatar_url(email: &str) -> String {
     format!("https://secure.gravatar.com/avatar/{hex}?d=identicon&version=1")
 }
 
+/// Zulip's API email: the real one, or (for directory entries without one,
+/// such as IMKIT clients) a placeholder in Zulip's `user{id}@…` style.
+pub fn display_email(user: &User) -> String {
+    match &user.email {
+        Some(email) => email.to_string(),
+        None => format!("user{}@cohort.invalid", user.id),
+    }
+}
+
 /// Zulip's user object. cohort shows every user's real email to everyone (a
 /// realm with Zulip's `email_address_visibility` set to "everyone").
 pub fn user_json(user: &User, client_gravatar: bool) -> Value {
     let avatar_url = match &user.avatar_url {
         Some(url) => json!(url),
         None if client_gravatar => Value::Null,
-        None => json!(gravatar_url(&user.email)),
+        None => json!(gravatar_url(user.email.as_deref().unwrap_or(&user.key))),
     };
     let mut view = json!({
         "user_id": user.id.0,
-        "email": &*user.email,
-        "delivery_email": &*user.email,
+        "email": display_email(user),
+        "delivery_email": user.email.as_deref(),
         "full_name": user.full_name,
         "date_joined": date_joined(user.date_joined),
         "is_active": user.active,

@@ -106,7 +106,7 @@ pub async fn create(
     // then dropped, never stored.
     params.required_string("password")?;
     let command = Command::CreateUser(CreateUser {
-        email,
+        email: Some(email),
         full_name,
         role: Role::Member,
         is_bot: false,

@@ -53,7 +53,10 @@ pub fn load_all(tx: &Transaction<'_>) -> Result<Vec<Snapshot>> {
             let user = User {
                 id: UserId(row.get(0).map_err(get_err)?),
                 key: Arc::from(row.get::<_, String>(2).map_err(get_err)?),
-                email: Arc::from(row.get::<_, String>(3).map_err(get_err)?),
+                email: row
+                    .get::<_, Option<String>>(3)
+                    .map_err(get_err)?
+                    .map(Arc::from),
                 full_name: row.get(4).map_err(get_err)?,
                 avatar_url: row.get(5).map_err(get_err)?,
                 role: Role::from_code(role)
@@ -261,7 +264,7 @@ pub fn persist(tx: &Transaction<'_>, commit: &Commit) -> Result<()> {
                         user.id.0,
                         commit.realm.0,
                         &*user.key,
-                        &*user.email,
+                        user.email.as_deref(),
                         user.full_name,
                         user.avatar_url,
                         user.role.code(),

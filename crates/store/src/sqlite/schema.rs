@@ -26,7 +26,7 @@ CREATE TABLE users (
     id               INTEGER PRIMARY KEY,
     realm_id         INTEGER NOT NULL REFERENCES realms (id),
     key              TEXT    NOT NULL,
-    email            TEXT    NOT NULL,
+    email            TEXT,
     full_name        TEXT    NOT NULL,
     avatar_url       TEXT,
     role             INTEGER NOT NULL,
