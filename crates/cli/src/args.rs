@@ -24,9 +24,10 @@ pub struct Cli {
     )]
     pub db: String,
 
-    /// Log filter (tracing syntax, e.g. `info`, `cohort=debug,info`).
-    #[arg(long, global = true, env = "COHORT_LOG", default_value = "info")]
-    pub log: String,
+    /// Log filter (tracing syntax, e.g. `info`, `cohort=debug,info`); defaults to
+    /// `info` for `serve` and `warn` for the other commands.
+    #[arg(long, global = true, env = "COHORT_LOG")]
+    pub log: Option<String>,
 
     /// Log format.
     #[arg(long, global = true, env = "COHORT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -252,4 +253,14 @@ pub struct RealmSetArgs {
     /// Let bots use the user-group endpoints (as newer Zulip does).
     #[arg(long)]
     pub bots_may_manage_groups: Option<bool>,
+    /// What IMKIT's `POST /admin/groups` does with an existing `_id`: `reject`
+    /// (409 GROUP_ALREADY_EXISTS, current IMKIT docs) or `update` (legacy docs).
+    #[arg(long, value_enum)]
+    pub group_upsert: Option<GroupUpsertArg>,
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum)]
+pub enum GroupUpsertArg {
+    Reject,
+    Update,
 }

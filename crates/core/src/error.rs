@@ -20,6 +20,12 @@ pub enum Error {
     InvalidMember(UserId),
     #[error("no user or group with key {0:?}")]
     KeyNotFound(String),
+    /// A listed member key names no active client.
+    #[error("no client with key {0:?}")]
+    UnknownClient(String),
+    /// A listed member key names a group, where only clients may be members.
+    #[error("{0:?} is a group, not a client")]
+    NotAClient(String),
 
     // ---- state that forbids the operation ----
     #[error("group {0} is deactivated")]
@@ -60,6 +66,15 @@ pub enum Error {
     EmailTaken(String),
     #[error("key {0:?} is already in use")]
     KeyTaken(String),
+    /// A group with this key exists and the realm does not update on create.
+    #[error("a group with key {0:?} already exists")]
+    GroupExists(String),
+    #[error("key {0:?} is listed more than once")]
+    DuplicateKey(String),
+    #[error("client {0:?} is deactivated")]
+    ClientDeactivated(String),
+    #[error("more than {max} items in one request")]
+    TooManyItems { max: usize },
     #[error("key is invalid: {reason}")]
     KeyInvalid { reason: &'static str },
 
@@ -148,6 +163,8 @@ impl Error {
             NameTaken(_)
             | EmailTaken(_)
             | KeyTaken(_)
+            | GroupExists(_)
+            | ClientDeactivated(_)
             | AlreadyMember(_)
             | AlreadySubgroup(_)
             | SettingMismatch { .. }

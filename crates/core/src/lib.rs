@@ -8,11 +8,13 @@
 //! - `command`: every write, checked and turned into changes (`execute`).
 //! - `permission`: Zulip's permission model as pure functions.
 //! - `validate`: limits and free-text rules.
+//! - `filter`: the filter algebra that query dialects compile into.
 //! - `error`: the domain error every face renders in its own dialect.
 
 pub mod change;
 pub mod command;
 pub mod error;
+pub mod filter;
 pub mod ids;
 pub mod model;
 pub mod permission;
@@ -23,5 +25,7 @@ pub use change::{Change, Commit};
 pub use command::{Command, Context, Outcome, Reply};
 pub use error::{Error, ErrorKind, Objection};
 pub use ids::{Actor, GroupId, KeyHash, Millis, RealmId, UserId, Version};
-pub use model::{Group, GroupSetting, Realm, RealmSetting, Role, SettingValue, SystemGroup, User};
+pub use model::{
+    Group, GroupSetting, Principal, Realm, RealmSetting, Role, SettingValue, SystemGroup, User,
+};
 pub use snapshot::Snapshot;

@@ -18,6 +18,8 @@ pub const MAX_KEY: usize = 128;
 pub const MAX_URL: usize = 2_048;
 /// Longest email address (RFC 5321 path limit).
 pub const MAX_EMAIL: usize = 254;
+/// Most items one batch request may carry (IMKIT's batch upsert).
+pub const MAX_BATCH: usize = 1_000;
 /// Zulip's user full-name limits and forbidden characters.
 pub const MAX_FULL_NAME: usize = 100;
 pub const MIN_FULL_NAME: usize = 2;
@@ -131,6 +133,28 @@ pub fn full_name(raw: &str) -> Result<String> {
         return Err(Error::FullNameInvalid);
     }
     Ok(name.to_string())
+}
+
+/// A full name for a user created with only a key (an IMKIT client without a
+/// nickname): the key, with characters Zulip forbids in names replaced.
+pub fn name_from_key(key: &str) -> String {
+    let name: String = key
+        .trim()
+        .chars()
+        .map(|c| {
+            if FULL_NAME_FORBIDDEN.contains(&c) || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        })
+        .take(MAX_FULL_NAME)
+        .collect();
+    if name.chars().count() < MIN_FULL_NAME {
+        format!("Client {name}")
+    } else {
+        name
+    }
 }
 
 /// A plausible address: one `@`, a non-empty local part, a dotted domain, no

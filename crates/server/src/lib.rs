@@ -2,11 +2,14 @@
 //!
 //! Layout:
 //! - `zulip/`: Zulip's REST API under `/api/v1`.
+//! - `imkit/`: IMKIT's admin API under `/admin`.
 //! - `ops.rs`: `/healthz`, `/readyz`, `/metrics`, request ids, request logs and metrics.
 //!
 //! `run(listener, state, shutdown)` serves until `shutdown` resolves, then stops
 //! accepting connections and lets in-flight requests (and their writes) finish.
 
+mod form;
+pub mod imkit;
 mod ops;
 pub mod zulip;
 
@@ -41,6 +44,8 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     /// Rendered `GET /user_groups` bodies, per realm version.
     pub zulip_groups: Arc<zulip::GroupListCache>,
+    /// Rendered IMKIT groups in page order, per realm version.
+    pub imkit_groups: Arc<imkit::GroupPageCache>,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
@@ -50,6 +55,7 @@ impl AppState {
             engine,
             config: Arc::new(config),
             zulip_groups: Arc::new(zulip::GroupListCache::default()),
+            imkit_groups: Arc::new(imkit::GroupPageCache::default()),
             metrics: install_metrics(),
         }
     }
@@ -59,6 +65,7 @@ pub fn app(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
     Router::new()
         .nest("/api/v1", zulip::router())
+        .nest("/admin", imkit::router())
         .merge(ops::router())
         .fallback(|| async { zulip::ZulipError::not_found() })
         .layer(DefaultBodyLimit::max(limit))

@@ -1,0 +1,290 @@
+//! Commands: every write the directory accepts, checked against a snapshot.
+//!
+//! `execute` is pure: given a snapshot, an actor, a command, the time and a
+//! source of fresh ids, it either refuses with a domain `Error` (nothing
+//! changes) or returns the `Change`s to commit, the reply, and the snapshot as
+//! it will be once those changes commit. Checks run in the order Zulip runs
+//! them, so that the first error reported is the one Zulip would report.
+
+use crate::change::{Change, GroupPatch, RealmPatch, UserPatch};
+use crate::error::{Error, Objection, Result};
+use crate::ids::{Actor, GroupId, KeyHash, Millis, RealmId, UserId};
+use crate::model::{
+    Group, GroupSetting, GroupUpsert, Principal, Realm, RealmSetting, Role, SettingConfig,
+    SettingDefault, SettingValue, SystemGroup, User,
+};
+use crate::permission::{self, acting_user};
+use crate::snapshot::Snapshot;
+use crate::validate;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+mod groups;
+mod keyed;
+mod realm;
+mod settings;
+mod users;
+
+use groups::*;
+use settings::*;
+use users::*;
+
+pub use groups::objections;
+pub use realm::create_realm;
+pub use settings::visible_value;
+pub use users::{resolve_key, system_groups_for};
+
+/// Fresh ids for new users, groups and realms, reserved by the store in advance
+/// (see `Command::ids_needed`).
+pub trait IdSource {
+    fn next_id(&mut self) -> Option<i64>;
+}
+
+impl IdSource for std::vec::IntoIter<i64> {
+    fn next_id(&mut self) -> Option<i64> {
+        self.next()
+    }
+}
+
+pub struct Context<'a> {
+    pub now: Millis,
+    pub ids: &'a mut dyn IdSource,
+}
+
+impl Context<'_> {
+    fn fresh_id(&mut self) -> Result<i64> {
+        self.ids
+            .next_id()
+            .ok_or_else(|| Error::Internal("no reserved id left".into()))
+    }
+}
+
+/// A permission setting as a client sent it: `{new, old}` in Zulip's PATCH form.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SettingUpdate {
+    pub new: SettingValue,
+    pub old: Option<SettingValue>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CreateGroup {
+    pub name: String,
+    pub description: String,
+    pub members: Vec<UserId>,
+    pub subgroups: Vec<GroupId>,
+    /// Values as sent; unset settings take their defaults.
+    pub settings: Vec<(GroupSetting, SettingValue)>,
+    /// IMKIT `_id`; generated when absent.
+    pub key: Option<String>,
+    pub avatar_url: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct UpdateGroup {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub avatar_url: Option<Option<String>>,
+    /// Zulip's `deactivated=false`.
+    pub reactivate: bool,
+    pub settings: Vec<(GroupSetting, SettingUpdate)>,
+}
+
+/// Zulip's `POST /user_groups/{id}/members` (and `/subgroups`): each list runs
+/// in turn, add → delete → add_subgroups → delete_subgroups, all or nothing.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ChangeMembers {
+    pub add: Vec<UserId>,
+    pub delete: Vec<UserId>,
+    pub add_subgroups: Vec<GroupId>,
+    pub delete_subgroups: Vec<GroupId>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CreateUser {
+    pub email: Option<String>,
+    pub full_name: String,
+    pub role: Role,
+    pub is_bot: bool,
+    pub bot_owner: Option<UserId>,
+    pub key: Option<String>,
+    pub avatar_url: Option<String>,
+    pub api_key: KeyHash,
+    pub can_create_users: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct UpdateUser {
+    pub full_name: Option<String>,
+    pub email: Option<String>,
+    pub role: Option<Role>,
+    pub avatar_url: Option<Option<String>>,
+    pub can_create_users: Option<bool>,
+    pub api_key: Option<KeyHash>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct UpdateRealm {
+    pub name: Option<String>,
+    pub settings: Vec<(RealmSetting, SettingUpdate)>,
+    pub waiting_period_days: Option<u32>,
+    pub bots_may_manage_groups: Option<bool>,
+    pub group_upsert: Option<GroupUpsert>,
+    pub platform_key: Option<KeyHash>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CreateRealm {
+    pub name: String,
+    pub owner: Option<CreateUser>,
+}
+
+/// Create a group, or (when the realm allows it) update the group with this
+/// key: IMKIT's `POST /admin/groups`. Members are client keys.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PutGroup {
+    pub key: Option<String>,
+    pub name: String,
+    pub avatar_url: Option<String>,
+    /// The whole list of direct member clients; `None` leaves members as they are.
+    pub members: Option<Vec<String>>,
+}
+
+/// Create a user with this key, or update the given fields of the existing
+/// one: IMKIT's `POST /admin/clients`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PutClient {
+    pub key: String,
+    pub full_name: Option<String>,
+    pub email: Option<String>,
+    pub avatar_url: Option<String>,
+    /// Used only if the client is created (IMKIT clients do not use the Zulip
+    /// API until an operator gives them a key).
+    pub api_key: KeyHash,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    CreateGroup(CreateGroup),
+    UpdateGroup(GroupId, UpdateGroup),
+    DeactivateGroup(GroupId),
+    ChangeMembers(GroupId, ChangeMembers),
+    CreateUser(CreateUser),
+    UpdateUser(UserId, UpdateUser),
+    DeactivateUser(UserId),
+    /// A user deactivating their own account.
+    DeactivateSelf,
+    ReactivateUser(UserId),
+    UpdateRealm(UpdateRealm),
+    /// Bring `role:fullmembers` in step with the waiting period (periodic job).
+    SyncFullMembers,
+    PutGroup(PutGroup),
+    /// Remove a group for good (IMKIT's delete); refused while anything uses it.
+    DeleteGroup(GroupId),
+    /// Upsert clients by key, all or nothing.
+    PutClients(Vec<PutClient>),
+}
+
+impl Command {
+    /// How many fresh ids the store must reserve before running this command.
+    pub fn ids_needed(&self) -> usize {
+        match self {
+            Command::CreateGroup(_) | Command::CreateUser(_) | Command::PutGroup(_) => 1,
+            Command::PutClients(clients) => clients.len(),
+            _ => 0,
+        }
+    }
+}
+
+/// What a successful command answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reply {
+    Done,
+    Group(GroupId),
+    User(UserId),
+    Realm(RealmId),
+    /// One user per input, in input order.
+    Users(Vec<UserId>),
+}
+
+/// A command's accepted result: the changes to commit, and the snapshot as it
+/// will be once they are (its version still the old one until `seal`).
+#[derive(Debug)]
+pub struct Outcome {
+    pub changes: Vec<Change>,
+    pub reply: Reply,
+    staged: Snapshot,
+}
+
+impl Outcome {
+    /// The snapshot after the commit that carried these changes at `version`.
+    pub fn seal(self, version: crate::ids::Version) -> Snapshot {
+        let mut snap = self.staged;
+        snap.set_version(version);
+        snap
+    }
+}
+
+/// Changes under construction, applied as they are added so that each later
+/// check sees the effect of the earlier steps.
+struct Plan {
+    snap: Snapshot,
+    changes: Vec<Change>,
+    at: Millis,
+}
+
+impl Plan {
+    fn new(snap: &Snapshot, at: Millis) -> Plan {
+        Plan {
+            snap: snap.clone(),
+            changes: Vec::new(),
+            at,
+        }
+    }
+
+    fn push(&mut self, change: Change) -> Result<()> {
+        self.snap
+            .stage(&change, self.at)
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        self.changes.push(change);
+        Ok(())
+    }
+
+    fn finish(self, reply: Reply) -> Outcome {
+        Outcome {
+            changes: self.changes,
+            reply,
+            staged: self.snap,
+        }
+    }
+}
+
+pub fn execute(
+    snap: &Snapshot,
+    actor: Actor,
+    command: &Command,
+    ctx: &mut Context,
+) -> Result<Outcome> {
+    let mut plan = Plan::new(snap, ctx.now);
+    // A user acting must exist and be active whatever the command.
+    acting_user(snap, actor)?;
+    let reply = match command {
+        Command::CreateGroup(cmd) => create_group(&mut plan, actor, cmd, ctx)?,
+        Command::UpdateGroup(id, cmd) => update_group(&mut plan, actor, *id, cmd)?,
+        Command::DeactivateGroup(id) => deactivate_group(&mut plan, actor, *id)?,
+        Command::ChangeMembers(id, cmd) => change_members(&mut plan, actor, *id, cmd)?,
+        Command::CreateUser(cmd) => create_user(&mut plan, actor, cmd, ctx)?,
+        Command::UpdateUser(id, cmd) => update_user(&mut plan, actor, *id, cmd)?,
+        Command::DeactivateUser(id) => deactivate_user(&mut plan, actor, *id)?,
+        Command::DeactivateSelf => deactivate_self(&mut plan, actor)?,
+        Command::ReactivateUser(id) => reactivate_user(&mut plan, actor, *id)?,
+        Command::UpdateRealm(cmd) => realm::update_realm(&mut plan, actor, cmd)?,
+        Command::PutGroup(cmd) => keyed::put_group(&mut plan, actor, cmd, ctx)?,
+        Command::DeleteGroup(id) => keyed::delete_group(&mut plan, actor, *id)?,
+        Command::PutClients(clients) => keyed::put_clients(&mut plan, actor, clients, ctx)?,
+        Command::SyncFullMembers => {
+            sync_full_members(&mut plan)?;
+            Reply::Done
+        }
+    };
+    Ok(plan.finish(reply))
+}

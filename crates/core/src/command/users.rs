@@ -1,0 +1,311 @@
+//! Users: create, update, (de)activate, and the system groups that follow roles.
+
+use super::*;
+
+/// The system groups a user with this role belongs to directly.
+pub fn system_groups_for(
+    realm: &Realm,
+    role: Role,
+    date_joined: Millis,
+    now: Millis,
+) -> Vec<SystemGroup> {
+    let mut groups = vec![role.system_group()];
+    if role == Role::Member {
+        let wait = i64::from(realm.waiting_period_days) * 86_400_000;
+        if now.saturating_sub(date_joined) >= wait {
+            groups.push(SystemGroup::FullMembers);
+        }
+    }
+    groups
+}
+
+pub(super) fn system_membership_changes(
+    snap: &Snapshot,
+    user: UserId,
+    before: &[SystemGroup],
+    after: &[SystemGroup],
+) -> Result<Vec<Change>> {
+    let mut changes = Vec::new();
+    for which in before.iter().filter(|g| !after.contains(g)) {
+        let group = snap
+            .system_group_id(*which)
+            .ok_or_else(|| Error::Internal(format!("missing {}", which.name())))?;
+        changes.push(Change::MembersRemoved {
+            group,
+            users: vec![user],
+        });
+    }
+    for which in after.iter().filter(|g| !before.contains(g)) {
+        let group = snap
+            .system_group_id(*which)
+            .ok_or_else(|| Error::Internal(format!("missing {}", which.name())))?;
+        changes.push(Change::MembersAdded {
+            group,
+            users: vec![user],
+        });
+    }
+    Ok(changes)
+}
+
+pub(super) fn create_user(
+    plan: &mut Plan,
+    actor: Actor,
+    cmd: &CreateUser,
+    ctx: &mut Context,
+) -> Result<Reply> {
+    let snap = &plan.snap;
+    if let Some(user) = acting_user(snap, actor)? {
+        if !user.role.is_admin() {
+            return Err(Error::MustBeAdmin);
+        }
+        if !user.can_create_users {
+            return Err(Error::CannotCreateUsers);
+        }
+        if cmd.role == Role::Owner && user.role != Role::Owner {
+            return Err(Error::MustBeOwner);
+        }
+    }
+    let full_name = validate::full_name(&cmd.full_name)?;
+    let email = cmd.email.as_deref().map(validate::email).transpose()?;
+    if let Some(email) = &email {
+        if snap.user_by_email(email).is_some() {
+            return Err(Error::EmailTaken(email.clone()));
+        }
+    }
+    let key = cmd
+        .key
+        .as_deref()
+        .map(|k| chosen_key(snap, k))
+        .transpose()?;
+    if let Some(url) = &cmd.avatar_url {
+        validate::avatar_url(url)?;
+    }
+    if let Some(owner) = cmd.bot_owner {
+        if snap.user(owner).is_none() {
+            return Err(Error::UserNotFound(owner));
+        }
+    }
+    let id = UserId(ctx.fresh_id()?);
+    let user = User {
+        id,
+        key: key.unwrap_or_else(|| default_key(snap, id.0, "user")),
+        email: email.map(|e| Arc::from(e.as_str())),
+        full_name,
+        avatar_url: cmd.avatar_url.clone(),
+        role: cmd.role,
+        is_bot: cmd.is_bot,
+        bot_owner: cmd.bot_owner.filter(|_| cmd.is_bot),
+        active: true,
+        can_create_users: cmd.can_create_users && cmd.role.is_admin(),
+        api_key: cmd.api_key,
+        date_joined: ctx.now,
+        updated_at: ctx.now,
+    };
+    let groups = system_groups_for(snap.realm(), cmd.role, ctx.now, ctx.now);
+    let memberships = system_membership_changes(snap, id, &[], &groups)?;
+    plan.push(Change::UserCreated {
+        user: Box::new(user),
+    })?;
+    for change in memberships {
+        plan.push(change)?;
+    }
+    Ok(Reply::User(id))
+}
+
+/// Zulip's `access_user_by_id(..., for_admin=True)`.
+pub(super) fn user_for_admin(snap: &Snapshot, actor: Actor, id: UserId) -> Result<Arc<User>> {
+    let target = snap.user(id).ok_or(Error::UserNotFound(id))?.clone();
+    let actor_user = acting_user(snap, actor)?;
+    if !permission::can_admin_user(actor_user.map(|u| &**u), &target) {
+        return Err(Error::InsufficientPermission);
+    }
+    Ok(target)
+}
+
+pub(super) fn active_owner_count(snap: &Snapshot) -> usize {
+    snap.users()
+        .filter(|u| u.active && u.role == Role::Owner && !u.is_bot)
+        .count()
+}
+
+pub(super) fn acting_role(snap: &Snapshot, actor: Actor) -> Result<Option<Role>> {
+    Ok(acting_user(snap, actor)?.map(|u| u.role))
+}
+
+pub(super) fn update_user(
+    plan: &mut Plan,
+    actor: Actor,
+    id: UserId,
+    cmd: &UpdateUser,
+) -> Result<Reply> {
+    let snap = &plan.snap;
+    let target = user_for_admin(snap, actor, id)?;
+    let mut patch = UserPatch::default();
+    let mut memberships = Vec::new();
+    if let Some(role) = cmd.role.filter(|r| *r != target.role) {
+        // Roles are for administrators only, even on one's own bots.
+        let actor_role = acting_role(snap, actor)?;
+        let touches_owner = role == Role::Owner || target.role == Role::Owner;
+        if touches_owner && actor_role.is_some_and(|r| r != Role::Owner) {
+            return Err(Error::MustBeOwner);
+        }
+        if actor_role.is_some_and(|r| !r.is_admin()) {
+            return Err(Error::MustBeAdmin);
+        }
+        if target.role == Role::Owner
+            && !target.is_bot
+            && target.active
+            && active_owner_count(snap) <= 1
+        {
+            return Err(Error::LastOwner);
+        }
+        let before = system_groups_for(snap.realm(), target.role, target.date_joined, plan.at);
+        let after = system_groups_for(snap.realm(), role, target.date_joined, plan.at);
+        memberships = system_membership_changes(snap, id, &before, &after)?;
+        patch.role = Some(role);
+        if !role.is_admin() && target.can_create_users {
+            patch.can_create_users = Some(false);
+        }
+    }
+    if let Some(name) = &cmd.full_name {
+        let name = validate::full_name(name)?;
+        if name != target.full_name {
+            patch.full_name = Some(name);
+        }
+    }
+    if let Some(email) = &cmd.email {
+        let email = validate::email(email)?;
+        if target.email.as_deref() != Some(email.as_str()) {
+            if snap.user_by_email(&email).is_some_and(|u| u.id != id) {
+                return Err(Error::EmailTaken(email));
+            }
+            patch.email = Some(email);
+        }
+    }
+    if let Some(avatar) = cmd.avatar_url.as_ref().filter(|a| **a != target.avatar_url) {
+        if let Some(url) = avatar {
+            validate::avatar_url(url)?;
+        }
+        patch.avatar_url = Some(avatar.clone());
+    }
+    if let Some(flag) = cmd.can_create_users {
+        let role = patch.role.unwrap_or(target.role);
+        let flag = flag && role.is_admin();
+        if flag != target.can_create_users {
+            patch.can_create_users = Some(flag);
+        }
+    }
+    patch.api_key = cmd.api_key;
+    if !patch.is_empty() {
+        plan.push(Change::UserUpdated { id, patch })?;
+    }
+    for change in memberships {
+        plan.push(change)?;
+    }
+    Ok(Reply::Done)
+}
+
+pub(super) fn deactivate_user(plan: &mut Plan, actor: Actor, id: UserId) -> Result<Reply> {
+    let snap = &plan.snap;
+    let target = snap.user(id).ok_or(Error::UserNotFound(id))?.clone();
+    if !target.active {
+        return Err(Error::UserDeactivated(id));
+    }
+    user_for_admin(snap, actor, id)?;
+    if target.role == Role::Owner {
+        if acting_role(snap, actor)?.is_some_and(|r| r != Role::Owner) {
+            return Err(Error::MustBeOwner);
+        }
+        if !target.is_bot && active_owner_count(snap) <= 1 {
+            return Err(Error::DeactivateLastOwner);
+        }
+    }
+    plan.push(Change::UserUpdated {
+        id,
+        patch: UserPatch {
+            active: Some(false),
+            ..UserPatch::default()
+        },
+    })?;
+    Ok(Reply::Done)
+}
+
+pub(super) fn deactivate_self(plan: &mut Plan, actor: Actor) -> Result<Reply> {
+    let Some(me) = acting_user(&plan.snap, actor)?.cloned() else {
+        return Err(Error::Invalid {
+            field: "actor",
+            reason: "only a user can deactivate themselves".into(),
+        });
+    };
+    if plan.snap.users().filter(|u| u.active).count() == 1 {
+        return Err(Error::DeactivateLastUser { owner: false });
+    }
+    if me.role == Role::Owner && !me.is_bot && active_owner_count(&plan.snap) <= 1 {
+        return Err(Error::DeactivateLastUser { owner: true });
+    }
+    plan.push(Change::UserUpdated {
+        id: me.id,
+        patch: UserPatch {
+            active: Some(false),
+            ..UserPatch::default()
+        },
+    })?;
+    Ok(Reply::Done)
+}
+
+pub(super) fn reactivate_user(plan: &mut Plan, actor: Actor, id: UserId) -> Result<Reply> {
+    let target = user_for_admin(&plan.snap, actor, id)?;
+    if target.active {
+        return Err(Error::UserAlreadyActive(id));
+    }
+    if let Some(email) = &target.email {
+        if plan.snap.user_by_email(email).is_some_and(|u| u.id != id) {
+            return Err(Error::EmailTaken(email.to_string()));
+        }
+    }
+    plan.push(Change::UserUpdated {
+        id,
+        patch: UserPatch {
+            active: Some(true),
+            ..UserPatch::default()
+        },
+    })?;
+    Ok(Reply::Done)
+}
+
+pub(super) fn sync_full_members(plan: &mut Plan) -> Result<()> {
+    let snap = &plan.snap;
+    let Some(full) = snap.system_group(SystemGroup::FullMembers).cloned() else {
+        return Err(Error::Internal("realm has no role:fullmembers".into()));
+    };
+    let mut add = Vec::new();
+    let mut remove = Vec::new();
+    for user in snap.users() {
+        let should = system_groups_for(snap.realm(), user.role, user.date_joined, plan.at)
+            .contains(&SystemGroup::FullMembers);
+        match (should, full.has_member(user.id)) {
+            (true, false) => add.push(user.id),
+            (false, true) => remove.push(user.id),
+            _ => {}
+        }
+    }
+    if !add.is_empty() {
+        plan.push(Change::MembersAdded {
+            group: full.id,
+            users: add,
+        })?;
+    }
+    if !remove.is_empty() {
+        plan.push(Change::MembersRemoved {
+            group: full.id,
+            users: remove,
+        })?;
+    }
+    Ok(())
+}
+
+/// Principals a key names, for faces that address objects by key.
+pub fn resolve_key(snap: &Snapshot, key: &str) -> Result<Principal> {
+    snap.principal(key)
+        .ok_or_else(|| Error::KeyNotFound(key.to_string()))
+}

@@ -1,0 +1,103 @@
+//! `/admin/groups…`: list (paged from the cached ordering), create or update
+//! (`POST`), get and delete by `_id`.
+
+use super::render::{group_json, page_response, visible};
+use super::{ok, optional_string, string_list, ImkitApp, ImkitError, JsonObject, QueryParams};
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use cohort_core::command::PutGroup;
+use cohort_core::{Actor, Command, GroupId, Principal, Reply, Snapshot};
+
+type ImkitResult = Result<Response, ImkitError>;
+
+fn group_by_key(snap: &Snapshot, key: &str) -> Result<GroupId, ImkitError> {
+    match snap.principal(key) {
+        Some(Principal::Group(id)) if snap.group(id).is_some_and(|g| visible(g)) => Ok(id),
+        _ => Err(ImkitError::not_found(
+            "GROUP_NOT_FOUND",
+            format!("Group '{key}' not found"),
+        )),
+    }
+}
+
+/// `GET /admin/groups?limit=&skip=`: groups in creation order.
+pub async fn list(State(state): State<AppState>, app: ImkitApp, query: QueryParams) -> ImkitResult {
+    let (limit, skip) = query.page()?;
+    let snap = state
+        .engine
+        .snapshot(app.snapshot.realm_id())
+        .unwrap_or(app.snapshot);
+    let ordered = state.imkit_groups.ordered(&snap);
+    let page = ordered.iter().skip(skip).take(limit).map(|b| b.as_ref());
+    Ok(page_response(ordered.len(), page))
+}
+
+/// `POST /admin/groups`: `{_id?, nickname, avatarUrl?, members?}`. An existing
+/// `_id` is refused (409) or updated, as the realm's `group_upsert` says.
+pub async fn put(
+    State(state): State<AppState>,
+    app: ImkitApp,
+    JsonObject(body): JsonObject,
+) -> ImkitResult {
+    let key = optional_string(&body, "_id")?;
+    let name = optional_string(&body, "nickname")?
+        .filter(|n| !n.trim().is_empty())
+        .ok_or_else(|| ImkitError::missing("nickname"))?;
+    let avatar_url = optional_string(&body, "avatarUrl")?;
+    let members = string_list(&body, "members")?;
+    let command = Command::PutGroup(PutGroup {
+        key,
+        name,
+        avatar_url,
+        members,
+    });
+    let done = state
+        .engine
+        .execute(app.snapshot.realm_id(), Actor::Platform, command)
+        .await?;
+    let Reply::Group(id) = done.reply else {
+        return Err(ImkitError::internal());
+    };
+    let group = done.snapshot.group(id).ok_or_else(ImkitError::internal)?;
+    Ok(ok(group_json(&done.snapshot, group)))
+}
+
+/// `GET /admin/groups/{_id}` (a cohort extension: IMKIT documents no single-group read).
+pub async fn get(
+    State(state): State<AppState>,
+    app: ImkitApp,
+    Path(key): Path<String>,
+) -> ImkitResult {
+    let snap = state
+        .engine
+        .snapshot(app.snapshot.realm_id())
+        .unwrap_or(app.snapshot);
+    let id = group_by_key(&snap, &key)?;
+    let group = snap.group(id).ok_or_else(ImkitError::internal)?;
+    Ok(ok(group_json(&snap, group)))
+}
+
+/// `DELETE /admin/groups/{_id}` (a cohort extension): removes the group for
+/// good; refused (409 `GROUP_IN_USE`) while it is a subgroup or named by a
+/// permission setting. Answers with the group as it was.
+pub async fn delete(
+    State(state): State<AppState>,
+    app: ImkitApp,
+    Path(key): Path<String>,
+) -> ImkitResult {
+    let snap = state
+        .engine
+        .snapshot(app.snapshot.realm_id())
+        .unwrap_or(app.snapshot);
+    let id = group_by_key(&snap, &key)?;
+    let before = snap
+        .group(id)
+        .map(|g| group_json(&snap, g))
+        .ok_or_else(ImkitError::internal)?;
+    state
+        .engine
+        .execute(snap.realm_id(), Actor::Platform, Command::DeleteGroup(id))
+        .await?;
+    Ok(ok(before))
+}
