@@ -360,6 +360,10 @@ async fn realm_set(db: &str, args: RealmSetArgs) -> Result<()> {
             settings,
             waiting_period_days: args.waiting_period_days,
             bots_may_manage_groups: args.bots_may_manage_groups,
+            group_upsert: args.group_upsert.map(|mode| match mode {
+                crate::args::GroupUpsertArg::Reject => cohort_core::model::GroupUpsert::Reject,
+                crate::args::GroupUpsertArg::Update => cohort_core::model::GroupUpsert::Update,
+            }),
             ..UpdateRealm::default()
         },
     )
