@@ -2,20 +2,27 @@
 # Every test cohort has, in one command:
 #   formatting and lints, the rule that `cohort-core` pulls in no I/O crates,
 #   unit and property tests, black-box tests against real `cohort` processes,
-#   and the official Zulip Python client (installed from PyPI into a venv).
+#   the official Zulip Python client (installed from PyPI into a venv) and
+#   axios (from npm) against the IMKIT face.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 target="${CARGO_TARGET_DIR:-target}"
+[[ "$target" = /* ]] || target="$PWD/$target"
 venv="$target/test-venv"
+node_dir="$target/test-node"
 
 echo "== official clients"
 if ! "$venv/bin/python" -c "import zulip" 2>/dev/null; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check "zulip==0.9.1"
 fi
-export COHORT_PYTHON="$PWD/$venv/bin/python"
-[[ "$venv" = /* ]] && export COHORT_PYTHON="$venv/bin/python"
+export COHORT_PYTHON="$venv/bin/python"
+if [ ! -d "$node_dir/node_modules/axios" ]; then
+    mkdir -p "$node_dir"
+    npm install --silent --no-save --no-audit --no-fund --prefix "$node_dir" "axios@1"
+fi
+export COHORT_NODE_PATH="$node_dir/node_modules"
 
 echo "== formatting"
 cargo fmt --all -- --check
