@@ -20,7 +20,13 @@ fn node_modules() -> PathBuf {
     if !modules.join("axios").exists() {
         std::fs::create_dir_all(&prefix).unwrap();
         let installed = Command::new("npm")
-            .args(["install", "--no-save", "--no-audit", "--no-fund", "--prefix"])
+            .args([
+                "install",
+                "--no-save",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+            ])
             .arg(&prefix)
             .arg(AXIOS)
             .status();
@@ -36,7 +42,8 @@ fn node_modules() -> PathBuf {
 fn axios_drives_the_imkit_face_as_documented() {
     let modules = node_modules();
     let realm = Realm::new();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/node/imkit_axios_check.cjs");
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/node/imkit_axios_check.cjs");
     let out = Command::new("node")
         .arg(&script)
         .arg(&realm.cohort.base)
@@ -46,6 +53,9 @@ fn axios_drives_the_imkit_face_as_documented() {
         .expect("run node");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "the axios checks failed:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "the axios checks failed:\n{stdout}\n{stderr}"
+    );
     assert!(stdout.contains("imkit axios checks passed"), "{stdout}");
 }

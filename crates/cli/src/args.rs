@@ -62,6 +62,22 @@ pub enum Command {
     /// Verify the database: replay each realm's change log from the start and
     /// compare the result with the stored state. Exits non-zero on a mismatch.
     Check(JsonFlag),
+    /// Create or upgrade the database schema (PostgreSQL needs this before
+    /// `serve`; the embedded SQLite file is migrated when opened).
+    Migrate,
+    /// Copy a whole database (realms, users, groups, keys, change log) into an
+    /// empty one, e.g. from SQLite to PostgreSQL, and verify the copy.
+    Copy(CopyArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CopyArgs {
+    /// Source database URL.
+    #[arg(long)]
+    pub from: String,
+    /// Target database URL; it must hold no realm yet.
+    #[arg(long)]
+    pub to: String,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -4,7 +4,7 @@
 //!
 //! Layout: `args.rs` (the command line), `serve.rs` (`serve`, including
 //! `--demo`), `setup.rs` (`init`, `realm add`, the demo seed, `zuliprc`),
-//! `admin.rs` (`user …`, `group …`, `realm set/list`).
+//! `admin.rs` (`user …`, `group …`, `realm set/list`, `check`, `migrate`, `copy`).
 
 mod admin;
 mod args;
@@ -41,6 +41,8 @@ fn main() -> ExitCode {
             Command::Group(args) => admin::group(&cli.db, args).await,
             Command::Realm(args) => admin::realm(&cli.db, args).await,
             Command::Check(args) => admin::check(&cli.db, args).await,
+            Command::Migrate => admin::migrate(&cli.db).await,
+            Command::Copy(args) => admin::copy(args).await,
         }
     });
     match result {

@@ -6,7 +6,6 @@ use crate::setup;
 use anyhow::{Context as _, Result};
 use cohort_engine::EngineConfig;
 use cohort_server::{AppState, ServerConfig};
-use cohort_store::DbUrl;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tracing_subscriber::EnvFilter;
@@ -33,28 +32,22 @@ fn site_for(addr: SocketAddr) -> String {
     format!("http://{host}:{}", addr.port())
 }
 
-fn database_missing(db: &str) -> Result<bool> {
-    match DbUrl::parse(db).map_err(anyhow::Error::msg)? {
-        DbUrl::Sqlite(path) => Ok(!path.exists()),
-        DbUrl::Postgres(_) => Ok(false),
-    }
-}
-
 pub async fn serve(db: &str, args: ServeArgs) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
     let site = site_for(addr);
-    let fresh_demo = args.demo && database_missing(db)?;
+
     let config = EngineConfig {
         poll_interval: Duration::from_millis(args.poll_ms.max(10)),
         ..EngineConfig::default()
     };
     // Before the engine starts, so its start-up gauges are recorded.
     cohort_server::install_metrics();
-    let engine = setup::open_engine(db, fresh_demo, config).await?;
-    if fresh_demo {
+    // `--demo` may create the database; it seeds one that holds no realm yet.
+    let engine = setup::open_engine(db, args.demo, config).await?;
+    if args.demo && engine.realm_ids().is_empty() {
         let created =
             setup::create_realm(&engine, "Zulip Dev", "desdemona@example.com", "Desdemona").await?;
         let owner = created

@@ -104,6 +104,8 @@ pub struct Engine {
     realms: RwLock<HashMap<RealmId, Arc<ArcSwap<Snapshot>>>>,
     keys: RwLock<KeyIndex>,
     requests: mpsc::Sender<Request>,
+    /// The newest version other nodes announced per realm, for the lag gauge.
+    announced: std::sync::Mutex<HashMap<RealmId, Version>>,
 }
 
 impl Engine {
@@ -119,6 +121,7 @@ impl Engine {
             realms: RwLock::new(HashMap::new()),
             keys: RwLock::new(KeyIndex::default()),
             requests: tx,
+            announced: std::sync::Mutex::new(HashMap::new()),
         });
         for snap in snapshots {
             engine
@@ -129,6 +132,12 @@ impl Engine {
             engine.publish(snap, &[]);
         }
         tokio::spawn(writer::run(Arc::downgrade(&engine), rx));
+        let weak = Arc::downgrade(&engine);
+        engine.store.watch(Arc::new(move |realm, version| {
+            if let Some(engine) = weak.upgrade() {
+                engine.announced(realm, version);
+            }
+        }));
         tokio::spawn(poll_other_writers(
             Arc::downgrade(&engine),
             config.poll_interval,
@@ -229,6 +238,21 @@ impl Engine {
             .map_err(|_| EngineError::ShuttingDown)
     }
 
+    /// Another node committed `version` of `realm`: catch up if behind.
+    fn announced(&self, realm: RealmId, version: Version) {
+        {
+            let mut announced = self.announced.lock().unwrap_or_else(|e| e.into_inner());
+            let seen = announced.entry(realm).or_insert(0);
+            *seen = (*seen).max(version);
+        }
+        let local = self.snapshot(realm).map(|s| s.version()).unwrap_or(0);
+        record_lag(realm, version.saturating_sub(local));
+        if version > local {
+            // A full queue means a catch-up is coming anyway.
+            let _ = self.requests.try_send(Request::CatchUp { done: None });
+        }
+    }
+
     /// Make `snap` the realm's current snapshot, indexing the keys that
     /// `commits` (which led to it) introduced. Writer task only.
     fn publish(&self, snap: Snapshot, commits: &[Commit]) -> Arc<Snapshot> {
@@ -242,6 +266,14 @@ impl Engine {
         let realm = snap.realm_id();
         metrics::gauge!("cohort_snapshot_version", "realm" => realm.0.to_string())
             .set(snap.version() as f64);
+        let announced = self
+            .announced
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&realm)
+            .copied()
+            .unwrap_or(0);
+        record_lag(realm, announced.saturating_sub(snap.version()));
         let mut realms = self.realms.write().unwrap_or_else(|e| e.into_inner());
         match realms.get(&realm) {
             Some(cell) => cell.store(snap.clone()),
@@ -320,6 +352,12 @@ async fn maintain(engine: std::sync::Weak<Engine>, every: Duration) {
             }
         }
     }
+}
+
+/// How many commits this node's snapshot of `realm` is behind the newest one it
+/// has heard of (`cohort_realm_lag_versions`).
+fn record_lag(realm: RealmId, behind: Version) {
+    metrics::gauge!("cohort_realm_lag_versions", "realm" => realm.0.to_string()).set(behind as f64);
 }
 
 fn abandoned() -> EngineError {

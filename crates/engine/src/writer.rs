@@ -355,9 +355,13 @@ async fn catch_up(engine: &Engine) -> Result<(), EngineError> {
                 }
             },
         };
+        let now = now_millis();
         for commit in &commits {
             snap.apply(commit)
                 .map_err(|e| EngineError::Internal(format!("realm {realm}: {e}")))?;
+            // Time from another node's commit to this node serving it.
+            metrics::histogram!("cohort_catch_up_lag_seconds")
+                .record((now - commit.at).max(0) as f64 / 1000.0);
         }
         metrics::counter!("cohort_commits_caught_up_total").increment(commits.len() as u64);
         engine.publish(snap, &commits);

@@ -7,9 +7,10 @@
 //! processes made since the caller's snapshot (so the caller validates against
 //! the true latest state).
 //!
-//! Layout: `sqlite/` (the embedded default: schema, migrations, row mapping).
-//! PostgreSQL implements the same trait next.
+//! Layout: `sqlite/` (the embedded default) and `postgres/` (several nodes on
+//! one database), each with its schema, migrations and row mapping.
 
+pub mod postgres;
 pub mod sqlite;
 mod url;
 
@@ -67,6 +68,9 @@ pub trait WriteJob: Send + 'static {
 
 pub type Job = Box<dyn WriteJob>;
 
+/// Callback for `Store::watch`.
+pub type Notify = std::sync::Arc<dyn Fn(RealmId, Version) + Send + Sync>;
+
 /// The persistence port every engine implements.
 pub trait Store: Send + Sync + 'static {
     /// Every realm's state, as of the moment of reading.
@@ -92,19 +96,74 @@ pub trait Store: Send + Sync + 'static {
     /// Whether the database answers at all.
     fn ping(&self) -> BoxFuture<'_, Result<()>>;
 
+    /// Persist commits exactly as given, in one transaction, with no jobs and
+    /// no catch-up: copying a database, loading generated data. A realm's
+    /// first commit creates it.
+    fn import(&self, commits: Vec<Commit>) -> BoxFuture<'_, Result<()>>;
+
+    /// The next fresh id the store would hand out.
+    fn next_id(&self) -> BoxFuture<'_, Result<i64>>;
+
+    /// Make sure no id below `next` is handed out again.
+    fn advance_ids(&self, next: i64) -> BoxFuture<'_, Result<()>>;
+
+    /// Rows per table.
+    fn counts(&self) -> BoxFuture<'_, Result<Counts>>;
+
+    /// Call `changed` with (realm, version) whenever another process commits,
+    /// for as long as the store lives; engines that cannot tell (SQLite) do
+    /// nothing and callers fall back on polling `versions`.
+    fn watch(&self, changed: Notify) {
+        let _ = changed;
+    }
+
     /// A short description for logs, without secrets.
     fn describe(&self) -> String;
 }
 
-/// Open the store a URL names, creating and migrating an SQLite file when
-/// `create` is set.
+/// Build snapshots from rows read out of any engine's tables.
+pub(crate) fn assemble(
+    realms: Vec<(cohort_core::Realm, Version)>,
+    mut users: std::collections::HashMap<RealmId, Vec<cohort_core::User>>,
+    mut groups: std::collections::HashMap<RealmId, Vec<cohort_core::Group>>,
+) -> Result<Vec<Snapshot>> {
+    realms
+        .into_iter()
+        .map(|(realm, version)| {
+            let id = realm.id;
+            Snapshot::from_parts(
+                realm,
+                version,
+                users.remove(&id).unwrap_or_default(),
+                groups.remove(&id).unwrap_or_default(),
+            )
+            .map_err(|e| StoreError::Corrupt(e.to_string()))
+        })
+        .collect()
+}
+
+/// Row counts, to verify a copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counts {
+    pub realms: i64,
+    pub users: i64,
+    pub groups: i64,
+    pub members: i64,
+    pub subgroups: i64,
+    pub commits: i64,
+}
+
+/// Open the store a URL names. With `create`, a missing SQLite file is created
+/// and a PostgreSQL schema is migrated; without it, PostgreSQL refuses a schema
+/// that does not match this build (`cohort migrate` brings it up to date),
+/// while the embedded SQLite file is migrated in place.
 pub async fn open(url: &DbUrl, create: bool) -> Result<std::sync::Arc<dyn Store>> {
     match url {
         DbUrl::Sqlite(path) => Ok(std::sync::Arc::new(
             sqlite::SqliteStore::open(path, create).await?,
         )),
-        DbUrl::Postgres(_) => Err(StoreError::Other(
-            "PostgreSQL support is not built into this version of cohort".into(),
+        DbUrl::Postgres(raw) => Ok(std::sync::Arc::new(
+            postgres::PgStore::open(raw, url.to_string(), create).await?,
         )),
     }
 }

@@ -9,7 +9,7 @@
 mod rows;
 mod schema;
 
-use crate::{BoxFuture, Job, Result, Store, StoreError, Target};
+use crate::{BoxFuture, Counts, Job, Result, Store, StoreError, Target};
 use cohort_core::{Commit, RealmId, Snapshot, Version};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use std::path::{Path, PathBuf};
@@ -274,6 +274,55 @@ impl Store for SqliteStore {
     fn ping(&self) -> BoxFuture<'_, Result<()>> {
         Box::pin(blocking(&self.reader, |conn| {
             conn.query_row("SELECT 1", [], |_| Ok(())).map_err(db_error)
+        }))
+    }
+
+    fn import(&self, commits: Vec<Commit>) -> BoxFuture<'_, Result<()>> {
+        Box::pin(blocking(&self.writer, move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db_error)?;
+            for commit in &commits {
+                rows::persist(&tx, commit)?;
+            }
+            tx.commit().map_err(db_error)
+        }))
+    }
+
+    fn next_id(&self) -> BoxFuture<'_, Result<i64>> {
+        Box::pin(blocking(&self.reader, |conn| {
+            conn.query_row("SELECT next_id FROM ids WHERE singleton = 1", [], |r| {
+                r.get(0)
+            })
+            .map_err(db_error)
+        }))
+    }
+
+    fn advance_ids(&self, next: i64) -> BoxFuture<'_, Result<()>> {
+        Box::pin(blocking(&self.writer, move |conn| {
+            conn.execute(
+                "UPDATE ids SET next_id = MAX(next_id, ?1) WHERE singleton = 1",
+                [next],
+            )
+            .map(|_| ())
+            .map_err(db_error)
+        }))
+    }
+
+    fn counts(&self) -> BoxFuture<'_, Result<Counts>> {
+        Box::pin(blocking(&self.reader, |conn| {
+            let count = |table: &str| -> Result<i64> {
+                conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+                    .map_err(db_error)
+            };
+            Ok(Counts {
+                realms: count("realms")?,
+                users: count("users")?,
+                groups: count("groups")?,
+                members: count("group_members")?,
+                subgroups: count("group_subgroups")?,
+                commits: count("changes")?,
+            })
         }))
     }
 

@@ -145,19 +145,7 @@ pub fn load_all(tx: &Transaction<'_>) -> Result<Vec<Snapshot>> {
             groups.entry(realm).or_default().push(group);
         }
     }
-    realms
-        .into_iter()
-        .map(|(realm, version)| {
-            let id = realm.id;
-            Snapshot::from_parts(
-                realm,
-                version,
-                users.remove(&id).unwrap_or_default(),
-                groups.remove(&id).unwrap_or_default(),
-            )
-            .map_err(corrupt)
-        })
-        .collect()
+    crate::assemble(realms, users, groups)
 }
 
 pub fn commits(

@@ -1,0 +1,86 @@
+//! PostgreSQL schema migrations, embedded; applied by `cohort migrate` (or
+//! `cohort init`), each in its own transaction, never edited once released.
+//! Same shape as the SQLite schema, so `cohort copy` moves rows one to one.
+
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "initial", INITIAL)];
+
+const INITIAL: &str = r#"
+-- One id space for realms, users and groups.
+CREATE SEQUENCE ids START 1;
+
+CREATE TABLE realms (
+    id         BIGINT PRIMARY KEY,
+    name       TEXT   NOT NULL,
+    -- Version of the last commit in this realm's change log. Writers lock this
+    -- row (SELECT … FOR UPDATE) for their whole transaction: that lock is what
+    -- serialises the realm's writes across nodes.
+    version    BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    -- Settings and hashed keys: the core's `Realm` record as JSON text.
+    data       TEXT   NOT NULL
+);
+
+CREATE TABLE users (
+    id               BIGINT  PRIMARY KEY,
+    realm_id         BIGINT  NOT NULL REFERENCES realms (id),
+    key              TEXT    NOT NULL,
+    email            TEXT,
+    full_name        TEXT    NOT NULL,
+    avatar_url       TEXT,
+    role             BIGINT  NOT NULL,
+    is_bot           BOOLEAN NOT NULL,
+    bot_owner_id     BIGINT,
+    active           BOOLEAN NOT NULL,
+    can_create_users BOOLEAN NOT NULL,
+    -- SHA-256 of the API key, hex; the key itself is never stored.
+    api_key_hash     TEXT    NOT NULL UNIQUE,
+    date_joined      BIGINT  NOT NULL,
+    updated_at       BIGINT  NOT NULL
+);
+CREATE UNIQUE INDEX users_realm_key ON users (realm_id, key);
+
+CREATE TABLE groups (
+    id                       BIGINT  PRIMARY KEY,
+    realm_id                 BIGINT  NOT NULL REFERENCES realms (id),
+    key                      TEXT    NOT NULL,
+    name                     TEXT    NOT NULL,
+    description              TEXT    NOT NULL,
+    avatar_url               TEXT,
+    system_kind              TEXT,
+    deactivated              BOOLEAN NOT NULL,
+    creator_id               BIGINT,
+    created_at               BIGINT  NOT NULL,
+    updated_at               BIGINT  NOT NULL,
+    -- Permission settings: a group id or an anonymous group, as JSON text.
+    can_add_members_group    TEXT    NOT NULL,
+    can_join_group           TEXT    NOT NULL,
+    can_leave_group          TEXT    NOT NULL,
+    can_manage_group         TEXT    NOT NULL,
+    can_mention_group        TEXT    NOT NULL,
+    can_remove_members_group TEXT    NOT NULL
+);
+CREATE UNIQUE INDEX groups_realm_name ON groups (realm_id, name);
+CREATE UNIQUE INDEX groups_realm_key ON groups (realm_id, key);
+
+CREATE TABLE group_members (
+    group_id BIGINT NOT NULL REFERENCES groups (id),
+    user_id  BIGINT NOT NULL REFERENCES users (id),
+    PRIMARY KEY (group_id, user_id)
+);
+
+CREATE TABLE group_subgroups (
+    group_id    BIGINT NOT NULL REFERENCES groups (id),
+    subgroup_id BIGINT NOT NULL REFERENCES groups (id),
+    PRIMARY KEY (group_id, subgroup_id)
+);
+
+-- The change log: one row per commit, its changes as a JSON array.
+CREATE TABLE changes (
+    realm_id BIGINT NOT NULL REFERENCES realms (id),
+    version  BIGINT NOT NULL,
+    at       BIGINT NOT NULL,
+    actor    TEXT   NOT NULL,
+    changes  TEXT   NOT NULL,
+    PRIMARY KEY (realm_id, version)
+);
+"#;
