@@ -3,7 +3,8 @@
 #   formatting and lints, the rule that `cohort-core` pulls in no I/O crates,
 #   unit and property tests, black-box tests against real `cohort` processes,
 #   the official Zulip Python client (installed from PyPI into a venv) and
-#   axios (from npm) against the IMKIT face.
+#   axios (from npm) against the IMKIT face, then the black-box suites again on
+#   PostgreSQL (a fresh database per test, dropped afterwards).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,5 +38,20 @@ if cargo tree -p cohort-core -e normal --prefix none | grep -E "$forbidden"; the
     exit 1
 fi
 
-echo "== tests"
+echo "== tests (SQLite, and the multi-node PostgreSQL tests)"
 cargo test --workspace
+
+echo "== the black-box suites on PostgreSQL"
+pg="${COHORT_TEST_PG:-postgres://postgres@127.0.0.1:5432}"
+if psql "$pg/postgres" -q -c "SELECT 1" >/dev/null 2>&1; then
+    COHORT_TEST_STORE=postgres cargo test -p cohort \
+        --test zulip_protocol --test zulip_groups --test zulip_permissions --test zulip_users \
+        --test zulip_python_client --test imkit --test imkit_axios --test durability --test cli
+elif [ "${CI:-}" = "true" ]; then
+    echo "PostgreSQL is not reachable at $pg: CI requires it" >&2
+    exit 1
+else
+    echo "!!!"
+    echo "!!! PostgreSQL is NOT reachable at $pg: the PostgreSQL runs were SKIPPED."
+    echo "!!!"
+fi

@@ -292,7 +292,15 @@ fn check_times(item: &Value) {
 fn check_group(group: &Value) {
     assert_eq!(
         keys(group),
-        ["_id", "avatarUrl", "createdAt", "id", "members", "nickname", "updatedAt"],
+        [
+            "_id",
+            "avatarUrl",
+            "createdAt",
+            "id",
+            "members",
+            "nickname",
+            "updatedAt"
+        ],
         "{group}"
     );
     assert!(group["_id"].is_string(), "{group}");
@@ -533,7 +541,10 @@ async fn api_key_is_required_checked_per_realm_and_rotatable() {
         ("empty", Imkit::with_key(&base, Some(""))),
         ("blank", Imkit::with_key(&base, Some("   "))),
         ("wrong", Imkit::with_key(&base, Some(&wrong))),
-        ("a user's api key", Imkit::with_key(&base, Some(&realm.owner.key))),
+        (
+            "a user's api key",
+            Imkit::with_key(&base, Some(&realm.owner.key)),
+        ),
     ];
     for (what, caller) in &callers {
         let requests = [
@@ -545,7 +556,9 @@ async fn api_key_is_required_checked_per_realm_and_rotatable() {
             caller.delete("/admin/groups/ops").await,
             caller.get("/admin/clients", &[]).await,
             caller.get("/admin/clients", &[("q", "not json")]).await,
-            caller.get(&format!("/admin/clients/{}", realm.owner.id), &[]).await,
+            caller
+                .get(&format!("/admin/clients/{}", realm.owner.id), &[])
+                .await,
             caller.post_json("/admin/clients", j!({"_id": "x"})).await,
             caller
                 .post_json("/admin/clients/list", j!({"data": [{"_id": "x"}]}))
@@ -577,7 +590,11 @@ async fn api_key_is_required_checked_per_realm_and_rotatable() {
         )
         .await;
     assert_err(&got, 401, "Unauthorized", "INVALID_API_KEY", "API key");
-    assert_eq!(state(&realm, &ik).await, before, "refused requests left a trace");
+    assert_eq!(
+        state(&realm, &ik).await,
+        before,
+        "refused requests left a trace"
+    );
 
     // Header names are case-insensitive (spelled exactly as written here).
     for header in ["IM-API-KEY", "im-api-key", "Im-Api-Key", "iM-aPi-KeY"] {
@@ -618,7 +635,7 @@ async fn api_key_is_required_checked_per_realm_and_rotatable() {
         "ops",
     );
     assert_err(
-        &oik.get(&format!("/admin/clients/{}", realm.member.id), &[])
+        &oik.get(&format!("/admin/clients/{}", realm.bot.id), &[])
             .await,
         404,
         "Not Found",
@@ -632,7 +649,7 @@ async fn api_key_is_required_checked_per_realm_and_rotatable() {
     assert_err(
         &oik.post_json(
             "/admin/groups",
-            j!({"nickname": "Mixed", "members": [realm.member.id.to_string()]}),
+            j!({"nickname": "Mixed", "members": [realm.bot.id.to_string()]}),
         )
         .await,
         400,
@@ -665,7 +682,8 @@ async fn api_key_is_required_checked_per_realm_and_rotatable() {
         message,
     );
     assert_err(
-        &ik.post_json("/admin/groups", j!({"nickname": "Late"})).await,
+        &ik.post_json("/admin/groups", j!({"nickname": "Late"}))
+            .await,
         status,
         rm,
         code,
@@ -804,8 +822,8 @@ async fn group_list_pages_in_creation_order() {
 async fn group_create_shapes_and_reads() {
     let realm = Realm::new();
     let ik = Imkit::new(&realm);
-    let c1 = ik.client(j!({"_id": "c1", "nickname": "Cee One"})).await;
-    let c2 = ik.client(j!({"_id": "c2", "nickname": "Cee Two"})).await;
+    ik.client(j!({"_id": "c1", "nickname": "Cee One"})).await;
+    ik.client(j!({"_id": "c2", "nickname": "Cee Two"})).await;
     let member_key = realm.member.id.to_string();
 
     // With _id, avatarUrl and members (IMKIT clients and a Zulip user).
@@ -840,8 +858,12 @@ async fn group_create_shapes_and_reads() {
     let zg = zulip_group(&realm, "Engineering").await;
     let mut zulip_members = vec![
         realm.member.id,
-        zulip_user(&realm, "Cee One").await["user_id"].as_i64().unwrap(),
-        zulip_user(&realm, "Cee Two").await["user_id"].as_i64().unwrap(),
+        zulip_user(&realm, "Cee One").await["user_id"]
+            .as_i64()
+            .unwrap(),
+        zulip_user(&realm, "Cee Two").await["user_id"]
+            .as_i64()
+            .unwrap(),
     ];
     zulip_members.sort_unstable();
     assert_eq!(sorted_ints(&zg["members"]), zulip_members);
@@ -909,9 +931,15 @@ async fn group_create_shapes_and_reads() {
     // The list holds them all, in creation order.
     let (page, total) = group_page(&ik, &[]).await;
     assert_eq!(total, 9);
-    assert_eq!(ids(&page)[..4], strs(&["eng", &zid.to_string(), nulls["_id"].as_str().unwrap(), "bots"]));
-    assert_eq!(untimed(&c1)["nickname"], "Cee One");
-    assert_eq!(untimed(&c2)["nickname"], "Cee Two");
+    assert_eq!(
+        ids(&page)[..4],
+        strs(&[
+            "eng",
+            &zid.to_string(),
+            nulls["_id"].as_str().unwrap(),
+            "bots"
+        ])
+    );
 }
 
 /// Percent-encode a path segment.
@@ -952,52 +980,292 @@ async fn group_create_refusals_change_nothing() {
         // nickname is required and must be text.
         (j!({}), 400, bad, mp, "nickname is required"),
         (j!({"nickname": ""}), 400, bad, mp, "nickname is required"),
-        (j!({"nickname": "   "}), 400, bad, mp, "nickname is required"),
+        (
+            j!({"nickname": "   "}),
+            400,
+            bad,
+            mp,
+            "nickname is required",
+        ),
         (j!({"nickname": null}), 400, bad, mp, "nickname is required"),
-        (j!({"_id": "x", "members": ["c1"]}), 400, bad, mp, "nickname is required"),
-        (j!({"nickname": 5}), 400, bad, pi, "nickname must be a string"),
-        (j!({"nickname": ["N"]}), 400, bad, pi, "nickname must be a string"),
+        (
+            j!({"_id": "x", "members": ["c1"]}),
+            400,
+            bad,
+            mp,
+            "nickname is required",
+        ),
+        (
+            j!({"nickname": 5}),
+            400,
+            bad,
+            pi,
+            "nickname must be a string",
+        ),
+        (
+            j!({"nickname": ["N"]}),
+            400,
+            bad,
+            pi,
+            "nickname must be a string",
+        ),
         // members: an array of existing, distinct client ids.
-        (j!({"nickname": "N", "members": "c1"}), 400, bad, pi, "members must be an array"),
-        (j!({"nickname": "N", "members": {"c1": true}}), 400, bad, pi, "members must be an array"),
-        (j!({"nickname": "N", "members": 1}), 400, bad, pi, "members must be an array"),
-        (j!({"nickname": "N", "members": ["c1", 5]}), 400, bad, pi, "members[1] must be a string"),
-        (j!({"nickname": "N", "members": [null]}), 400, bad, pi, "members[0] must be a string"),
-        (j!({"nickname": "N", "members": [["c1"]]}), 400, bad, pi, "members[0] must be a string"),
-        (j!({"nickname": "N", "members": ["c1", "nobody"]}), 400, bad, pi, "no client with _id 'nobody'"),
-        (j!({"nickname": "N", "members": ["c1", "c1"]}), 400, bad, pi, "'c1' is listed more than once"),
-        (j!({"nickname": "N", "members": ["alpha"]}), 400, bad, pi, "'alpha' is a group, not a client"),
-        (j!({"nickname": "N", "members": ["role:members"]}), 400, bad, pi, "is a group, not a client"),
-        (j!({"nickname": "N", "members": too_many}), 400, bad, pi, "members lists more than 10000 ids"),
+        (
+            j!({"nickname": "N", "members": "c1"}),
+            400,
+            bad,
+            pi,
+            "members must be an array",
+        ),
+        (
+            j!({"nickname": "N", "members": {"c1": true}}),
+            400,
+            bad,
+            pi,
+            "members must be an array",
+        ),
+        (
+            j!({"nickname": "N", "members": 1}),
+            400,
+            bad,
+            pi,
+            "members must be an array",
+        ),
+        (
+            j!({"nickname": "N", "members": ["c1", 5]}),
+            400,
+            bad,
+            pi,
+            "members[1] must be a string",
+        ),
+        (
+            j!({"nickname": "N", "members": [null]}),
+            400,
+            bad,
+            pi,
+            "members[0] must be a string",
+        ),
+        (
+            j!({"nickname": "N", "members": [["c1"]]}),
+            400,
+            bad,
+            pi,
+            "members[0] must be a string",
+        ),
+        (
+            j!({"nickname": "N", "members": ["c1", "nobody"]}),
+            400,
+            bad,
+            pi,
+            "no client with _id 'nobody'",
+        ),
+        (
+            j!({"nickname": "N", "members": ["c1", "c1"]}),
+            400,
+            bad,
+            pi,
+            "'c1' is listed more than once",
+        ),
+        (
+            j!({"nickname": "N", "members": ["alpha"]}),
+            400,
+            bad,
+            pi,
+            "'alpha' is a group, not a client",
+        ),
+        (
+            j!({"nickname": "N", "members": ["role:members"]}),
+            400,
+            bad,
+            pi,
+            "is a group, not a client",
+        ),
+        (
+            j!({"nickname": "N", "members": too_many}),
+            400,
+            bad,
+            pi,
+            "members lists more than 10000 ids",
+        ),
         // _id: a printable string of 1..=128 characters, not in use.
-        (j!({"_id": "", "nickname": "N"}), 400, bad, pi, "_id is invalid: empty"),
-        (j!({"_id": "k".repeat(129), "nickname": "N"}), 400, bad, pi, "_id is invalid: longer than 128"),
-        (j!({"_id": "a\u{7}b", "nickname": "N"}), 400, bad, pi, "_id is invalid: contains control characters"),
-        (j!({"_id": "a\nb", "nickname": "N"}), 400, bad, pi, "_id is invalid: contains control characters"),
-        (j!({"_id": "a\u{0}b", "nickname": "N"}), 400, bad, pi, "_id is invalid"),
-        (j!({"_id": " padded", "nickname": "N"}), 400, bad, pi, "_id is invalid: has leading or trailing whitespace"),
-        (j!({"_id": 5, "nickname": "N"}), 400, bad, pi, "_id must be a string"),
-        (j!({"_id": {"a": 1}, "nickname": "N"}), 400, bad, pi, "_id must be a string"),
-        (j!({"_id": "c1", "nickname": "N"}), 409, "Conflict", "ID_ALREADY_IN_USE", "'c1' is already the _id"),
-        (j!({"_id": owner_key, "nickname": "N"}), 409, "Conflict", "ID_ALREADY_IN_USE", "already the _id"),
-        (j!({"_id": "role:members", "nickname": "N"}), 409, "Conflict", "ID_ALREADY_IN_USE", "already the _id"),
-        (j!({"_id": "gone", "nickname": "N"}), 409, "Conflict", "ID_ALREADY_IN_USE", "already the _id"),
-        (j!({"_id": "alpha", "nickname": "N"}), 409, "Conflict", "GROUP_ALREADY_EXISTS", "A group with this ID already exists"),
-        (j!({"_id": "alpha", "nickname": "Alpha"}), 409, "Conflict", "GROUP_ALREADY_EXISTS", "A group with this ID already exists"),
+        (
+            j!({"_id": "", "nickname": "N"}),
+            400,
+            bad,
+            pi,
+            "_id is invalid: empty",
+        ),
+        (
+            j!({"_id": "k".repeat(129), "nickname": "N"}),
+            400,
+            bad,
+            pi,
+            "_id is invalid: longer than 128",
+        ),
+        (
+            j!({"_id": "a\u{7}b", "nickname": "N"}),
+            400,
+            bad,
+            pi,
+            "_id is invalid: contains control characters",
+        ),
+        (
+            j!({"_id": "a\nb", "nickname": "N"}),
+            400,
+            bad,
+            pi,
+            "_id is invalid: contains control characters",
+        ),
+        (
+            j!({"_id": "a\u{0}b", "nickname": "N"}),
+            400,
+            bad,
+            pi,
+            "_id is invalid",
+        ),
+        (
+            j!({"_id": " padded", "nickname": "N"}),
+            400,
+            bad,
+            pi,
+            "_id is invalid: has leading or trailing whitespace",
+        ),
+        (
+            j!({"_id": 5, "nickname": "N"}),
+            400,
+            bad,
+            pi,
+            "_id must be a string",
+        ),
+        (
+            j!({"_id": {"a": 1}, "nickname": "N"}),
+            400,
+            bad,
+            pi,
+            "_id must be a string",
+        ),
+        (
+            j!({"_id": "c1", "nickname": "N"}),
+            409,
+            "Conflict",
+            "ID_ALREADY_IN_USE",
+            "'c1' is already the _id",
+        ),
+        (
+            j!({"_id": owner_key, "nickname": "N"}),
+            409,
+            "Conflict",
+            "ID_ALREADY_IN_USE",
+            "already the _id",
+        ),
+        (
+            j!({"_id": "role:members", "nickname": "N"}),
+            409,
+            "Conflict",
+            "ID_ALREADY_IN_USE",
+            "already the _id",
+        ),
+        (
+            j!({"_id": "gone", "nickname": "N"}),
+            409,
+            "Conflict",
+            "ID_ALREADY_IN_USE",
+            "already the _id",
+        ),
+        (
+            j!({"_id": "alpha", "nickname": "N"}),
+            409,
+            "Conflict",
+            "GROUP_ALREADY_EXISTS",
+            "A group with this ID already exists",
+        ),
+        (
+            j!({"_id": "alpha", "nickname": "Alpha"}),
+            409,
+            "Conflict",
+            "GROUP_ALREADY_EXISTS",
+            "A group with this ID already exists",
+        ),
         // nickname: unique, Zulip's group-name rules.
-        (j!({"nickname": "Alpha"}), 409, "Conflict", "NICKNAME_TAKEN", "Another group is already named 'Alpha'"),
-        (j!({"_id": "beta", "nickname": "Alpha", "members": ["c1"]}), 409, "Conflict", "NICKNAME_TAKEN", "'Alpha'"),
-        (j!({"nickname": "Gone"}), 409, "Conflict", "NICKNAME_TAKEN", "'Gone'"),
-        (j!({"nickname": "role:x"}), 400, bad, pi, "nickname cannot start with 'role:'"),
-        (j!({"nickname": "role:members"}), 400, bad, pi, "nickname cannot start with 'role:'"),
-        (j!({"nickname": "@x"}), 400, bad, pi, "nickname cannot start with '@'"),
-        (j!({"nickname": "user:x"}), 400, bad, pi, "nickname cannot start with 'user:'"),
-        (j!({"nickname": "channel:x"}), 400, bad, pi, "nickname cannot start with 'channel:'"),
-        (j!({"nickname": "n".repeat(101)}), 400, bad, pi, "nickname must be at most 100 characters"),
+        (
+            j!({"nickname": "Alpha"}),
+            409,
+            "Conflict",
+            "NICKNAME_TAKEN",
+            "Another group is already named 'Alpha'",
+        ),
+        (
+            j!({"_id": "beta", "nickname": "Alpha", "members": ["c1"]}),
+            409,
+            "Conflict",
+            "NICKNAME_TAKEN",
+            "'Alpha'",
+        ),
+        (
+            j!({"nickname": "Gone"}),
+            409,
+            "Conflict",
+            "NICKNAME_TAKEN",
+            "'Gone'",
+        ),
+        (
+            j!({"nickname": "role:x"}),
+            400,
+            bad,
+            pi,
+            "nickname cannot start with 'role:'",
+        ),
+        (
+            j!({"nickname": "role:members"}),
+            400,
+            bad,
+            pi,
+            "nickname cannot start with 'role:'",
+        ),
+        (
+            j!({"nickname": "@x"}),
+            400,
+            bad,
+            pi,
+            "nickname cannot start with '@'",
+        ),
+        (
+            j!({"nickname": "user:x"}),
+            400,
+            bad,
+            pi,
+            "nickname cannot start with 'user:'",
+        ),
+        (
+            j!({"nickname": "channel:x"}),
+            400,
+            bad,
+            pi,
+            "nickname cannot start with 'channel:'",
+        ),
+        (
+            j!({"nickname": "n".repeat(101)}),
+            400,
+            bad,
+            pi,
+            "nickname must be at most 100 characters",
+        ),
         (j!({"nickname": "a\u{0}b"}), 400, bad, pi, "NUL"),
         // avatarUrl: a bounded string.
-        (j!({"nickname": "N", "avatarUrl": 5}), 400, bad, pi, "avatarUrl must be a string"),
-        (j!({"nickname": "N", "avatarUrl": format!("https://x/{}", "a".repeat(2048))}), 400, bad, pi, "avatarUrl must be at most 2048"),
+        (
+            j!({"nickname": "N", "avatarUrl": 5}),
+            400,
+            bad,
+            pi,
+            "avatarUrl must be a string",
+        ),
+        (
+            j!({"nickname": "N", "avatarUrl": format!("https://x/{}", "a".repeat(2048))}),
+            400,
+            bad,
+            pi,
+            "avatarUrl must be at most 2048",
+        ),
     ];
     for (body, status, rm, code, message) in cases {
         let got = ik.post_json("/admin/groups", body.clone()).await;
@@ -1019,7 +1287,9 @@ async fn group_create_refusals_change_nothing() {
             .delete(&format!("/users/{}", realm.member2.id), &[])
             .await,
     );
-    ok(&ik.delete(&format!("/admin/groups/{}", "k".repeat(128))).await);
+    ok(&ik
+        .delete(&format!("/admin/groups/{}", "k".repeat(128)))
+        .await);
     let before = state(&realm, &ik).await;
 
     // A deactivated user is no longer a valid member.
@@ -1073,8 +1343,10 @@ async fn group_upsert_mode_updates_existing_ids() {
             .await;
     }
     let created = ik
-        .group(j!({"_id": "up", "nickname": "Up", "avatarUrl": "https://a/1.png",
-                   "members": ["c1", "c2"]}))
+        .group(
+            j!({"_id": "up", "nickname": "Up", "avatarUrl": "https://a/1.png",
+                   "members": ["c1", "c2"]}),
+        )
         .await;
     ik.group(j!({"_id": "other", "nickname": "Other"})).await;
     let before = state(&realm, &ik).await;
@@ -1113,7 +1385,10 @@ async fn group_upsert_mode_updates_existing_ids() {
         j!({"_id": "up", "id": "up", "nickname": "Up 2",
             "avatarUrl": "https://a/1.png", "members": ["c1", "c3"]})
     );
-    assert_eq!(updated["createdAt"], created["createdAt"], "createdAt is kept");
+    assert_eq!(
+        updated["createdAt"], created["createdAt"],
+        "createdAt is kept"
+    );
     assert!(
         updated["updatedAt"].as_str() > created["updatedAt"].as_str(),
         "updatedAt moves: {created} -> {updated}"
@@ -1123,11 +1398,15 @@ async fn group_upsert_mode_updates_existing_ids() {
     assert_eq!(total, 2);
     assert_eq!(page[0], updated, "an update keeps the group's place");
     // Zulip sees the new name and members.
-    assert_eq!(zulip_group(&realm, "Up"), Value::Null);
+    assert_eq!(zulip_group(&realm, "Up").await, Value::Null);
     let zg = zulip_group(&realm, "Up 2").await;
     let mut expected = vec![
-        zulip_user(&realm, "Client c1").await["user_id"].as_i64().unwrap(),
-        zulip_user(&realm, "Client c3").await["user_id"].as_i64().unwrap(),
+        zulip_user(&realm, "Client c1").await["user_id"]
+            .as_i64()
+            .unwrap(),
+        zulip_user(&realm, "Client c3").await["user_id"]
+            .as_i64()
+            .unwrap(),
     ];
     expected.sort_unstable();
     assert_eq!(sorted_ints(&zg["members"]), expected);
@@ -1156,14 +1435,62 @@ async fn group_upsert_mode_updates_existing_ids() {
     // Refusals in update mode change nothing (all or nothing).
     let before = state(&realm, &ik).await;
     let cases: Vec<(Value, u16, &str, &str, &str)> = vec![
-        (j!({"_id": "up", "nickname": "Other"}), 409, "Conflict", "NICKNAME_TAKEN", "'Other'"),
-        (j!({"_id": "up", "nickname": "Up 3", "members": ["c1", "nobody"]}), 400, "Bad Request", "INVALID_PARAMETER", "nobody"),
-        (j!({"_id": "up", "nickname": "Up 3", "members": ["c1", "c1"]}), 400, "Bad Request", "INVALID_PARAMETER", "more than once"),
-        (j!({"_id": "up", "nickname": "Up 3", "members": ["other"]}), 400, "Bad Request", "INVALID_PARAMETER", "is a group"),
-        (j!({"_id": "up"}), 400, "Bad Request", "MISSING_PARAMETER", "nickname is required"),
-        (j!({"_id": "up", "nickname": "role:up"}), 400, "Bad Request", "INVALID_PARAMETER", "role:"),
-        (j!({"_id": "c1", "nickname": "C"}), 409, "Conflict", "ID_ALREADY_IN_USE", "'c1'"),
-        (j!({"_id": "role:members", "nickname": "C"}), 409, "Conflict", "ID_ALREADY_IN_USE", "role:members"),
+        (
+            j!({"_id": "up", "nickname": "Other"}),
+            409,
+            "Conflict",
+            "NICKNAME_TAKEN",
+            "'Other'",
+        ),
+        (
+            j!({"_id": "up", "nickname": "Up 3", "members": ["c1", "nobody"]}),
+            400,
+            "Bad Request",
+            "INVALID_PARAMETER",
+            "nobody",
+        ),
+        (
+            j!({"_id": "up", "nickname": "Up 3", "members": ["c1", "c1"]}),
+            400,
+            "Bad Request",
+            "INVALID_PARAMETER",
+            "more than once",
+        ),
+        (
+            j!({"_id": "up", "nickname": "Up 3", "members": ["other"]}),
+            400,
+            "Bad Request",
+            "INVALID_PARAMETER",
+            "is a group",
+        ),
+        (
+            j!({"_id": "up"}),
+            400,
+            "Bad Request",
+            "MISSING_PARAMETER",
+            "nickname is required",
+        ),
+        (
+            j!({"_id": "up", "nickname": "role:up"}),
+            400,
+            "Bad Request",
+            "INVALID_PARAMETER",
+            "role:",
+        ),
+        (
+            j!({"_id": "c1", "nickname": "C"}),
+            409,
+            "Conflict",
+            "ID_ALREADY_IN_USE",
+            "'c1'",
+        ),
+        (
+            j!({"_id": "role:members", "nickname": "C"}),
+            409,
+            "Conflict",
+            "ID_ALREADY_IN_USE",
+            "role:members",
+        ),
     ];
     for (body, status, rm, code, message) in cases {
         let got = ik.post_json("/admin/groups", body.clone()).await;
@@ -1305,9 +1632,7 @@ async fn group_get_and_delete() {
     // Its members are untouched, and its _id and nickname are free again.
     assert_eq!(ok(&ik.get("/admin/clients/c1", &[]).await)["_id"], "c1");
     tick().await;
-    let reborn = ik
-        .group(j!({"_id": "doomed", "nickname": "Doomed"}))
-        .await;
+    let reborn = ik.group(j!({"_id": "doomed", "nickname": "Doomed"})).await;
     assert!(reborn["createdAt"].as_str() > doomed["createdAt"].as_str());
     ok(&ik.delete("/admin/groups/doomed").await);
 
@@ -1431,7 +1756,12 @@ async fn group_get_and_delete() {
         .unwrap();
     cli_ok(
         &realm,
-        &["realm", "set", "--can-create-groups", &realm_named_zid.to_string()],
+        &[
+            "realm",
+            "set",
+            "--can-create-groups",
+            &realm_named_zid.to_string(),
+        ],
     );
     realm
         .cohort
@@ -1497,8 +1827,10 @@ async fn client_create_and_partial_update() {
 
     let t0 = now_ms();
     let alice = ik
-        .client(j!({"_id": "alice", "nickname": "Alice", "email": "alice@example.com",
-                    "avatarUrl": "https://img.example/a.png"}))
+        .client(
+            j!({"_id": "alice", "nickname": "Alice", "email": "alice@example.com",
+                    "avatarUrl": "https://img.example/a.png"}),
+        )
         .await;
     let t1 = now_ms();
     check_client(&alice);
@@ -1534,8 +1866,10 @@ async fn client_create_and_partial_update() {
     assert!(v3["updatedAt"].as_str() > v2["updatedAt"].as_str());
     // Null fields and a false issueAccessToken are "not sent".
     let v4 = ik
-        .client(j!({"_id": "alice", "nickname": null, "email": null, "avatarUrl": null,
-                    "issueAccessToken": false, "token": null}))
+        .client(
+            j!({"_id": "alice", "nickname": null, "email": null, "avatarUrl": null,
+                    "issueAccessToken": false, "token": null}),
+        )
         .await;
     assert_eq!(untimed(&v4), untimed(&v3));
     // Its own email again (in any case) is not "taken".
@@ -1592,7 +1926,10 @@ async fn client_create_and_partial_update() {
         .get(&format!("/users/{bob_id}"), &[])
         .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["user"]["email"], format!("user{bob_id}@cohort.invalid"));
+    assert_eq!(
+        body["user"]["email"],
+        format!("user{bob_id}@cohort.invalid")
+    );
     assert_eq!(body["user"]["delivery_email"], Value::Null);
     // Giving it an email later shows through.
     let got = ik
@@ -1633,7 +1970,8 @@ async fn client_refusals_change_nothing() {
     let ik = Imkit::new(&realm);
     ik.client(j!({"_id": "alice", "nickname": "Alice", "email": "alice@example.com"}))
         .await;
-    ik.client(j!({"_id": "gone", "nickname": "Gone Client"})).await;
+    ik.client(j!({"_id": "gone", "nickname": "Gone Client"}))
+        .await;
     ik.group(j!({"_id": "team", "nickname": "Team"})).await;
     let gone_id = zulip_user(&realm, "Gone Client").await["user_id"]
         .as_i64()
@@ -1650,41 +1988,221 @@ async fn client_refusals_change_nothing() {
     let tokens = "TOKENS_NOT_SUPPORTED";
     let cases: Vec<(Value, u16, &str, &str, &str)> = vec![
         (j!({}), 400, bad, "MISSING_PARAMETER", "_id is required"),
-        (j!({"_id": null, "nickname": "X"}), 400, bad, "MISSING_PARAMETER", "_id is required"),
-        (j!({"nickname": "Alice"}), 400, bad, "MISSING_PARAMETER", "_id is required"),
+        (
+            j!({"_id": null, "nickname": "X"}),
+            400,
+            bad,
+            "MISSING_PARAMETER",
+            "_id is required",
+        ),
+        (
+            j!({"nickname": "Alice"}),
+            400,
+            bad,
+            "MISSING_PARAMETER",
+            "_id is required",
+        ),
         (j!({"_id": 5}), 400, bad, pi, "_id must be a string"),
         (j!({"_id": ["alice"]}), 400, bad, pi, "_id must be a string"),
         (j!({"_id": true}), 400, bad, pi, "_id must be a string"),
-        (j!({"_id": "t1", "issueAccessToken": true}), 400, bad, tokens, "token"),
+        (
+            j!({"_id": "t1", "issueAccessToken": true}),
+            400,
+            bad,
+            tokens,
+            "token",
+        ),
         (j!({"_id": "t1", "token": "abc"}), 400, bad, tokens, "token"),
-        (j!({"_id": "t1", "token": "abc", "expirationDate": "2030-01-01T00:00:00.000Z"}), 400, bad, tokens, "token"),
-        (j!({"_id": "alice", "nickname": "Changed", "issueAccessToken": true}), 400, bad, tokens, "token"),
+        (
+            j!({"_id": "t1", "token": "abc", "expirationDate": "2030-01-01T00:00:00.000Z"}),
+            400,
+            bad,
+            tokens,
+            "token",
+        ),
+        (
+            j!({"_id": "alice", "nickname": "Changed", "issueAccessToken": true}),
+            400,
+            bad,
+            tokens,
+            "token",
+        ),
         (j!({"_id": ""}), 400, bad, pi, "_id is invalid: empty"),
-        (j!({"_id": "k".repeat(129)}), 400, bad, pi, "_id is invalid: longer than 128"),
-        (j!({"_id": "a\tb"}), 400, bad, pi, "_id is invalid: contains control characters"),
-        (j!({"_id": "trailing "}), 400, bad, pi, "_id is invalid: has leading or trailing whitespace"),
-        (j!({"_id": "team"}), 409, "Conflict", "ID_ALREADY_IN_USE", "'team' is already the _id"),
-        (j!({"_id": "team", "nickname": "Team Client"}), 409, "Conflict", "ID_ALREADY_IN_USE", "'team'"),
-        (j!({"_id": "role:members"}), 409, "Conflict", "ID_ALREADY_IN_USE", "role:members"),
-        (j!({"_id": "n1", "email": "not-an-email"}), 400, bad, pi, "email is not a valid address"),
-        (j!({"_id": "n1", "email": "a@b"}), 400, bad, pi, "email is not a valid address"),
-        (j!({"_id": "n1", "email": "a b@c.example"}), 400, bad, pi, "email is not a valid address"),
-        (j!({"_id": "n1", "email": ""}), 400, bad, pi, "email is not a valid address"),
-        (j!({"_id": "alice", "email": "bad@"}), 400, bad, pi, "email is not a valid address"),
-        (j!({"_id": "n1", "email": 5}), 400, bad, pi, "email must be a string"),
-        (j!({"_id": "n1", "email": "member@test.example"}), 409, "Conflict", "EMAIL_ALREADY_IN_USE", "email"),
-        (j!({"_id": "n1", "email": "MEMBER@Test.Example"}), 409, "Conflict", "EMAIL_ALREADY_IN_USE", "email"),
-        (j!({"_id": "alice", "email": "member@test.example"}), 409, "Conflict", "EMAIL_ALREADY_IN_USE", "email"),
-        (j!({"_id": "n1", "nickname": "a@b"}), 400, bad, pi, "nickname contains characters that are not allowed"),
-        (j!({"_id": "n1", "nickname": "a*b"}), 400, bad, pi, "nickname contains characters"),
-        (j!({"_id": "alice", "nickname": "Alice @ home"}), 400, bad, pi, "nickname contains characters"),
-        (j!({"_id": "n1", "nickname": "x"}), 400, bad, pi, "nickname is too short"),
-        (j!({"_id": "n1", "nickname": "n".repeat(101)}), 400, bad, pi, "nickname is too long"),
-        (j!({"_id": "n1", "nickname": 5}), 400, bad, pi, "nickname must be a string"),
-        (j!({"_id": "n1", "avatarUrl": 5}), 400, bad, pi, "avatarUrl must be a string"),
-        (j!({"_id": "n1", "avatarUrl": "a".repeat(2049)}), 400, bad, pi, "avatarUrl must be at most 2048"),
-        (j!({"_id": "gone"}), 409, "Conflict", "CLIENT_DEACTIVATED", "deactivated"),
-        (j!({"_id": "gone", "nickname": "Back"}), 409, "Conflict", "CLIENT_DEACTIVATED", "'gone'"),
+        (
+            j!({"_id": "k".repeat(129)}),
+            400,
+            bad,
+            pi,
+            "_id is invalid: longer than 128",
+        ),
+        (
+            j!({"_id": "a\tb"}),
+            400,
+            bad,
+            pi,
+            "_id is invalid: contains control characters",
+        ),
+        (
+            j!({"_id": "trailing "}),
+            400,
+            bad,
+            pi,
+            "_id is invalid: has leading or trailing whitespace",
+        ),
+        (
+            j!({"_id": "team"}),
+            409,
+            "Conflict",
+            "ID_ALREADY_IN_USE",
+            "'team' is already the _id",
+        ),
+        (
+            j!({"_id": "team", "nickname": "Team Client"}),
+            409,
+            "Conflict",
+            "ID_ALREADY_IN_USE",
+            "'team'",
+        ),
+        (
+            j!({"_id": "role:members"}),
+            409,
+            "Conflict",
+            "ID_ALREADY_IN_USE",
+            "role:members",
+        ),
+        (
+            j!({"_id": "n1", "email": "not-an-email"}),
+            400,
+            bad,
+            pi,
+            "email is not a valid address",
+        ),
+        (
+            j!({"_id": "n1", "email": "a@b"}),
+            400,
+            bad,
+            pi,
+            "email is not a valid address",
+        ),
+        (
+            j!({"_id": "n1", "email": "a b@c.example"}),
+            400,
+            bad,
+            pi,
+            "email is not a valid address",
+        ),
+        (
+            j!({"_id": "n1", "email": ""}),
+            400,
+            bad,
+            pi,
+            "email is not a valid address",
+        ),
+        (
+            j!({"_id": "alice", "email": "bad@"}),
+            400,
+            bad,
+            pi,
+            "email is not a valid address",
+        ),
+        (
+            j!({"_id": "n1", "email": 5}),
+            400,
+            bad,
+            pi,
+            "email must be a string",
+        ),
+        (
+            j!({"_id": "n1", "email": "member@test.example"}),
+            409,
+            "Conflict",
+            "EMAIL_ALREADY_IN_USE",
+            "email",
+        ),
+        (
+            j!({"_id": "n1", "email": "MEMBER@Test.Example"}),
+            409,
+            "Conflict",
+            "EMAIL_ALREADY_IN_USE",
+            "email",
+        ),
+        (
+            j!({"_id": "alice", "email": "member@test.example"}),
+            409,
+            "Conflict",
+            "EMAIL_ALREADY_IN_USE",
+            "email",
+        ),
+        (
+            j!({"_id": "n1", "nickname": "a@b"}),
+            400,
+            bad,
+            pi,
+            "nickname contains characters that are not allowed",
+        ),
+        (
+            j!({"_id": "n1", "nickname": "a*b"}),
+            400,
+            bad,
+            pi,
+            "nickname contains characters",
+        ),
+        (
+            j!({"_id": "alice", "nickname": "Alice @ home"}),
+            400,
+            bad,
+            pi,
+            "nickname contains characters",
+        ),
+        (
+            j!({"_id": "n1", "nickname": "x"}),
+            400,
+            bad,
+            pi,
+            "nickname is too short",
+        ),
+        (
+            j!({"_id": "n1", "nickname": "n".repeat(101)}),
+            400,
+            bad,
+            pi,
+            "nickname is too long",
+        ),
+        (
+            j!({"_id": "n1", "nickname": 5}),
+            400,
+            bad,
+            pi,
+            "nickname must be a string",
+        ),
+        (
+            j!({"_id": "n1", "avatarUrl": 5}),
+            400,
+            bad,
+            pi,
+            "avatarUrl must be a string",
+        ),
+        (
+            j!({"_id": "n1", "avatarUrl": "a".repeat(2049)}),
+            400,
+            bad,
+            pi,
+            "avatarUrl must be at most 2048",
+        ),
+        (
+            j!({"_id": "gone"}),
+            409,
+            "Conflict",
+            "CLIENT_DEACTIVATED",
+            "deactivated",
+        ),
+        (
+            j!({"_id": "gone", "nickname": "Back"}),
+            409,
+            "Conflict",
+            "CLIENT_DEACTIVATED",
+            "'gone'",
+        ),
     ];
     for (body, status, rm, code, message) in cases {
         let got = ik.post_json("/admin/clients", body.clone()).await;
@@ -1763,31 +2281,124 @@ async fn client_batch_is_all_or_nothing() {
     assert_eq!(ids(&page)[7..], strs(&["alice", "b1", "b2"]));
     // Idempotent: the same batch again counts the same and changes nothing visible.
     let again = j!({"data": [{"_id": "b1", "nickname": "Bee One"}]});
-    assert_eq!(ok(&ik.post_json("/admin/clients/list", again).await), j!({"count": 1}));
-    assert_eq!(ok(&ik.post_json("/admin/clients/list", j!({"data": []})).await), j!({"count": 0}));
-    assert_eq!(zulip_user(&realm, "Bee One").await["delivery_email"], Value::Null);
+    assert_eq!(
+        ok(&ik.post_json("/admin/clients/list", again).await),
+        j!({"count": 1})
+    );
+    assert_eq!(
+        ok(&ik.post_json("/admin/clients/list", j!({"data": []})).await),
+        j!({"count": 0})
+    );
+    assert_eq!(
+        zulip_user(&realm, "Bee One").await["delivery_email"],
+        Value::Null
+    );
 
     let before = state(&realm, &ik).await;
     let (bad, pi) = ("Bad Request", "INVALID_PARAMETER");
     let many: Vec<Value> = (0..1001).map(|i| j!({"_id": format!("m{i}")})).collect();
     let cases: Vec<(Value, u16, &str, &str, &str)> = vec![
-        (j!({"data": [{"_id": "n1"}, {"_id": "n2"}, {"nickname": "No Id"}]}), 400, bad, "MISSING_PARAMETER", "data[2]: _id is required"),
-        (j!({"data": [{"_id": "n1"}, {"_id": "n2"}, {"_id": "n3", "issueAccessToken": true}]}), 400, bad, "TOKENS_NOT_SUPPORTED", "data[2]:"),
-        (j!({"data": [{"_id": "n1"}, {"_id": 7}]}), 400, bad, pi, "data[1]: _id must be a string"),
-        (j!({"data": [{"_id": "n1"}, "n2"]}), 400, bad, pi, "data[1] must be an object"),
-        (j!({"data": [{"_id": "n1"}, {"_id": "n2"}, {"_id": "n1"}]}), 400, bad, pi, "'n1' is listed more than once"),
-        (j!({"data": [{"_id": "alice", "nickname": "X1"}, {"_id": "alice", "nickname": "X2"}]}), 400, bad, pi, "'alice' is listed more than once"),
-        (j!({"data": [{"_id": "n1"}, {"_id": "n2"}, {"_id": "n3", "email": "nope"}]}), 400, bad, pi, "email is not a valid address"),
-        (j!({"data": [{"_id": "n1"}, {"_id": "n2", "email": "member@test.example"}]}), 409, "Conflict", "EMAIL_ALREADY_IN_USE", "email"),
-        (j!({"data": [{"_id": "n1", "email": "same@example.com"}, {"_id": "n2", "email": "same@example.com"}]}), 409, "Conflict", "EMAIL_ALREADY_IN_USE", "email"),
-        (j!({"data": [{"_id": "n1"}, {"_id": "team"}]}), 409, "Conflict", "ID_ALREADY_IN_USE", "'team'"),
-        (j!({"data": [{"_id": "alice", "nickname": "Changed"}, {"_id": ""}]}), 400, bad, pi, "_id is invalid"),
-        (j!({"data": [{"_id": "n1"}, {"_id": "n2", "nickname": "@"}]}), 400, bad, pi, "nickname"),
+        (
+            j!({"data": [{"_id": "n1"}, {"_id": "n2"}, {"nickname": "No Id"}]}),
+            400,
+            bad,
+            "MISSING_PARAMETER",
+            "data[2]: _id is required",
+        ),
+        (
+            j!({"data": [{"_id": "n1"}, {"_id": "n2"}, {"_id": "n3", "issueAccessToken": true}]}),
+            400,
+            bad,
+            "TOKENS_NOT_SUPPORTED",
+            "data[2]:",
+        ),
+        (
+            j!({"data": [{"_id": "n1"}, {"_id": 7}]}),
+            400,
+            bad,
+            pi,
+            "data[1]: _id must be a string",
+        ),
+        (
+            j!({"data": [{"_id": "n1"}, "n2"]}),
+            400,
+            bad,
+            pi,
+            "data[1] must be an object",
+        ),
+        (
+            j!({"data": [{"_id": "n1"}, {"_id": "n2"}, {"_id": "n1"}]}),
+            400,
+            bad,
+            pi,
+            "'n1' is listed more than once",
+        ),
+        (
+            j!({"data": [{"_id": "alice", "nickname": "X1"}, {"_id": "alice", "nickname": "X2"}]}),
+            400,
+            bad,
+            pi,
+            "'alice' is listed more than once",
+        ),
+        (
+            j!({"data": [{"_id": "n1"}, {"_id": "n2"}, {"_id": "n3", "email": "nope"}]}),
+            400,
+            bad,
+            pi,
+            "email is not a valid address",
+        ),
+        (
+            j!({"data": [{"_id": "n1"}, {"_id": "n2", "email": "member@test.example"}]}),
+            409,
+            "Conflict",
+            "EMAIL_ALREADY_IN_USE",
+            "email",
+        ),
+        (
+            j!({"data": [{"_id": "n1", "email": "same@example.com"}, {"_id": "n2", "email": "same@example.com"}]}),
+            409,
+            "Conflict",
+            "EMAIL_ALREADY_IN_USE",
+            "email",
+        ),
+        (
+            j!({"data": [{"_id": "n1"}, {"_id": "team"}]}),
+            409,
+            "Conflict",
+            "ID_ALREADY_IN_USE",
+            "'team'",
+        ),
+        (
+            j!({"data": [{"_id": "alice", "nickname": "Changed"}, {"_id": ""}]}),
+            400,
+            bad,
+            pi,
+            "_id is invalid",
+        ),
+        (
+            j!({"data": [{"_id": "n1"}, {"_id": "n2", "nickname": "@"}]}),
+            400,
+            bad,
+            pi,
+            "nickname",
+        ),
         (j!({}), 400, bad, pi, "data must be an array"),
         (j!({"data": null}), 400, bad, pi, "data must be an array"),
-        (j!({"data": {"_id": "n1"}}), 400, bad, pi, "data must be an array"),
+        (
+            j!({"data": {"_id": "n1"}}),
+            400,
+            bad,
+            pi,
+            "data must be an array",
+        ),
         (j!({"data": "n1"}), 400, bad, pi, "data must be an array"),
-        (j!({"clients": [{"_id": "n1"}]}), 400, bad, pi, "data must be an array"),
+        (
+            j!({"clients": [{"_id": "n1"}]}),
+            400,
+            bad,
+            pi,
+            "data must be an array",
+        ),
         (j!({"data": many}), 400, bad, pi, "at most 1000 items"),
     ];
     for (body, status, rm, code, message) in cases {
@@ -1802,9 +2413,23 @@ async fn client_batch_is_all_or_nothing() {
     }
     for body in [&b"{"[..], b"[{\"_id\": \"n1\"}]"] {
         let got = ik
-            .raw("POST", "/admin/clients/list", "application/json", body.to_vec())
+            .raw(
+                "POST",
+                "/admin/clients/list",
+                "application/json",
+                body.to_vec(),
+            )
             .await;
-        refused!(&realm, &ik, &before, got, 400, "Bad Request", "INVALID_REQUEST", "JSON");
+        refused!(
+            &realm,
+            &ik,
+            &before,
+            got,
+            400,
+            "Bad Request",
+            "INVALID_REQUEST",
+            "JSON"
+        );
     }
 
     // 1000 is the largest batch.
@@ -1889,13 +2514,8 @@ async fn client_list_and_queries() {
     let yesterday = &iso(now_ms() - 86_400_000)[..10];
     let tomorrow = &iso(now_ms() + 86_400_000)[..10];
     let first_ten: Vec<&str> = zulip_ids.iter().map(String::as_str).collect();
-    let zulip_plus = |extra: &[&str]| -> Vec<String> {
-        zulip_ids
-            .iter()
-            .cloned()
-            .chain(strs(extra))
-            .collect()
-    };
+    let zulip_plus =
+        |extra: &[&str]| -> Vec<String> { zulip_ids.iter().cloned().chain(strs(extra)).collect() };
 
     let cases: Vec<(String, Vec<String>)> = vec![
         // Implicit equality.
@@ -1906,53 +2526,159 @@ async fn client_list_and_queries() {
         (r#"{"_id": "nobody"}"#.into(), vec![]),
         (r#"{"avatarUrl": "https://x/bo.png"}"#.into(), with(&["bo"])),
         (r#"{"isRobot": true}"#.into(), vec![zulip_ids[6].clone()]),
-        (format!(r#"{{"_id": "{}"}}"#, zulip_ids[3]), vec![zulip_ids[3].clone()]),
+        (
+            format!(r#"{{"_id": "{}"}}"#, zulip_ids[3]),
+            vec![zulip_ids[3].clone()],
+        ),
         (r#"{"email": null}"#.into(), with(&["bo", "cy"])),
         // $eq, $ne.
         (r#"{"nickname": {"$eq": "Zed"}}"#.into(), with(&["zed"])),
-        (r#"{"_id": {"$ne": "ann"}}"#.into(), all.iter().filter(|k| *k != "ann").cloned().collect()),
-        (r#"{"email": {"$ne": "ann@corp.example"}}"#.into(), all.iter().filter(|k| *k != "ann").cloned().collect()),
-        (r#"{"isRobot": {"$ne": true}}"#.into(), all.iter().filter(|k| **k != zulip_ids[6]).cloned().collect()),
+        (
+            r#"{"_id": {"$ne": "ann"}}"#.into(),
+            all.iter().filter(|k| *k != "ann").cloned().collect(),
+        ),
+        (
+            r#"{"email": {"$ne": "ann@corp.example"}}"#.into(),
+            all.iter().filter(|k| *k != "ann").cloned().collect(),
+        ),
+        (
+            r#"{"isRobot": {"$ne": true}}"#.into(),
+            all.iter()
+                .filter(|k| **k != zulip_ids[6])
+                .cloned()
+                .collect(),
+        ),
         // $exists.
-        (r#"{"email": {"$exists": true}}"#.into(), zulip_plus(&["ann", "zed"])),
-        (r#"{"email": {"$exists": false}}"#.into(), with(&["bo", "cy"])),
+        (
+            r#"{"email": {"$exists": true}}"#.into(),
+            zulip_plus(&["ann", "zed"]),
+        ),
+        (
+            r#"{"email": {"$exists": false}}"#.into(),
+            with(&["bo", "cy"]),
+        ),
         // $in, $nin.
-        (r#"{"_id": {"$in": ["zed", "ann", "nope"]}}"#.into(), with(&["ann", "zed"])),
+        (
+            r#"{"_id": {"$in": ["zed", "ann", "nope"]}}"#.into(),
+            with(&["ann", "zed"]),
+        ),
         (r#"{"_id": {"$in": []}}"#.into(), vec![]),
-        (r#"{"email": {"$in": ["zed@home.example", null]}}"#.into(), with(&["bo", "cy", "zed"])),
-        (format!(r#"{{"_id": {{"$nin": {}}}}}"#, json(&first_ten)), with(&["ann", "bo", "cy", "zed"])),
+        (
+            r#"{"email": {"$in": ["zed@home.example", null]}}"#.into(),
+            with(&["bo", "cy", "zed"]),
+        ),
+        (
+            format!(r#"{{"_id": {{"$nin": {}}}}}"#, json(&first_ten)),
+            with(&["ann", "bo", "cy", "zed"]),
+        ),
         (r#"{"_id": {"$nin": []}}"#.into(), all.clone()),
         // $regex, case-sensitive unless $options is "i".
-        (r#"{"nickname": {"$regex": ".*admin.*"}}"#.into(), with(&["cy"])),
-        (r#"{"nickname": {"$regex": ".*admin.*", "$options": ""}}"#.into(), with(&["cy"])),
-        (r#"{"nickname": {"$regex": ".*admin.*", "$options": "i"}}"#.into(), vec![zulip_ids[1].clone(), "ann".into(), "cy".into()]),
+        (
+            r#"{"nickname": {"$regex": ".*admin.*"}}"#.into(),
+            with(&["cy"]),
+        ),
+        (
+            r#"{"nickname": {"$regex": ".*admin.*", "$options": ""}}"#.into(),
+            with(&["cy"]),
+        ),
+        (
+            r#"{"nickname": {"$regex": ".*admin.*", "$options": "i"}}"#.into(),
+            vec![zulip_ids[1].clone(), "ann".into(), "cy".into()],
+        ),
         (r#"{"nickname": {"$regex": "^Z"}}"#.into(), with(&["zed"])),
-        (r#"{"email": {"$regex": "@corp\\.example$"}}"#.into(), with(&["ann"])),
-        (r#"{"email": {"$regex": "@TEST\\.EXAMPLE$", "$options": "i"}}"#.into(), zulip_ids.clone()),
-        (r#"{"_id": {"$regex": "^[a-z]+$"}}"#.into(), with(&["ann", "bo", "cy", "zed"])),
+        (
+            r#"{"email": {"$regex": "@corp\\.example$"}}"#.into(),
+            with(&["ann"]),
+        ),
+        (
+            r#"{"email": {"$regex": "@TEST\\.EXAMPLE$", "$options": "i"}}"#.into(),
+            zulip_ids.clone(),
+        ),
+        (
+            r#"{"_id": {"$regex": "^[a-z]+$"}}"#.into(),
+            with(&["ann", "bo", "cy", "zed"]),
+        ),
         // Several keys: AND.
-        (r#"{"nickname": {"$regex": "admin", "$options": "i"}, "email": {"$exists": true}}"#.into(), vec![zulip_ids[1].clone(), "ann".into()]),
-        (r#"{"nickname": {"$regex": "admin", "$options": "i"}, "_id": {"$ne": "ann"}}"#.into(), vec![zulip_ids[1].clone(), "cy".into()]),
+        (
+            r#"{"nickname": {"$regex": "admin", "$options": "i"}, "email": {"$exists": true}}"#
+                .into(),
+            vec![zulip_ids[1].clone(), "ann".into()],
+        ),
+        (
+            r#"{"nickname": {"$regex": "admin", "$options": "i"}, "_id": {"$ne": "ann"}}"#.into(),
+            vec![zulip_ids[1].clone(), "cy".into()],
+        ),
         // Dates compare as instants: date-only and full ISO strings, epoch ms.
-        (format!(r#"{{"createdAt": {{"$gte": "{yesterday}"}}}}"#), all.clone()),
-        (format!(r#"{{"createdAt": {{"$lt": "{tomorrow}"}}}}"#), all.clone()),
-        (r#"{"createdAt": {"$gte": "2000-01-01"}}"#.into(), all.clone()),
+        (
+            format!(r#"{{"createdAt": {{"$gte": "{yesterday}"}}}}"#),
+            all.clone(),
+        ),
+        (
+            format!(r#"{{"createdAt": {{"$lt": "{tomorrow}"}}}}"#),
+            all.clone(),
+        ),
+        (
+            r#"{"createdAt": {"$gte": "2000-01-01"}}"#.into(),
+            all.clone(),
+        ),
         (r#"{"createdAt": {"$lt": "2000-01-01"}}"#.into(), vec![]),
-        (r#"{"createdAt": {"$gt": "2999-12-31T00:00:00Z"}}"#.into(), vec![]),
-        (format!(r#"{{"createdAt": {{"$gte": "{t_bo}"}}}}"#), with(&["bo", "cy", "zed"])),
-        (format!(r#"{{"createdAt": {{"$gt": "{t_bo}"}}}}"#), with(&["cy", "zed"])),
-        (format!(r#"{{"createdAt": {{"$lt": "{t_bo}"}}}}"#), zulip_plus(&["ann"])),
-        (format!(r#"{{"createdAt": {{"$lte": "{t_bo}"}}}}"#), zulip_plus(&["ann", "bo"])),
-        (format!(r#"{{"createdAt": {{"$gte": "{t_ann}", "$lt": "{t_cy}"}}}}"#), with(&["ann", "bo"])),
+        (
+            r#"{"createdAt": {"$gt": "2999-12-31T00:00:00Z"}}"#.into(),
+            vec![],
+        ),
+        (
+            format!(r#"{{"createdAt": {{"$gte": "{t_bo}"}}}}"#),
+            with(&["bo", "cy", "zed"]),
+        ),
+        (
+            format!(r#"{{"createdAt": {{"$gt": "{t_bo}"}}}}"#),
+            with(&["cy", "zed"]),
+        ),
+        (
+            format!(r#"{{"createdAt": {{"$lt": "{t_bo}"}}}}"#),
+            zulip_plus(&["ann"]),
+        ),
+        (
+            format!(r#"{{"createdAt": {{"$lte": "{t_bo}"}}}}"#),
+            zulip_plus(&["ann", "bo"]),
+        ),
+        (
+            format!(r#"{{"createdAt": {{"$gte": "{t_ann}", "$lt": "{t_cy}"}}}}"#),
+            with(&["ann", "bo"]),
+        ),
         (format!(r#"{{"createdAt": "{t_bo}"}}"#), with(&["bo"])),
-        (format!(r#"{{"createdAt": {{"$eq": "{}"}}}}"#, t_bo.replace(".", ".000000").replace("Z", "+00:00").replacen(".000000", ".", 1)), with(&["bo"])),
-        (format!(r#"{{"createdAt": {{"$gte": {bo_ms}}}}}"#), with(&["bo", "cy", "zed"])),
-        (format!(r#"{{"updatedAt": {{"$gt": "{t_cy}"}}}}"#), with(&["zed"])),
+        (
+            format!(
+                r#"{{"createdAt": {{"$eq": "{}"}}}}"#,
+                t_bo.replace('Z', "+00:00")
+            ),
+            with(&["bo"]),
+        ),
+        (
+            format!(r#"{{"createdAt": {{"$gte": {bo_ms}}}}}"#),
+            with(&["bo", "cy", "zed"]),
+        ),
+        (
+            format!(r#"{{"updatedAt": {{"$gt": "{t_cy}"}}}}"#),
+            with(&["zed"]),
+        ),
         // Strings compare lexically (byte order).
-        (r#"{"_id": {"$gt": "b", "$lt": "d"}}"#.into(), with(&["bo", "cy"])),
-        (r#"{"nickname": {"$gte": "Zed"}}"#.into(), with(&["cy", "zed"])),
-        (r#"{"nickname": {"$lte": "B"}}"#.into(), vec![zulip_ids[1].clone(), "ann".into()]),
-        (r#"{"nickname": {"$lt": "Ann Admin-ish"}}"#.into(), vec![zulip_ids[1].clone()]),
+        (
+            r#"{"_id": {"$gt": "b", "$lt": "d"}}"#.into(),
+            with(&["bo", "cy"]),
+        ),
+        (
+            r#"{"nickname": {"$gte": "Zed"}}"#.into(),
+            with(&["cy", "zed"]),
+        ),
+        (
+            r#"{"nickname": {"$lte": "B"}}"#.into(),
+            vec![zulip_ids[1].clone(), "ann".into()],
+        ),
+        (
+            r#"{"nickname": {"$lt": "Ann Admin-ish"}}"#.into(),
+            vec![zulip_ids[1].clone()],
+        ),
         // lastLoginTimeMS is always 0 here.
         (r#"{"lastLoginTimeMS": {"$gte": 0}}"#.into(), all.clone()),
         (r#"{"lastLoginTimeMS": {"$gt": 0}}"#.into(), vec![]),
@@ -1976,14 +2702,16 @@ async fn client_list_and_queries() {
     // A pathological pattern for backtracking engines answers at once.
     ik.client(j!({"_id": "path", "nickname": format!("{}!", "a".repeat(99))}))
         .await;
-    for pattern in ["(a+)+$", "(a|aa)+$", "(a*)*b", "^(a+)+b"] {
+    for pattern in ["(a+)+$", "(a|aa)+$", "^(a+)+b", "(a|a)*c$"] {
         let q = j!({"nickname": {"$regex": pattern}}).to_string();
         let started = Instant::now();
         let (found, total) = ik.search(&q, &[]).await;
         assert_eq!((found, total), (vec![], 0), "{pattern}");
         assert!(started.elapsed() < Duration::from_secs(5));
     }
-    let (found, _) = ik.search(r#"{"nickname": {"$regex": "^a{99}!$"}}"#, &[]).await;
+    let (found, _) = ik
+        .search(r#"{"nickname": {"$regex": "^a{99}!$"}}"#, &[])
+        .await;
     assert_eq!(found, with(&["path"]));
 }
 
@@ -1996,8 +2724,8 @@ async fn bad_queries_are_invalid_query() {
     let before = state(&realm, &ik).await;
     let long_regex = j!({"nickname": {"$regex": "a".repeat(513)}}).to_string();
     let long_q = j!({"nickname": {"$in": vec!["x".repeat(100); 90]}}).to_string();
-    let many_in = j!({"_id": {"$in": (0..1001).map(|i| i.to_string()).collect::<Vec<_>>()}})
-        .to_string();
+    let many_in =
+        j!({"_id": {"$in": (0..1001).map(|i| i.to_string()).collect::<Vec<_>>()}}).to_string();
     let bad: Vec<(String, &str)> = vec![
         ("not json".into(), "not valid JSON"),
         ("{\"nickname\": ".into(), "not valid JSON"),
@@ -2007,41 +2735,116 @@ async fn bad_queries_are_invalid_query() {
         (r#""Ann""#.into(), "must be a JSON object"),
         ("42".into(), "must be a JSON object"),
         ("null".into(), "must be a JSON object"),
-        (r#"{"$or": [{"nickname": "Ann"}, {"nickname": "Bo"}]}"#.into(), "$or"),
+        (
+            r#"{"$or": [{"nickname": "Ann"}, {"nickname": "Bo"}]}"#.into(),
+            "$or",
+        ),
         (r#"{"$and": [{"nickname": "Ann"}]}"#.into(), "$and"),
         (r#"{"$where": "this.nickname == 'Ann'"}"#.into(), "$where"),
         (r#"{"nickname": {"$where": "1"}}"#.into(), "$where"),
         (r#"{"nickname": {"$not": {"$eq": "Ann"}}}"#.into(), "$not"),
         (r#"{"nickname": {"$type": "string"}}"#.into(), "$type"),
-        (r#"{"nickname": {"$elemMatch": {"$eq": "Ann"}}}"#.into(), "$elemMatch"),
+        (
+            r#"{"nickname": {"$elemMatch": {"$eq": "Ann"}}}"#.into(),
+            "$elemMatch",
+        ),
         (r#"{"password": "x"}"#.into(), "unknown field password"),
-        (r#"{"token": {"$exists": true}}"#.into(), "unknown field token"),
+        (
+            r#"{"token": {"$exists": true}}"#.into(),
+            "unknown field token",
+        ),
         (r#"{"address.port": 1}"#.into(), "unknown field"),
-        (r#"{"a": {"b": {"c": {"d": {"e": 1}}}}}"#.into(), "nests too deeply"),
-        (r#"{"nickname": {"$in": [[[[["x"]]]]]}}"#.into(), "nests too deeply"),
-        (r#"{"nickname": {}}"#.into(), "operator object or a plain value"),
-        (r#"{"nickname": {"first": "Ann"}}"#.into(), "operator object or a plain value"),
-        (r#"{"nickname": {"$eq": "Ann", "plain": 1}}"#.into(), "operator object or a plain value"),
-        (r#"{"nickname": ["Ann"]}"#.into(), "operator object or a plain value"),
-        (r#"{"nickname": {"$regex": "("}}"#.into(), "invalid regular expression"),
-        (r#"{"nickname": {"$regex": "[a-"}}"#.into(), "invalid regular expression"),
-        (r#"{"nickname": {"$regex": "a{1000}{1000}"}}"#.into(), "too large"),
-        (r#"{"nickname": {"$regex": "Ann", "$options": "x"}}"#.into(), "$options"),
-        (r#"{"nickname": {"$regex": "Ann", "$options": "im"}}"#.into(), "$options"),
-        (r#"{"nickname": {"$regex": "Ann", "$options": 1}}"#.into(), "$options"),
-        (r#"{"nickname": {"$options": "i"}}"#.into(), "$options needs $regex"),
-        (r#"{"nickname": {"$regex": 5}}"#.into(), "$regex needs a string"),
-        (r#"{"createdAt": {"$regex": "2025"}}"#.into(), "text fields only"),
+        (
+            r#"{"a": {"b": {"c": {"d": {"e": 1}}}}}"#.into(),
+            "nests too deeply",
+        ),
+        (
+            r#"{"nickname": {"$in": [[[[["x"]]]]]}}"#.into(),
+            "nests too deeply",
+        ),
+        (
+            r#"{"nickname": {}}"#.into(),
+            "operator object or a plain value",
+        ),
+        (
+            r#"{"nickname": {"first": "Ann"}}"#.into(),
+            "operator object or a plain value",
+        ),
+        (
+            r#"{"nickname": {"$eq": "Ann", "plain": 1}}"#.into(),
+            "operator object or a plain value",
+        ),
+        (
+            r#"{"nickname": ["Ann"]}"#.into(),
+            "operator object or a plain value",
+        ),
+        (
+            r#"{"nickname": {"$regex": "("}}"#.into(),
+            "invalid regular expression",
+        ),
+        (
+            r#"{"nickname": {"$regex": "[a-"}}"#.into(),
+            "invalid regular expression",
+        ),
+        (
+            r#"{"nickname": {"$regex": "a{1000}{1000}"}}"#.into(),
+            "too large",
+        ),
+        (
+            r#"{"nickname": {"$regex": "Ann", "$options": "x"}}"#.into(),
+            "$options",
+        ),
+        (
+            r#"{"nickname": {"$regex": "Ann", "$options": "im"}}"#.into(),
+            "$options",
+        ),
+        (
+            r#"{"nickname": {"$regex": "Ann", "$options": 1}}"#.into(),
+            "$options",
+        ),
+        (
+            r#"{"nickname": {"$options": "i"}}"#.into(),
+            "$options needs $regex",
+        ),
+        (
+            r#"{"nickname": {"$regex": 5}}"#.into(),
+            "$regex needs a string",
+        ),
+        (
+            r#"{"createdAt": {"$regex": "2025"}}"#.into(),
+            "text fields only",
+        ),
         (long_regex, "limited to 512 characters"),
         (r#"{"_id": {"$in": "ann"}}"#.into(), "$in needs an array"),
-        (r#"{"_id": {"$nin": {"a": 1}}}"#.into(), "$nin needs an array"),
+        (
+            r#"{"_id": {"$nin": {"a": 1}}}"#.into(),
+            "$nin needs an array",
+        ),
         (many_in, "limited to 1000 values"),
-        (r#"{"email": {"$exists": "yes"}}"#.into(), "$exists needs true or false"),
-        (r#"{"createdAt": {"$gte": "yesterday"}}"#.into(), "is not a date"),
-        (r#"{"createdAt": {"$gte": "2025-13-01"}}"#.into(), "is not a date"),
-        (r#"{"createdAt": "2025-01-01T00:00:00"}"#.into(), "is not a date"),
-        (r#"{"nickname": {"$eq": {"a": 1}}}"#.into(), "comparison values"),
-        (r#"{"nickname": {"$in": [["Ann"]]}}"#.into(), "comparison values"),
+        (
+            r#"{"email": {"$exists": "yes"}}"#.into(),
+            "$exists needs true or false",
+        ),
+        (
+            r#"{"createdAt": {"$gte": "yesterday"}}"#.into(),
+            "is not a date",
+        ),
+        (
+            r#"{"createdAt": {"$gte": "2025-13-01"}}"#.into(),
+            "is not a date",
+        ),
+        (
+            r#"{"createdAt": "2025-01-01T00:00:00"}"#.into(),
+            "is not a date",
+        ),
+        (
+            r#"{"nickname": {"$eq": {"a": 1}}}"#.into(),
+            "comparison values",
+        ),
+        (
+            r#"{"nickname": {"$in": [["Ann"]]}}"#.into(),
+            "comparison values",
+        ),
         (long_q.clone(), "limited to 8192 bytes"),
     ];
     assert!(long_q.len() > 8192);
@@ -2074,7 +2877,8 @@ async fn client_get_by_id() {
     let realm = Realm::new();
     let ik = Imkit::new(&realm);
     ik.group(j!({"_id": "team", "nickname": "Team"})).await;
-    ik.client(j!({"_id": "gone", "nickname": "Gone Client"})).await;
+    ik.client(j!({"_id": "gone", "nickname": "Gone Client"}))
+        .await;
     let gone_id = zulip_user(&realm, "Gone Client").await["user_id"]
         .as_i64()
         .unwrap();
@@ -2094,7 +2898,7 @@ async fn client_get_by_id() {
         "gone",
         &gone_id.to_string(),
         "999999999",
-        "%20",
+        " ",
     ] {
         let got = ik
             .get(&format!("/admin/clients/{}", percent(key)), &[])
@@ -2102,10 +2906,7 @@ async fn client_get_by_id() {
         assert_eq!(got.1["RC"], 404, "{key}: {}", got.1);
         assert_eq!(got.1["error"]["code"], "CLIENT_NOT_FOUND");
         assert_eq!(got.0, 404);
-        assert!(got.1["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains(key.trim_start_matches('%')));
+        assert!(got.1["error"]["message"].as_str().unwrap().contains(key));
     }
     assert_eq!(state(&realm, &ik).await, before);
 
@@ -2168,7 +2969,9 @@ async fn unknown_paths_and_methods() {
         ("POST", "/admin/clients/ann/mute/room1"),
         ("GET", "/admin/rooms"),
     ] {
-        let got = ik.raw(method, path, "application/json", b"{}".to_vec()).await;
+        let got = ik
+            .raw(method, path, "application/json", b"{}".to_vec())
+            .await;
         assert_err(&got, 404, "Not Found", "NOT_FOUND", "No such endpoint");
         assert_eq!(state(&realm, &ik).await, before, "{method} {path}");
     }
@@ -2212,9 +3015,7 @@ async fn both_faces_see_one_directory() {
     let realm = Realm::new();
     let ik = Imkit::new(&realm);
     let owner = realm.api(&realm.owner);
-    let alice = ik
-        .client(j!({"_id": "alice", "nickname": "Alice"}))
-        .await;
+    let alice = ik.client(j!({"_id": "alice", "nickname": "Alice"})).await;
     let alice_id = zulip_user(&realm, "Alice").await["user_id"]
         .as_i64()
         .unwrap();
@@ -2235,7 +3036,11 @@ async fn both_faces_see_one_directory() {
         .api(&realm.member)
         .get(&format!("/user_groups/{squad_id}/members/{alice_id}"), &[])
         .await;
-    assert_eq!((status, &body["is_user_group_member"]), (200, &j!(true)), "{body}");
+    assert_eq!(
+        (status, &body["is_user_group_member"]),
+        (200, &j!(true)),
+        "{body}"
+    );
 
     // Zulip → IMKIT: `_id` is the integer id, members are the users' `_id`s.
     let guild = realm
@@ -2258,18 +3063,27 @@ async fn both_faces_see_one_directory() {
         &owner
             .post(
                 &format!("/user_groups/{guild}/members"),
-                &[("add", json([alice_id])), ("delete", json([realm.member.id]))],
+                &[
+                    ("add", json([alice_id])),
+                    ("delete", json([realm.member.id])),
+                ],
             )
             .await,
     );
     let after = ok(&ik.get(&format!("/admin/groups/{guild}"), &[]).await);
-    assert_eq!(sorted_strs(&after["members"]), sorted_strs(&j!([member2_key, "alice"])));
+    assert_eq!(
+        sorted_strs(&after["members"]),
+        sorted_strs(&j!([member2_key, "alice"]))
+    );
     assert_eq!(after["createdAt"], got["createdAt"]);
     assert!(after["updatedAt"].as_str() > got["updatedAt"].as_str());
     // A rename through Zulip, too.
     assert_success(
         &owner
-            .patch(&format!("/user_groups/{guild}"), &[("name", "Guild 2".into())])
+            .patch(
+                &format!("/user_groups/{guild}"),
+                &[("name", "Guild 2".into())],
+            )
             .await,
     );
     let renamed = ok(&ik.get(&format!("/admin/groups/{guild}"), &[]).await);
@@ -2320,8 +3134,11 @@ async fn both_faces_see_one_directory() {
         &realm,
         &ik,
         &before,
-        ik.post_json("/admin/groups", j!({"nickname": "New", "members": ["alice"]}))
-            .await,
+        ik.post_json(
+            "/admin/groups",
+            j!({"nickname": "New", "members": ["alice"]})
+        )
+        .await,
         409,
         "Conflict",
         "CLIENT_DEACTIVATED",
@@ -2331,8 +3148,11 @@ async fn both_faces_see_one_directory() {
         &realm,
         &ik,
         &before,
-        ik.post_json("/admin/clients", j!({"_id": "alice", "nickname": "Alice Back"}))
-            .await,
+        ik.post_json(
+            "/admin/clients",
+            j!({"_id": "alice", "nickname": "Alice Back"})
+        )
+        .await,
         409,
         "Conflict",
         "CLIENT_DEACTIVATED",
@@ -2351,7 +3171,10 @@ async fn both_faces_see_one_directory() {
         sorted_strs(&j!(["alice", member2_key]))
     );
     let (page, _) = group_page(&ik, &[]).await;
-    assert_eq!(sorted_strs(&page[1]["members"]), sorted_strs(&j!(["alice", member2_key])));
+    assert_eq!(
+        sorted_strs(&page[1]["members"]),
+        sorted_strs(&j!(["alice", member2_key]))
+    );
 
     // An IMKIT client has no email; Zulip shows a placeholder.
     let za = zulip_user(&realm, "Alice").await;

@@ -5,6 +5,10 @@
 //! through the CLI, then starts `cohort serve` on a free port. `Api` speaks
 //! Zulip's encoding as the official Python client does: query string for GET,
 //! form body otherwise, non-string values JSON-encoded.
+//!
+//! The store is SQLite unless `COHORT_TEST_STORE=postgres`: then every test
+//! gets a fresh PostgreSQL database (on `COHORT_TEST_PG`, default
+//! `postgres://postgres@127.0.0.1:5432`), dropped when the test ends.
 
 #![allow(dead_code)]
 
@@ -32,20 +36,137 @@ pub struct Cohort {
     pub base: String,
     child: Option<Child>,
     extra_args: Vec<String>,
+    /// A PostgreSQL database this test created (dropped on drop).
+    pg_database: Option<PgDatabase>,
+}
+
+/// PostgreSQL server URL for tests (no database part).
+pub fn pg_server() -> String {
+    std::env::var("COHORT_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+fn psql(database: &str, sql: &str) -> Output {
+    Command::new("psql")
+        .arg(format!("{}/{database}", pg_server()))
+        .args(["-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
+        .output()
+        .expect("run psql")
+}
+
+/// Whether PostgreSQL answers. In CI (`CI=true`) it must: its absence fails
+/// the calling test instead of skipping it.
+pub fn postgres_available() -> bool {
+    let ok = Command::new("psql")
+        .arg(format!("{}/postgres", pg_server()))
+        .args(["-q", "-c", "SELECT 1"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "PostgreSQL is not reachable at {} and CI=true: PostgreSQL tests must run in CI",
+            pg_server()
+        );
+        eprintln!(
+            "\n!!!!!!!!\n!!! PostgreSQL is NOT reachable at {}: the PostgreSQL tests did NOT run.\n!!!!!!!!\n",
+            pg_server()
+        );
+    }
+    ok
+}
+
+/// A throwaway PostgreSQL database.
+pub struct PgDatabase {
+    pub name: String,
+}
+
+impl PgDatabase {
+    pub fn create() -> PgDatabase {
+        static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let name = format!("cohort_test_{}_{}_{}", std::process::id(), n, nanos);
+        let out = psql("postgres", &format!("CREATE DATABASE {name}"));
+        assert!(
+            out.status.success(),
+            "CREATE DATABASE failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        PgDatabase { name }
+    }
+
+    pub fn url(&self) -> String {
+        format!("{}/{}", pg_server(), self.name)
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let _ = psql(
+            "postgres",
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        );
+    }
+}
+
+/// Which store the black-box suites run on.
+pub fn testing_postgres() -> bool {
+    std::env::var("COHORT_TEST_STORE").as_deref() == Ok("postgres")
 }
 
 impl Cohort {
+    /// A realm on this PostgreSQL database (owned by the returned `Cohort`).
+    pub fn init_on(database: PgDatabase) -> (Cohort, Account, String) {
+        let (mut cohort, owner, platform) = Cohort::init_at(&database.url());
+        cohort.pg_database = Some(database);
+        (cohort, owner, platform)
+    }
+
+    /// A realm on the database at `db`.
+    pub fn init_at(db: &str) -> (Cohort, Account, String) {
+        let cohort = Cohort {
+            dir: tempfile::tempdir().expect("tempdir"),
+            db: db.to_string(),
+            base: String::new(),
+            child: None,
+            extra_args: Vec::new(),
+            pg_database: None,
+        };
+        cohort.init_realm()
+    }
+
     /// A fresh database with one realm; returns its owner and platform key.
     pub fn init() -> (Cohort, Account, String) {
         let dir = tempfile::tempdir().expect("tempdir");
-        let db = format!("sqlite://{}", dir.path().join("cohort.db").display());
+        let (db, pg_database) = if testing_postgres() {
+            assert!(
+                postgres_available(),
+                "COHORT_TEST_STORE=postgres but PostgreSQL is not reachable"
+            );
+            let database = PgDatabase::create();
+            (database.url(), Some(database))
+        } else {
+            (
+                format!("sqlite://{}", dir.path().join("cohort.db").display()),
+                None,
+            )
+        };
         let cohort = Cohort {
             dir,
             db,
             base: String::new(),
             child: None,
             extra_args: Vec::new(),
+            pg_database,
         };
+        cohort.init_realm()
+    }
+
+    fn init_realm(self) -> (Cohort, Account, String) {
+        let cohort = self;
         let zuliprc = cohort.path("zuliprc");
         let out = cohort.cli_json(&[
             "init",
@@ -71,6 +192,19 @@ impl Cohort {
             ..owner
         };
         (cohort, owner, platform)
+    }
+
+    /// Another server process on the same database (reached at `db`, which may
+    /// be a proxy in front of it). The database stays owned by `self`.
+    pub fn node(&self, db: &str) -> Cohort {
+        Cohort {
+            dir: tempfile::tempdir().expect("tempdir"),
+            db: db.to_string(),
+            base: String::new(),
+            child: None,
+            extra_args: self.extra_args.clone(),
+            pg_database: None,
+        }
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -196,6 +330,8 @@ impl Cohort {
 impl Drop for Cohort {
     fn drop(&mut self) {
         self.kill();
+        // The database goes after the server that used it.
+        self.pg_database.take();
     }
 }
 
