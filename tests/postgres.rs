@@ -25,7 +25,12 @@ fn pg_realm() -> Option<(Cohort, Account, String)> {
 }
 
 async fn versions(cohort: &Cohort) -> Value {
-    let body: Value = reqwest::get(cohort.url("/readyz")).await.unwrap().json().await.unwrap();
+    let body: Value = reqwest::get(cohort.url("/readyz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     body["realm_versions"].clone()
 }
 
@@ -37,7 +42,10 @@ async fn converge(a: &Cohort, b: &Cohort) {
         if va == vb && !va.is_null() {
             return;
         }
-        assert!(started.elapsed() < Duration::from_secs(10), "nodes did not converge: {va} vs {vb}");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "nodes did not converge: {va} vs {vb}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -60,7 +68,9 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_on_one_node_is_read_on_the_other() {
-    let Some((a, owner, _)) = pg_realm() else { return };
+    let Some((a, owner, _)) = pg_realm() else {
+        return;
+    };
     let mut b = a.node(&a.db);
     b.start();
     let (api_a, api_b) = (a.api(&owner), b.api(&owner));
@@ -70,7 +80,11 @@ async fn a_write_on_one_node_is_read_on_the_other() {
         let (status, body) = api_a
             .post(
                 "/user_groups/create",
-                &[("name", name.clone()), ("description", String::new()), ("members", "[]".into())],
+                &[
+                    ("name", name.clone()),
+                    ("description", String::new()),
+                    ("members", "[]".into()),
+                ],
             )
             .await;
         assert_eq!(status, 200, "{body}");
@@ -84,7 +98,10 @@ async fn a_write_on_one_node_is_read_on_the_other() {
             if status == 200 {
                 break;
             }
-            assert!(acked.elapsed() < Duration::from_secs(5), "node B never saw group {id}");
+            assert!(
+                acked.elapsed() < Duration::from_secs(5),
+                "node B never saw group {id}"
+            );
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         lags.push(acked.elapsed());
@@ -104,9 +121,18 @@ async fn a_write_on_one_node_is_read_on_the_other() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_writers_on_two_nodes_agree_with_the_log() {
-    let Some((a, owner, _)) = pg_realm() else { return };
+    let Some((a, owner, _)) = pg_realm() else {
+        return;
+    };
     let users: Vec<Account> = (0..6)
-        .map(|i| a.add_user(&format!("u{i}@test.example"), &format!("User {i}"), "member", false))
+        .map(|i| {
+            a.add_user(
+                &format!("u{i}@test.example"),
+                &format!("User {i}"),
+                "member",
+                false,
+            )
+        })
         .collect();
     let mut b = a.node(&a.db);
     b.start();
@@ -118,7 +144,11 @@ async fn concurrent_writers_on_two_nodes_agree_with_the_log() {
         let (status, body) = base
             .post(
                 "/user_groups/create",
-                &[("name", format!("shared-{i}")), ("description", String::new()), ("members", "[]".into())],
+                &[
+                    ("name", format!("shared-{i}")),
+                    ("description", String::new()),
+                    ("members", "[]".into()),
+                ],
             )
             .await;
         assert_eq!(status, 200, "{body}");
@@ -128,7 +158,11 @@ async fn concurrent_writers_on_two_nodes_agree_with_the_log() {
     let clash_wins: Arc<Mutex<Vec<String>>> = Arc::default();
     let mut tasks = Vec::new();
     for worker in 0..16 {
-        let api = if worker % 2 == 0 { a.api(&owner) } else { b.api(&owner) };
+        let api = if worker % 2 == 0 {
+            a.api(&owner)
+        } else {
+            b.api(&owner)
+        };
         let (created, clash_wins) = (created.clone(), clash_wins.clone());
         let shared = shared.clone();
         let user_ids: Vec<i64> = users.iter().map(|u| u.id).collect();
@@ -143,23 +177,37 @@ async fn concurrent_writers_on_two_nodes_agree_with_the_log() {
                         let (status, body) = api
                             .post(
                                 "/user_groups/create",
-                                &[("name", name.clone()), ("description", String::new()), ("members", "[]".into())],
+                                &[
+                                    ("name", name.clone()),
+                                    ("description", String::new()),
+                                    ("members", "[]".into()),
+                                ],
                             )
                             .await;
                         if status == 200 {
                             clash_wins.lock().unwrap().push(name);
                         } else {
-                            assert_eq!(body["msg"], format!("User group '{name}' already exists."), "{body}");
+                            assert_eq!(
+                                body["msg"],
+                                format!("User group '{name}' already exists."),
+                                "{body}"
+                            );
                         }
                     }
                     1 => {
                         let _ = api
-                            .post(&format!("/user_groups/{group}/members"), &[("add", format!("[{user}]"))])
+                            .post(
+                                &format!("/user_groups/{group}/members"),
+                                &[("add", format!("[{user}]"))],
+                            )
                             .await;
                     }
                     2 => {
                         let _ = api
-                            .post(&format!("/user_groups/{group}/members"), &[("delete", format!("[{user}]"))])
+                            .post(
+                                &format!("/user_groups/{group}/members"),
+                                &[("delete", format!("[{user}]"))],
+                            )
                             .await;
                     }
                     3 => {
@@ -167,19 +215,29 @@ async fn concurrent_writers_on_two_nodes_agree_with_the_log() {
                         let (status, body) = api
                             .post(
                                 "/user_groups/create",
-                                &[("name", name.clone()), ("description", String::new()), ("members", format!("[{user}]"))],
+                                &[
+                                    ("name", name.clone()),
+                                    ("description", String::new()),
+                                    ("members", format!("[{user}]")),
+                                ],
                             )
                             .await;
                         assert_eq!(status, 200, "{body}");
                         let id = body["group_id"].as_i64().unwrap();
                         created.lock().unwrap().push((name, id));
                         let _ = api
-                            .post(&format!("/user_groups/{group}/subgroups"), &[("add", format!("[{id}]"))])
+                            .post(
+                                &format!("/user_groups/{group}/subgroups"),
+                                &[("add", format!("[{id}]"))],
+                            )
                             .await;
                     }
                     _ => {
                         let _ = api
-                            .patch(&format!("/user_groups/{group}"), &[("description", format!("by {worker} at {step}"))])
+                            .patch(
+                                &format!("/user_groups/{group}"),
+                                &[("description", format!("by {worker} at {step}"))],
+                            )
                             .await;
                     }
                 }
@@ -197,11 +255,16 @@ async fn concurrent_writers_on_two_nodes_agree_with_the_log() {
     // Exactly one of each clashing create succeeded.
     let mut wins = clash_wins.lock().unwrap().clone();
     wins.sort();
-    assert_eq!(wins, (0..5).map(|i| format!("clash-{i}")).collect::<Vec<_>>());
+    assert_eq!(
+        wins,
+        (0..5).map(|i| format!("clash-{i}")).collect::<Vec<_>>()
+    );
     // No acknowledged create is missing.
     for (name, id) in created.lock().unwrap().iter() {
         assert!(
-            groups.iter().any(|g| g["id"] == *id && g["name"] == name.as_str()),
+            groups
+                .iter()
+                .any(|g| g["id"] == *id && g["name"] == name.as_str()),
             "acknowledged group {name} ({id}) is missing"
         );
     }
@@ -226,7 +289,9 @@ impl Proxy {
         let (flag, conns) = (up.clone(), connections.clone());
         tokio::spawn(async move {
             loop {
-                let Ok((mut client, _)) = listener.accept().await else { return };
+                let Ok((mut client, _)) = listener.accept().await else {
+                    return;
+                };
                 if !flag.load(Ordering::SeqCst) {
                     drop(client);
                     continue;
@@ -239,7 +304,11 @@ impl Proxy {
                 conns.lock().unwrap().push(task);
             }
         });
-        Proxy { port, up, connections }
+        Proxy {
+            port,
+            up,
+            connections,
+        }
     }
 
     /// Drop every proxied connection and refuse new ones.
@@ -256,12 +325,18 @@ impl Proxy {
 }
 
 fn pg_port() -> u16 {
-    pg_server().rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or(5432)
+    pg_server()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(5432)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cut_database_connections_fail_writes_cleanly_and_recover() {
-    let Some((a, owner, _)) = pg_realm() else { return };
+    let Some((a, owner, _)) = pg_realm() else {
+        return;
+    };
     let proxy = Proxy::start(pg_port()).await;
     let database = a.db.rsplit('/').next().unwrap().to_string();
     let via_proxy = format!("postgres://postgres@127.0.0.1:{}/{database}", proxy.port);
@@ -286,11 +361,18 @@ async fn cut_database_connections_fail_writes_cleanly_and_recover() {
                 let (status, body) = api
                     .post(
                         "/user_groups/create",
-                        &[("name", name.clone()), ("description", "x".into()), ("members", format!("[{}]", member.id))],
+                        &[
+                            ("name", name.clone()),
+                            ("description", "x".into()),
+                            ("members", format!("[{}]", member.id)),
+                        ],
                     )
                     .await;
                 match status {
-                    200 => acked.lock().unwrap().push((body["group_id"].as_i64().unwrap(), name)),
+                    200 => acked
+                        .lock()
+                        .unwrap()
+                        .push((body["group_id"].as_i64().unwrap(), name)),
                     503 => refused.lock().unwrap().push(name),
                     other => panic!("write answered {other}: {body}"),
                 }
@@ -304,19 +386,30 @@ async fn cut_database_connections_fail_writes_cleanly_and_recover() {
     let (status, _) = api.get("/user_groups", &[]).await;
     assert_eq!(status, 200, "reads must go on during the outage");
     let ready = reqwest::get(node.url("/readyz")).await.unwrap();
-    assert_eq!(ready.status().as_u16(), 503, "readiness must report the outage");
+    assert_eq!(
+        ready.status().as_u16(),
+        503,
+        "readiness must report the outage"
+    );
     proxy.restore();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     stop.store(true, Ordering::SeqCst);
     for writer in writers {
         writer.await.unwrap();
     }
-    assert!(!refused.lock().unwrap().is_empty(), "the outage refused no write: the test proved nothing");
+    assert!(
+        !refused.lock().unwrap().is_empty(),
+        "the outage refused no write: the test proved nothing"
+    );
     // Recovered: a new write goes through.
     let (status, body) = api
         .post(
             "/user_groups/create",
-            &[("name", "after-outage".into()), ("description", String::new()), ("members", "[]".into())],
+            &[
+                ("name", "after-outage".into()),
+                ("description", String::new()),
+                ("members", "[]".into()),
+            ],
         )
         .await;
     assert_eq!(status, 200, "{body}");
@@ -324,13 +417,24 @@ async fn cut_database_connections_fail_writes_cleanly_and_recover() {
     let groups: Value = serde_json::from_str(&groups_body(&a, &owner).await).unwrap();
     let groups = groups["user_groups"].as_array().unwrap();
     for (id, name) in acked.lock().unwrap().iter() {
-        let group = groups.iter().find(|g| g["id"] == *id).unwrap_or_else(|| panic!("acknowledged {name} lost"));
-        assert_eq!(group["members"], serde_json::json!([member.id]), "{name} half-written");
+        let group = groups
+            .iter()
+            .find(|g| g["id"] == *id)
+            .unwrap_or_else(|| panic!("acknowledged {name} lost"));
+        assert_eq!(
+            group["members"],
+            serde_json::json!([member.id]),
+            "{name} half-written"
+        );
     }
     // A refused write either never happened or happened whole.
     for name in refused.lock().unwrap().iter() {
         if let Some(group) = groups.iter().find(|g| g["name"] == name.as_str()) {
-            assert_eq!(group["members"], serde_json::json!([member.id]), "{name} half-written");
+            assert_eq!(
+                group["members"],
+                serde_json::json!([member.id]),
+                "{name} half-written"
+            );
         }
     }
     let report = a.cli_json(&["check", "--json"]);
@@ -346,39 +450,68 @@ async fn sqlite_copied_to_postgres_serves_identical_bodies() {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = format!("sqlite://{}", dir.path().join("cohort.db").display());
     let mut source = Cohort::init_at(&sqlite);
-    let (_, owner) = (source.0.add_user("x@test.example", "Xavier X", "member", false), source.1.clone());
+    let (_, owner) = (
+        source
+            .0
+            .add_user("x@test.example", "Xavier X", "member", false),
+        source.1.clone(),
+    );
     source.0.start();
     let api = source.0.api(&owner);
     for i in 0..5 {
         api.post(
             "/user_groups/create",
-            &[("name", format!("g{i}")), ("description", "copied".into()), ("members", format!("[{}]", owner.id))],
+            &[
+                ("name", format!("g{i}")),
+                ("description", "copied".into()),
+                ("members", format!("[{}]", owner.id)),
+            ],
         )
         .await;
     }
     let (_, body) = api.get("/user_groups", &[]).await;
     let first = body["user_groups"][8]["id"].as_i64().unwrap();
-    api.post(&format!("/user_groups/{first}/deactivate"), &[]).await;
+    api.post(&format!("/user_groups/{first}/deactivate"), &[])
+        .await;
     let before = groups_body(&source.0, &owner).await;
     source.0.stop();
 
     let target = PgDatabase::create();
-    let out = source.0.cli(&["copy", "--from", &sqlite, "--to", &target.url()]);
-    assert!(out.status.success(), "copy failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = source
+        .0
+        .cli(&["copy", "--from", &sqlite, "--to", &target.url()]);
+    assert!(
+        out.status.success(),
+        "copy failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("verified"));
     let mut copied = source.0.node(&target.url());
     copied.start();
-    assert_eq!(groups_body(&copied, &owner).await, before, "the copy serves different bytes");
+    assert_eq!(
+        groups_body(&copied, &owner).await,
+        before,
+        "the copy serves different bytes"
+    );
     // The copy keeps working, with fresh ids above the copied ones.
     let (status, body) = copied
         .api(&owner)
-        .post("/user_groups/create", &[("name", "new".into()), ("description", String::new()), ("members", "[]".into())])
+        .post(
+            "/user_groups/create",
+            &[
+                ("name", "new".into()),
+                ("description", String::new()),
+                ("members", "[]".into()),
+            ],
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     assert!(body["group_id"].as_i64().unwrap() > first);
     copied.kill();
     // Copying into a database that holds realms is refused.
-    let again = source.0.cli(&["copy", "--from", &sqlite, "--to", &target.url()]);
+    let again = source
+        .0
+        .cli(&["copy", "--from", &sqlite, "--to", &target.url()]);
     assert!(!again.status.success());
     drop(copied);
     drop(target);
