@@ -638,9 +638,16 @@ async fn api_key_is_required_checked_per_realm_and_rotatable() {
         &oik.get(&format!("/admin/clients/{}", realm.bot.id), &[])
             .await,
         404,
-        "Not Found",
+        "Client not found",
         "CLIENT_NOT_FOUND",
         "",
+    );
+    assert_err(
+        &oik.delete("/admin/groups/ops").await,
+        404,
+        "Not Found",
+        "GROUP_NOT_FOUND",
+        "ops",
     );
     // Its own namespace: the same _id and nickname are free there...
     let theirs = oik.group(j!({"_id": "ops", "nickname": "Ops"})).await;
@@ -901,8 +908,9 @@ async fn group_create_shapes_and_reads() {
 
     // Any printable _id up to 128 characters, addressed percent-encoded.
     let long = "k".repeat(128);
+    let wide = "é".repeat(128);
     let odd = "Team A/β?#%";
-    for key in [long.as_str(), odd] {
+    for key in [long.as_str(), wide.as_str(), odd] {
         let got = ik
             .group(j!({"_id": key, "nickname": format!("n-{}", key.len()), "members": ["c2"]}))
             .await;
@@ -930,7 +938,7 @@ async fn group_create_shapes_and_reads() {
 
     // The list holds them all, in creation order.
     let (page, total) = group_page(&ik, &[]).await;
-    assert_eq!(total, 9);
+    assert_eq!(total, 10);
     assert_eq!(
         ids(&page)[..4],
         strs(&[
@@ -1001,6 +1009,7 @@ async fn group_create_refusals_change_nothing() {
         // _id: a printable string of 1..=128 characters, not in use.
         (j!({"_id": "", "nickname": "N"}), 400, bad, pi, "_id is invalid: empty"),
         (j!({"_id": "k".repeat(129), "nickname": "N"}), 400, bad, pi, "_id is invalid: longer than 128"),
+        (j!({"_id": "é".repeat(129), "nickname": "N"}), 400, bad, pi, "_id is invalid: longer than 128"),
         (j!({"_id": "a\u{7}b", "nickname": "N"}), 400, bad, pi, "_id is invalid: contains control characters"),
         (j!({"_id": "a\nb", "nickname": "N"}), 400, bad, pi, "_id is invalid: contains control characters"),
         (j!({"_id": "a\u{0}b", "nickname": "N"}), 400, bad, pi, "_id is invalid"),
@@ -1026,6 +1035,7 @@ async fn group_create_refusals_change_nothing() {
         (j!({"nickname": "a\u{0}b"}), 400, bad, pi, "NUL"),
         // avatarUrl: a bounded string.
         (j!({"nickname": "N", "avatarUrl": 5}), 400, bad, pi, "avatarUrl must be a string"),
+        (j!({"nickname": "N", "avatarUrl": "https://x/\n.png"}), 400, bad, pi, "avatarUrl"),
         (j!({"nickname": "N", "avatarUrl": format!("https://x/{}", "a".repeat(2048))}), 400, bad, pi, "avatarUrl must be at most 2048"),
     ];
     for (body, status, rm, code, message) in cases {
@@ -2200,14 +2210,13 @@ async fn client_get_by_id() {
                 "lastLoginTimeMS": 0})
         );
         let (found, _) = ik.search(&j!({"_id": key}).to_string(), &[]).await;
-        assert_eq!(found, [key.clone()]);
+        assert_eq!(found, vec![key]);
     }
 }
 
 /// The reference's error table (§8) gives `CLIENT_NOT_FOUND` the RM
 /// `"Client not found"`.
 #[tokio::test]
-#[ignore = "BUG: GET /admin/clients/{unknown} answers RM \"Not Found\"; the reference (§8) gives CLIENT_NOT_FOUND the RM \"Client not found\""]
 async fn client_not_found_uses_the_documented_rm() {
     let realm = Realm::new();
     let ik = Imkit::new(&realm);
@@ -2241,6 +2250,11 @@ async fn unknown_paths_and_methods() {
         ("DELETE", "/admin/clients/ann/token"),
         ("POST", "/admin/clients/ann/mute/room1"),
         ("GET", "/admin/rooms"),
+        ("GET", "/admin"),
+        ("GET", "/admin/groups/"),
+        ("DELETE", "/admin/groups/"),
+        ("GET", "/admin/clients/"),
+        ("GET", "/admin/groups//team"),
     ] {
         let got = ik
             .raw(method, path, "application/json", b"{}".to_vec())
@@ -2275,6 +2289,18 @@ async fn unknown_paths_and_methods() {
         assert_eq!(got_allow, allow, "{method} {path}");
         assert_eq!(state(&realm, &ik).await, before, "{method} {path}");
     }
+    // OPTIONS lists the methods; HEAD is GET without a body.
+    for (path, allow) in [
+        ("/admin/groups", "GET, POST"),
+        ("/admin/groups/team", "DELETE, GET"),
+        ("/admin/clients/list", "POST"),
+    ] {
+        let (status, got_allow, _) = ik.raw_allow("OPTIONS", path).await;
+        assert_eq!((status, got_allow.as_str()), (204, allow), "OPTIONS {path}");
+    }
+    let (status, _, body) = ik.raw_allow("HEAD", "/admin/groups").await;
+    assert_eq!((status, body), (200, Value::String(String::new())));
+    assert_eq!(state(&realm, &ik).await, before);
     assert_eq!(ok(&ik.get("/admin/groups/team", &[]).await)["_id"], "team");
     assert_eq!(ok(&ik.get("/admin/clients/ann", &[]).await)["_id"], "ann");
 }
@@ -2386,7 +2412,7 @@ async fn both_faces_see_one_directory() {
     assert_err(
         &ik.get("/admin/clients/alice", &[]).await,
         404,
-        "Not Found",
+        "Client not found",
         "CLIENT_NOT_FOUND",
         "alice",
     );
@@ -2471,4 +2497,195 @@ async fn both_faces_see_one_directory() {
     ok(&ik.delete("/admin/groups/squad").await);
     assert!(realm.group(squad_id).await.is_null());
     assert_eq!(zulip_group(&realm, "Squad").await, Value::Null);
+}
+
+/// Undecodable path segments are still answered in IMKIT's envelope.
+#[tokio::test]
+async fn undecodable_ids_get_the_imkit_envelope() {
+    let realm = Realm::new();
+    let ik = Imkit::new(&realm);
+    let before = state(&realm, &ik).await;
+    for (method, path, not_found) in [
+        ("GET", "/admin/groups/%FF", "GROUP_NOT_FOUND"),
+        ("DELETE", "/admin/groups/%FF", "GROUP_NOT_FOUND"),
+        ("GET", "/admin/clients/%FF", "CLIENT_NOT_FOUND"),
+        ("GET", "/admin/clients/a%C3", "CLIENT_NOT_FOUND"),
+    ] {
+        let (status, body) = ik.raw(method, path, "", Vec::new()).await;
+        assert!(
+            body.is_object(),
+            "{method} {path}: not IMKIT's envelope: {status} {body}"
+        );
+        assert_eq!(keys(&body), ["RC", "RM", "error"], "{body}");
+        assert_eq!(body["RC"], status, "{body}");
+        let code = body["error"]["code"].as_str().unwrap_or("");
+        assert!(
+            (status == 400 && code == "INVALID_PARAMETER") || (status == 404 && code == not_found),
+            "{method} {path}: {status} {body}"
+        );
+    }
+    assert_eq!(state(&realm, &ik).await, before);
+}
+
+/// `/admin/` is an IMKIT path: its 404 is IMKIT's, not Zulip's.
+#[tokio::test]
+async fn admin_root_with_slash_gets_the_imkit_envelope() {
+    let realm = Realm::new();
+    let ik = Imkit::new(&realm);
+    for method in ["GET", "POST"] {
+        let got = ik.raw(method, "/admin/", "", Vec::new()).await;
+        assert_err(&got, 404, "Not Found", "NOT_FOUND", "No such endpoint");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Concurrency
+// ---------------------------------------------------------------------------
+
+/// Send `count` requests at once; returns the replies in order.
+async fn at_once(
+    realm: &Realm,
+    count: usize,
+    make: impl Fn(usize) -> (&'static str, Value),
+) -> Vec<Reply> {
+    let mut tasks = Vec::new();
+    for i in 0..count {
+        let ik = Imkit::new(realm);
+        let (path, body) = make(i);
+        tasks.push(tokio::spawn(async move { ik.post_json(path, body).await }));
+    }
+    let mut replies = Vec::new();
+    for task in tasks {
+        replies.push(task.await.unwrap());
+    }
+    replies
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writes_do_not_race() {
+    let realm = Realm::new();
+    let ik = Imkit::new(&realm);
+
+    // One _id, many creators: exactly one wins, the others get 409.
+    let replies = at_once(&realm, 16, |i| {
+        (
+            "/admin/groups",
+            j!({"_id": "race", "nickname": format!("Race {i}")}),
+        )
+    })
+    .await;
+    let winners: Vec<&Reply> = replies.iter().filter(|r| r.0 == 200).collect();
+    assert_eq!(winners.len(), 1, "{replies:?}");
+    for got in replies.iter().filter(|r| r.0 != 200) {
+        assert_err(
+            got,
+            409,
+            "Conflict",
+            "GROUP_ALREADY_EXISTS",
+            "already exists",
+        );
+    }
+    assert_eq!(group_page(&ik, &[]).await, (vec![ok(winners[0])], 1));
+
+    // One nickname, many _ids: one wins.
+    let replies = at_once(&realm, 16, |i| {
+        (
+            "/admin/groups",
+            j!({"_id": format!("same{i}"), "nickname": "Same"}),
+        )
+    })
+    .await;
+    assert_eq!(
+        replies.iter().filter(|r| r.0 == 200).count(),
+        1,
+        "{replies:?}"
+    );
+    for got in replies.iter().filter(|r| r.0 != 200) {
+        assert_err(got, 409, "Conflict", "NICKNAME_TAKEN", "'Same'");
+    }
+    assert_eq!(group_page(&ik, &[]).await.1, 2);
+
+    // One client _id, many upserts: all succeed, one client results.
+    let replies = at_once(&realm, 16, |i| {
+        (
+            "/admin/clients",
+            j!({"_id": "cl", "email": format!("e{i}@example.com")}),
+        )
+    })
+    .await;
+    assert!(replies.iter().all(|r| r.0 == 200), "{replies:?}");
+    let (found, total) = ik.search(r#"{"_id": "cl"}"#, &[]).await;
+    assert_eq!((found, total), (strs(&["cl"]), 1));
+    // Distinct batches: every item lands once.
+    let replies = at_once(&realm, 8, |i| {
+        let data: Vec<Value> = (0..10).map(|k| j!({"_id": format!("b{i}-{k}")})).collect();
+        ("/admin/clients/list", j!({"data": data}))
+    })
+    .await;
+    for got in &replies {
+        assert_eq!(ok(got), j!({"count": 10}));
+    }
+    let (_, total) = ik
+        .search(r#"{"_id": {"$regex": "^b[0-9]-[0-9]$"}}"#, &[])
+        .await;
+    assert_eq!(total, 80);
+}
+
+/// Epoch milliseconds are numbers; JSON may write them as `1.7e12` or with a
+/// fraction, and they still compare as instants.
+#[tokio::test]
+async fn epoch_ms_written_as_json_floats_compare_as_instants() {
+    let realm = Realm::new();
+    let ik = Imkit::new(&realm);
+    let (all, total) = client_page(&ik, &[]).await;
+    assert_eq!(total, 7);
+    let all = ids(&all);
+    // Every client here was created after 2023-11-14 (1.7e12 ms).
+    for (q, expected) in [
+        (r#"{"createdAt": {"$gte": 1700000000000}}"#, all.clone()),
+        (r#"{"createdAt": {"$lt": 1700000000000}}"#, vec![]),
+        (r#"{"createdAt": {"$gte": 1.7e12}}"#, all.clone()),
+        (r#"{"createdAt": {"$lt": 1.7e12}}"#, vec![]),
+        (r#"{"createdAt": {"$gte": 1700000000000.0}}"#, all.clone()),
+        (r#"{"createdAt": {"$lt": 1700000000000.5}}"#, vec![]),
+        (r#"{"updatedAt": {"$gt": -1.5}}"#, all.clone()),
+    ] {
+        assert_eq!(
+            ik.search(q, &[]).await,
+            (expected.clone(), expected.len() as u64),
+            "q={q}"
+        );
+    }
+}
+
+/// `q` filters the objects as served: every client is served with an
+/// `avatarUrl` (`""` when it has none), so that field exists and equals `""`.
+#[tokio::test]
+async fn avatar_url_queries_match_the_served_objects() {
+    let realm = Realm::new();
+    let ik = Imkit::new(&realm);
+    ik.client(j!({"_id": "pic", "nickname": "Pic", "avatarUrl": "https://x/p.png"}))
+        .await;
+    let (page, total) = client_page(&ik, &[]).await;
+    assert_eq!(total, 8);
+    let all = ids(&page);
+    let bare: Vec<String> = page
+        .iter()
+        .filter(|c| c["avatarUrl"] == "")
+        .map(|c| c["_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(bare.len(), 7);
+    for (q, expected) in [
+        (r#"{"avatarUrl": "https://x/p.png"}"#, strs(&["pic"])),
+        (r#"{"avatarUrl": ""}"#, bare.clone()),
+        (r#"{"avatarUrl": {"$exists": true}}"#, all.clone()),
+        (r#"{"avatarUrl": {"$exists": false}}"#, vec![]),
+        (r#"{"avatarUrl": {"$ne": ""}}"#, strs(&["pic"])),
+    ] {
+        assert_eq!(
+            ik.search(q, &[]).await,
+            (expected.clone(), expected.len() as u64),
+            "q={q}"
+        );
+    }
 }

@@ -117,11 +117,8 @@ fn value_of(user: &User, field: UserField) -> Operand {
             .as_deref()
             .map(|e| Operand::Text(e.to_string()))
             .unwrap_or(Operand::Null),
-        UserField::AvatarUrl => user
-            .avatar_url
-            .clone()
-            .map(Operand::Text)
-            .unwrap_or(Operand::Null),
+        // No avatar is an empty URL, as the faces show it.
+        UserField::AvatarUrl => Operand::Text(user.avatar_url.clone().unwrap_or_default()),
         UserField::CreatedAt => Operand::Time(user.date_joined),
         UserField::UpdatedAt => Operand::Time(user.updated_at),
         UserField::LastLogin => Operand::Number(0.0),
@@ -136,6 +133,8 @@ fn order(a: &Operand, b: &Operand) -> Option<Ordering> {
         (Operand::Number(x), Operand::Number(y)) => x.partial_cmp(y),
         (Operand::Bool(x), Operand::Bool(y)) => Some(x.cmp(y)),
         (Operand::Time(x), Operand::Time(y)) => Some(x.cmp(y)),
+        // Instants against fractional milliseconds.
+        (Operand::Time(x), Operand::Number(y)) => (*x as f64).partial_cmp(y),
         (Operand::Null, Operand::Null) => Some(Ordering::Equal),
         _ => None,
     }

@@ -67,11 +67,21 @@ pub fn app(state: AppState) -> Router {
         .nest("/api/v1", zulip::router())
         .nest("/admin", imkit::router())
         .merge(ops::router())
-        .fallback(|| async { zulip::ZulipError::not_found() })
+        .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn(ops::track))
         .layer(ops::request_id_layers())
         .with_state(state)
+}
+
+/// A 404 in the dialect of the face the path belongs to.
+async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if uri.path().starts_with("/admin") {
+        imkit::no_such_endpoint().await.into_response()
+    } else {
+        zulip::ZulipError::not_found().into_response()
+    }
 }
 
 /// Serve until `shutdown` completes; in-flight requests are allowed to finish.

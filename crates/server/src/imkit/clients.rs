@@ -2,9 +2,9 @@
 //! get by `_id`.
 
 use super::render::{client_json, page_response};
-use super::{ok, optional_string, query, ImkitApp, ImkitError, JsonObject, QueryParams};
+use super::{ok, optional_string, query, ImkitApp, ImkitError, JsonObject, KeyPath, QueryParams};
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use cohort_core::command::PutClient;
 use cohort_core::filter::Filter;
@@ -121,7 +121,7 @@ pub async fn put_many(
 pub async fn get(
     State(state): State<AppState>,
     app: ImkitApp,
-    Path(key): Path<String>,
+    KeyPath(key): KeyPath,
 ) -> ImkitResult {
     let snap = state
         .engine

@@ -79,7 +79,12 @@ impl ImkitError {
     }
 
     pub fn not_found(code: &'static str, message: impl Into<String>) -> ImkitError {
-        ImkitError::new(StatusCode::NOT_FOUND, "Not Found", code, message)
+        // IMKIT's documentation gives this one RM; others use the reason phrase.
+        let rm = match code {
+            "CLIENT_NOT_FOUND" => "Client not found",
+            _ => "Not Found",
+        };
+        ImkitError::new(StatusCode::NOT_FOUND, rm, code, message)
     }
 
     fn conflict(code: &'static str, message: impl Into<String>) -> ImkitError {

@@ -2,9 +2,11 @@
 //! (`POST`), get and delete by `_id`.
 
 use super::render::{group_json, page_response, visible};
-use super::{ok, optional_string, string_list, ImkitApp, ImkitError, JsonObject, QueryParams};
+use super::{
+    ok, optional_string, string_list, ImkitApp, ImkitError, JsonObject, KeyPath, QueryParams,
+};
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use cohort_core::command::PutGroup;
 use cohort_core::{Actor, Command, GroupId, Principal, Reply, Snapshot};
@@ -67,7 +69,7 @@ pub async fn put(
 pub async fn get(
     State(state): State<AppState>,
     app: ImkitApp,
-    Path(key): Path<String>,
+    KeyPath(key): KeyPath,
 ) -> ImkitResult {
     let snap = state
         .engine
@@ -84,7 +86,7 @@ pub async fn get(
 pub async fn delete(
     State(state): State<AppState>,
     app: ImkitApp,
-    Path(key): Path<String>,
+    KeyPath(key): KeyPath,
 ) -> ImkitResult {
     let snap = state
         .engine

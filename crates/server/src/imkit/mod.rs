@@ -52,7 +52,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/clients/list", methods(post(clients::put_many), &["POST"]))
         .route("/clients/{id}", methods(get(clients::get), &["GET"]))
-        .fallback(|| async { ImkitError::not_found("NOT_FOUND", "No such endpoint") })
+        .fallback(no_such_endpoint)
 }
 
 fn methods(
@@ -130,6 +130,25 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
             )),
         }
     }
+}
+
+/// The `_id` in a path, or an IMKIT error when it does not decode.
+pub struct KeyPath(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for KeyPath {
+    type Rejection = ImkitError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ImkitError> {
+        axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(key)| KeyPath(key))
+            .map_err(|_| ImkitError::invalid("the _id in the path is not valid UTF-8"))
+    }
+}
+
+/// IMKIT's 404 for paths under `/admin` that match nothing.
+pub async fn no_such_endpoint() -> ImkitError {
+    ImkitError::not_found("NOT_FOUND", "No such endpoint")
 }
 
 /// Query-string parameters, decoded strictly.

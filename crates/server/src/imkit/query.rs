@@ -63,7 +63,11 @@ fn operand(field: UserField, value: &Value) -> Result<Operand, ImkitError> {
         Value::String(text) if is_time(field) => Operand::Time(
             instant(text).ok_or_else(|| ImkitError::query(format!("{text:?} is not a date")))?,
         ),
-        Value::Number(n) if is_time(field) => Operand::Time(n.as_i64().unwrap_or(i64::MAX)),
+        // Epoch milliseconds; a fractional one compares as a number.
+        Value::Number(n) if is_time(field) => match n.as_i64() {
+            Some(millis) => Operand::Time(millis),
+            None => Operand::Number(n.as_f64().unwrap_or(f64::NAN)),
+        },
         Value::String(text) => Operand::Text(text.clone()),
         Value::Number(n) => Operand::Number(n.as_f64().unwrap_or(f64::NAN)),
         Value::Bool(b) => Operand::Bool(*b),
