@@ -516,3 +516,36 @@ async fn sqlite_copied_to_postgres_serves_identical_bodies() {
     drop(copied);
     drop(target);
 }
+
+#[test]
+fn serve_refuses_a_schema_it_does_not_know() {
+    if !postgres_available() {
+        return;
+    }
+    let database = PgDatabase::create();
+    let cli = |args: &[&str]| {
+        std::process::Command::new(BIN)
+            .arg("--db")
+            .arg(database.url())
+            .args(args)
+            .env("COHORT_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    // Never migrated: serve asks for `cohort migrate`.
+    let out = cli(&["serve", "--listen", "127.0.0.1:0"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cohort migrate"), "{out:?}");
+    assert!(cli(&["migrate"]).status.success());
+    assert!(cli(&["migrate"]).status.success(), "migrate is idempotent");
+    // A schema from a newer cohort: refused.
+    let newer = std::process::Command::new("psql")
+        .arg(database.url())
+        .args(["-q", "-c", "INSERT INTO schema_migrations VALUES (999, 'future', 0)"])
+        .output()
+        .unwrap();
+    assert!(newer.status.success());
+    let out = cli(&["serve", "--listen", "127.0.0.1:0"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("newer than this cohort supports"), "{out:?}");
+}
