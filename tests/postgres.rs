@@ -535,17 +535,27 @@ fn serve_refuses_a_schema_it_does_not_know() {
     // Never migrated: serve asks for `cohort migrate`.
     let out = cli(&["serve", "--listen", "127.0.0.1:0"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cohort migrate"), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cohort migrate"),
+        "{out:?}"
+    );
     assert!(cli(&["migrate"]).status.success());
     assert!(cli(&["migrate"]).status.success(), "migrate is idempotent");
     // A schema from a newer cohort: refused.
     let newer = std::process::Command::new("psql")
         .arg(database.url())
-        .args(["-q", "-c", "INSERT INTO schema_migrations VALUES (999, 'future', 0)"])
+        .args([
+            "-q",
+            "-c",
+            "INSERT INTO schema_migrations VALUES (999, 'future', 0)",
+        ])
         .output()
         .unwrap();
     assert!(newer.status.success());
     let out = cli(&["serve", "--listen", "127.0.0.1:0"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("newer than this cohort supports"), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("newer than this cohort supports"),
+        "{out:?}"
+    );
 }

@@ -1,0 +1,407 @@
+//! Data sets for the benchmarks, written straight through the store (not
+//! through HTTP): commits are built in bulk, imported in large transactions,
+//! and form a valid change log (`cohort check` replays them).
+
+use anyhow::{bail, Result};
+use cohort_core::change::{Change, Commit};
+use cohort_core::command::{self, Context, CreateRealm, CreateUser, UpdateRealm};
+use cohort_core::model::{Group, GroupSetting, Role, SettingValue, SystemGroup, User};
+use cohort_core::{Actor, Command, GroupId, RealmId, UserId};
+use cohort_engine::secrets;
+use cohort_store::Store;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum Size {
+    /// For smoke runs: a few hundred users.
+    Tiny,
+    /// The seed documents' example: a handful of users, three groups.
+    Small,
+    /// 10,000 users; 1,000 groups × 50 members; 3 levels of subgroups.
+    Medium,
+    /// 100,000 users; 10,000 groups × 100 members; subgroup chains 10 deep
+    /// (plus one 10-deep chain of 10,000 members per level reaching every user).
+    Large,
+    /// 1,000,000 users; 100,000 groups × 100 members (10,000,000 edges).
+    Huge,
+}
+
+#[derive(Clone, Copy)]
+enum Shape {
+    /// Units of 10 groups: one top, three middles, six leaves (3 levels).
+    Tree3,
+    /// Units of `n` groups nested in a chain `n` deep.
+    Chains(usize),
+}
+
+struct Spec {
+    users: usize,
+    groups: usize,
+    members: usize,
+    shape: Shape,
+    /// A chain of (depth, members per level) reaching many users.
+    reach: Option<(usize, usize)>,
+}
+
+fn spec(size: Size) -> Spec {
+    match size {
+        Size::Tiny => Spec {
+            users: 300,
+            groups: 40,
+            members: 10,
+            shape: Shape::Chains(5),
+            reach: Some((3, 100)),
+        },
+        Size::Small => Spec {
+            users: 8,
+            groups: 3,
+            members: 2,
+            shape: Shape::Chains(1),
+            reach: None,
+        },
+        Size::Medium => Spec {
+            users: 10_000,
+            groups: 1_000,
+            members: 50,
+            shape: Shape::Tree3,
+            reach: None,
+        },
+        Size::Large => Spec {
+            users: 100_000,
+            groups: 10_000,
+            members: 100,
+            shape: Shape::Chains(10),
+            reach: Some((10, 10_000)),
+        },
+        Size::Huge => Spec {
+            users: 1_000_000,
+            groups: 100_000,
+            members: 100,
+            shape: Shape::Chains(10),
+            reach: None,
+        },
+    }
+}
+
+/// Fresh ids, continuing the store's sequence.
+struct Ids(i64);
+
+impl command::IdSource for Ids {
+    fn next_id(&mut self) -> Option<i64> {
+        self.0 += 1;
+        Some(self.0 - 1)
+    }
+}
+
+impl Ids {
+    fn take(&mut self) -> i64 {
+        self.0 += 1;
+        self.0 - 1
+    }
+}
+
+/// Commits under construction for one realm, imported in batches.
+struct Log<'s> {
+    store: &'s dyn Store,
+    realm: RealmId,
+    version: u64,
+    at: i64,
+    pending: Vec<Commit>,
+    pending_changes: usize,
+}
+
+impl Log<'_> {
+    async fn push(&mut self, changes: Vec<Change>) -> Result<()> {
+        self.version += 1;
+        self.pending_changes += changes.len();
+        self.pending.push(Commit {
+            realm: self.realm,
+            version: self.version,
+            at: self.at,
+            actor: Actor::Operator,
+            changes,
+        });
+        if self.pending_changes >= 20_000 {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<()> {
+        if !self.pending.is_empty() {
+            self.store.import(std::mem::take(&mut self.pending)).await?;
+            self.pending_changes = 0;
+        }
+        Ok(())
+    }
+}
+
+/// `count` distinct picks out of `of`, spread with a stride coprime to `of`.
+fn spread(seed: usize, count: usize, of: usize) -> impl Iterator<Item = usize> {
+    let stride = [97usize, 89, 83, 79]
+        .into_iter()
+        .find(|p| of % p != 0)
+        .unwrap_or(1);
+    let start = seed.wrapping_mul(7919) % of.max(1);
+    (0..count.min(of)).map(move |j| (start + j * stride) % of)
+}
+
+pub async fn generate(store: &dyn Store, size: Size) -> Result<Value> {
+    if store.counts().await?.realms > 0 {
+        bail!("the benchmark database must be empty");
+    }
+    let spec = spec(size);
+    let now = cohort_engine::now_millis();
+    let mut ids = Ids(store.next_id().await?);
+    let owner_key = secrets::generate_key();
+    let platform_key = secrets::generate_key();
+
+    // The realm and its owner, through the core (so they are exactly what
+    // `cohort init` makes), then the platform key.
+    let create = CreateRealm {
+        name: format!("bench-{size:?}").to_lowercase(),
+        owner: Some(CreateUser {
+            email: Some("owner@bench.example".into()),
+            full_name: "Bench Owner".into(),
+            role: Role::Owner,
+            is_bot: false,
+            bot_owner: None,
+            key: None,
+            avatar_url: None,
+            api_key: secrets::hash_key(&owner_key),
+            can_create_users: true,
+        }),
+    };
+    let mut ctx = Context { now, ids: &mut ids };
+    let (realm, outcome) = command::create_realm(&create, &mut ctx)?;
+    let first = outcome.changes.clone();
+    let snap = outcome.seal(1);
+    let keyed = command::execute(
+        &snap,
+        Actor::Operator,
+        &Command::UpdateRealm(UpdateRealm {
+            platform_key: Some(secrets::hash_key(&platform_key)),
+            ..UpdateRealm::default()
+        }),
+        &mut Context { now, ids: &mut ids },
+    )?;
+    let system = |which: SystemGroup| {
+        snap.system_group_id(which)
+            .ok_or_else(|| anyhow::anyhow!("no {which:?}"))
+    };
+    let (members_group, full_group, nobody, everyone) = (
+        system(SystemGroup::Members)?,
+        system(SystemGroup::FullMembers)?,
+        system(SystemGroup::Nobody)?,
+        system(SystemGroup::Everyone)?,
+    );
+    let owner = snap
+        .user_by_email("owner@bench.example")
+        .map(|u| u.id)
+        .ok_or_else(|| anyhow::anyhow!("no owner"))?;
+    let mut log = Log {
+        store,
+        realm,
+        version: 0,
+        at: now,
+        pending: Vec::new(),
+        pending_changes: 0,
+    };
+    log.push(first).await?;
+    log.push(keyed.changes).await?;
+
+    // Users, in chunks, each joining role:members and role:fullmembers.
+    let mut users = Vec::with_capacity(spec.users);
+    for chunk in 0..spec.users.div_ceil(5_000) {
+        let mut changes = Vec::with_capacity(5_002);
+        let mut chunk_ids = Vec::with_capacity(5_000);
+        for i in chunk * 5_000..((chunk + 1) * 5_000).min(spec.users) {
+            let id = UserId(ids.take());
+            chunk_ids.push(id);
+            changes.push(Change::UserCreated {
+                user: Box::new(User {
+                    id,
+                    key: Arc::from(id.0.to_string()),
+                    email: Some(Arc::from(format!("user{i}@bench.example"))),
+                    full_name: format!("User {i}"),
+                    avatar_url: None,
+                    role: Role::Member,
+                    is_bot: false,
+                    bot_owner: None,
+                    active: true,
+                    can_create_users: false,
+                    api_key: secrets::hash_key(&format!("bench-user-{}", id.0)),
+                    date_joined: now,
+                    updated_at: now,
+                }),
+            });
+        }
+        changes.push(Change::MembersAdded {
+            group: members_group,
+            users: chunk_ids.clone(),
+        });
+        changes.push(Change::MembersAdded {
+            group: full_group,
+            users: chunk_ids.clone(),
+        });
+        users.extend(chunk_ids);
+        log.push(changes).await?;
+    }
+
+    let creator_only = SettingValue::Anonymous {
+        members: vec![owner],
+        subgroups: vec![],
+    };
+    let settings = |setting: GroupSetting| match setting {
+        GroupSetting::CanAddMembersGroup | GroupSetting::CanManageGroup => creator_only.clone(),
+        GroupSetting::CanLeaveGroup | GroupSetting::CanMentionGroup => {
+            SettingValue::Group(everyone)
+        }
+        GroupSetting::CanJoinGroup | GroupSetting::CanRemoveMembersGroup => {
+            SettingValue::Group(nobody)
+        }
+    };
+    let make_group = |id: GroupId, name: String, members: Vec<UserId>, subgroups: Vec<GroupId>| {
+        let mut members = members;
+        members.sort_unstable();
+        members.dedup();
+        Change::GroupCreated {
+            group: Box::new(Group {
+                id,
+                key: Arc::from(id.0.to_string()),
+                name: Arc::from(name),
+                description: "Benchmark group".into(),
+                avatar_url: None,
+                system: None,
+                deactivated: false,
+                creator: Some(owner),
+                created_at: now,
+                updated_at: now,
+                settings: GroupSetting::ALL.map(settings),
+                members,
+                subgroups,
+            }),
+        }
+    };
+
+    // Groups in units whose members are created before the groups that
+    // contain them (the deepest first).
+    let unit = match spec.shape {
+        Shape::Tree3 => 10,
+        Shape::Chains(depth) => depth,
+    };
+    let mut group_ids = Vec::with_capacity(spec.groups);
+    let mut changes = Vec::new();
+    let mut tops = Vec::new();
+    for base in (0..spec.groups).step_by(unit) {
+        let count = unit.min(spec.groups - base);
+        let members_of = |g: usize| {
+            spread(g, spec.members, users.len())
+                .map(|i| users[i])
+                .collect::<Vec<_>>()
+        };
+        let mut made: Vec<GroupId> = Vec::with_capacity(count);
+        match spec.shape {
+            Shape::Chains(_) => {
+                // Deepest first; each one contains the one made before it.
+                for k in (0..count).rev() {
+                    let id = GroupId(ids.take());
+                    let subgroups = made.last().copied().into_iter().collect();
+                    changes.push(make_group(
+                        id,
+                        format!("group-{}", base + k),
+                        members_of(base + k),
+                        subgroups,
+                    ));
+                    made.push(id);
+                }
+                tops.push(*made.last().unwrap_or(&GroupId(0)));
+            }
+            Shape::Tree3 => {
+                // Leaves (6), then middles (3, two leaves each), then the top.
+                let mut level = Vec::new();
+                for k in 4..count {
+                    let id = GroupId(ids.take());
+                    changes.push(make_group(
+                        id,
+                        format!("group-{}", base + k),
+                        members_of(base + k),
+                        vec![],
+                    ));
+                    level.push(id);
+                    made.push(id);
+                }
+                let mut middles = Vec::new();
+                for k in 1..count.min(4) {
+                    let id = GroupId(ids.take());
+                    let subgroups: Vec<GroupId> =
+                        level.iter().skip((k - 1) * 2).take(2).copied().collect();
+                    changes.push(make_group(
+                        id,
+                        format!("group-{}", base + k),
+                        members_of(base + k),
+                        subgroups,
+                    ));
+                    middles.push(id);
+                    made.push(id);
+                }
+                let id = GroupId(ids.take());
+                changes.push(make_group(
+                    id,
+                    format!("group-{base}"),
+                    members_of(base),
+                    middles,
+                ));
+                made.push(id);
+                tops.push(id);
+            }
+        }
+        group_ids.extend(made);
+        if changes.len() >= 500 {
+            log.push(std::mem::take(&mut changes)).await?;
+        }
+    }
+    if !changes.is_empty() {
+        log.push(std::mem::take(&mut changes)).await?;
+    }
+
+    // One chain reaching many users (the transitive-members scenario).
+    let mut reach_top = None;
+    if let Some((depth, per_level)) = spec.reach {
+        let mut below: Option<GroupId> = None;
+        for level in (0..depth).rev() {
+            let id = GroupId(ids.take());
+            let members: Vec<UserId> = (0..per_level)
+                .map(|j| users[(level * per_level + j) % users.len()])
+                .collect();
+            changes.push(make_group(
+                id,
+                format!("reach-{level}"),
+                members,
+                below.into_iter().collect(),
+            ));
+            below = Some(id);
+        }
+        log.push(std::mem::take(&mut changes)).await?;
+        reach_top = below;
+    }
+    log.flush().await?;
+    store.advance_ids(ids.0).await?;
+
+    let edges = store.counts().await?.members;
+    Ok(json!({
+        "size": format!("{size:?}").to_lowercase(),
+        "realm_id": realm.0,
+        "email": "owner@bench.example",
+        "api_key": owner_key,
+        "platform_key": platform_key,
+        "users": users.len() + 1,
+        "groups": group_ids.len() + spec.reach.map(|r| r.0).unwrap_or(0),
+        "edges": edges,
+        "group_ids": group_ids.iter().take(64).map(|g| g.0).collect::<Vec<_>>(),
+        "top_group_ids": tops.iter().take(64).map(|g| g.0).collect::<Vec<_>>(),
+        "user_ids": users.iter().take(256).map(|u| u.0).collect::<Vec<_>>(),
+        "reach_top": reach_top.map(|g| g.0),
+    }))
+}
