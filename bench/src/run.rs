@@ -157,7 +157,7 @@ impl Plan {
         std::fs::copy(body, root.join("html/body.json"))?;
         let port = free_port()?;
         let conf = format!(
-            "worker_processes 1; daemon off; pid {root}/nginx.pid; error_log {root}/error.log;
+            "worker_processes 1; daemon off; user root; pid {root}/nginx.pid; error_log {root}/error.log;
              events {{ worker_connections 1024; }}
              http {{ access_log off; keepalive_requests 1000000; keepalive_timeout 60;
                client_body_temp_path {root}/tmp; proxy_temp_path {root}/tmp; fastcgi_temp_path {root}/tmp;
