@@ -91,7 +91,13 @@ pub fn run(
                 .sum::<u64>()
                 + json["errorDistribution"]
                     .as_object()
-                    .map(|e| e.values().map(|n| n.as_u64().unwrap_or(0)).sum())
+                    .map(|e| {
+                        // Requests still in flight when the time is up are not failures.
+                        e.iter()
+                            .filter(|(kind, _)| !kind.contains("deadline"))
+                            .map(|(_, n)| n.as_u64().unwrap_or(0))
+                            .sum()
+                    })
                     .unwrap_or(0);
             Ok(Measured {
                 requests_per_sec: summary["requestsPerSec"].as_f64().unwrap_or(0.0),

@@ -37,27 +37,39 @@ impl Default for ServerConfig {
     }
 }
 
-/// Everything handlers share. Cheap to clone.
+/// Everything handlers share, behind one `Arc` (a clone per request is one
+/// reference count).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
     pub engine: Arc<Engine>,
-    pub config: Arc<ServerConfig>,
+    pub config: ServerConfig,
     /// Rendered `GET /user_groups` bodies, per realm version.
-    pub zulip_groups: Arc<zulip::GroupListCache>,
+    pub zulip_groups: zulip::GroupListCache,
     /// Rendered IMKIT groups in page order, per realm version.
-    pub imkit_groups: Arc<imkit::GroupPageCache>,
+    pub imkit_groups: imkit::GroupPageCache,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    http_metrics: ops::HttpMetrics,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 impl AppState {
     pub fn new(engine: Arc<Engine>, config: ServerConfig) -> AppState {
-        AppState {
+        AppState(Arc::new(Shared {
             engine,
-            config: Arc::new(config),
-            zulip_groups: Arc::new(zulip::GroupListCache::default()),
-            imkit_groups: Arc::new(imkit::GroupPageCache::default()),
+            config,
+            zulip_groups: zulip::GroupListCache::default(),
+            imkit_groups: imkit::GroupPageCache::default(),
             metrics: install_metrics(),
-        }
+            http_metrics: ops::HttpMetrics::default(),
+        }))
     }
 }
 
@@ -69,7 +81,10 @@ pub fn app(state: AppState) -> Router {
         .merge(ops::router())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
-        .layer(axum::middleware::from_fn(ops::track))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            ops::track,
+        ))
         .layer(ops::request_id_layers())
         .with_state(state)
 }
@@ -90,6 +105,11 @@ pub async fn run(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    // Small answers go out at once instead of waiting on Nagle's algorithm.
+    let listener = listener.tap_io(|stream| {
+        let _ = stream.set_nodelay(true);
+    });
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown)
         .await

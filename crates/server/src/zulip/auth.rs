@@ -60,10 +60,11 @@ impl FromRequestParts<AppState> for ZulipUser {
             .user_for_key(&hash)
             .ok_or_else(|| ZulipError::unauthorized("Invalid API key"))?;
         // Emails compare case-insensitively (Unicode, as Zulip's `lower()`).
-        let matches = user
-            .email
-            .as_deref()
-            .is_some_and(|mine| mine.to_lowercase() == email.to_lowercase());
+        let matches = user.email.as_deref().is_some_and(|mine| {
+            mine.eq_ignore_ascii_case(email)
+                || (!(mine.is_ascii() && email.is_ascii())
+                        && mine.to_lowercase() == email.to_lowercase())
+        });
         if !matches {
             return Err(ZulipError::unauthorized("Invalid API key"));
         }

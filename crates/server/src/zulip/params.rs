@@ -126,6 +126,9 @@ impl Params {
 
     /// Names sent but never read (Zulip's `ignored_parameters_unsupported`).
     pub fn ignored(&self) -> Vec<String> {
+        if self.entries.is_empty() {
+            return Vec::new();
+        }
         let used = self.used.lock().unwrap_or_else(|e| e.into_inner());
         let mut names: BTreeSet<String> = BTreeSet::new();
         for (name, _) in &self.entries {
