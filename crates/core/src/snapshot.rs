@@ -28,6 +28,8 @@ pub struct Snapshot {
     /// Version at which each group's rendering last changed (its record, its
     /// edges, or the activity of a user it lists), so faces can cache per group.
     revs: HashMap<GroupId, Version>,
+    /// Deactivated users; when there are none, member lists need no filtering.
+    inactive_users: usize,
 }
 
 /// Why a commit could not be applied: the log and this snapshot disagree.
@@ -55,6 +57,7 @@ impl Snapshot {
             keys: HashMap::new(),
             names: HashMap::new(),
             revs: HashMap::new(),
+            inactive_users: 0,
         }
     }
 
@@ -186,24 +189,30 @@ impl Snapshot {
                 out.extend(g.members.iter().copied());
             }
         }
-        out.sort_unstable();
-        out.dedup();
-        out.retain(|u| self.is_active_user(*u));
+        // One group's list is already sorted; several are sorted runs.
+        if closure.len() > 1 {
+            out.sort_unstable();
+            out.dedup();
+        }
+        if self.inactive_users > 0 {
+            out.retain(|u| self.is_active_user(*u));
+        }
         out
     }
 
     /// Active direct members of `group`, sorted.
     pub fn direct_members(&self, group: GroupId) -> Vec<UserId> {
-        self.groups
-            .get(&group)
-            .map(|g| {
-                g.members
-                    .iter()
-                    .copied()
-                    .filter(|u| self.is_active_user(*u))
-                    .collect()
-            })
-            .unwrap_or_default()
+        let Some(g) = self.groups.get(&group) else {
+            return Vec::new();
+        };
+        if self.inactive_users == 0 {
+            return g.members.clone();
+        }
+        g.members
+            .iter()
+            .copied()
+            .filter(|u| self.is_active_user(*u))
+            .collect()
     }
 
     /// Whether `user` is in `group`, directly or through subgroups. Inactive users
@@ -325,6 +334,11 @@ impl Snapshot {
                 if let Some(active) = patch.active {
                     if u.active != active {
                         u.active = active;
+                        if active {
+                            self.inactive_users -= 1;
+                        } else {
+                            self.inactive_users += 1;
+                        }
                         self.touch_groups_listing(*id, version);
                     }
                 }
@@ -426,6 +440,9 @@ impl Snapshot {
         }
         if let Some(email) = &user.email {
             self.emails.insert(email_key(email), user.id);
+        }
+        if !user.active {
+            self.inactive_users += 1;
         }
         self.keys.insert(user.key.clone(), Principal::User(user.id));
         self.users.insert(user.id, Arc::new(user));

@@ -8,6 +8,7 @@
 //! `run(listener, state, shutdown)` serves until `shutdown` resolves, then stops
 //! accepting connections and lets in-flight requests (and their writes) finish.
 
+mod cache;
 mod form;
 pub mod imkit;
 mod ops;
@@ -47,8 +48,12 @@ pub struct Shared {
     pub config: ServerConfig,
     /// Rendered `GET /user_groups` bodies, per realm version.
     pub zulip_groups: zulip::GroupListCache,
+    /// Rendered `GET /user_groups/{id}/members` bodies, per realm version.
+    pub zulip_members: cache::VersionedCache<(cohort_core::GroupId, bool)>,
     /// Rendered IMKIT groups in page order, per realm version.
     pub imkit_groups: imkit::GroupPageCache,
+    /// Rendered IMKIT group pages by (limit, skip), per realm version.
+    pub imkit_pages: cache::VersionedCache<(usize, usize)>,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     http_metrics: ops::HttpMetrics,
 }
@@ -66,7 +71,9 @@ impl AppState {
             engine,
             config,
             zulip_groups: zulip::GroupListCache::default(),
+            zulip_members: cache::VersionedCache::new(4096),
             imkit_groups: imkit::GroupPageCache::default(),
+            imkit_pages: cache::VersionedCache::new(1024),
             metrics: install_metrics(),
             http_metrics: ops::HttpMetrics::default(),
         }))

@@ -1,7 +1,7 @@
 //! `/admin/groups…`: list (paged from the cached ordering), create or update
 //! (`POST`), get and delete by `_id`.
 
-use super::render::{group_json, page_response, visible};
+use super::render::{group_json, json_response, page_body, visible};
 use super::{
     ok, optional_string, string_list, ImkitApp, ImkitError, JsonObject, KeyPath, QueryParams,
 };
@@ -30,9 +30,14 @@ pub async fn list(State(state): State<AppState>, app: ImkitApp, query: QueryPara
         .engine
         .snapshot(app.snapshot.realm_id())
         .unwrap_or(app.snapshot);
-    let ordered = state.imkit_groups.ordered(&snap);
-    let page = ordered.iter().skip(skip).take(limit).map(|b| b.as_ref());
-    Ok(page_response(ordered.len(), page))
+    let body = state.imkit_pages.get_or_render(&snap, (limit, skip), || {
+        let ordered = state.imkit_groups.ordered(&snap);
+        page_body(
+            ordered.len(),
+            ordered.iter().skip(skip).take(limit).map(|b| b.as_ref()),
+        )
+    });
+    Ok(json_response(body))
 }
 
 /// `POST /admin/groups`: `{_id?, nickname, avatarUrl?, members?}`. An existing

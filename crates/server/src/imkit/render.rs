@@ -61,8 +61,25 @@ pub fn client_json(user: &User) -> Value {
     client
 }
 
+/// A JSON body as a response.
+pub fn json_response(body: Bytes) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
 /// `{"RC":0,"RM":"OK","result":{"totalCount":n,"data":[...]}}` from rendered items.
 pub fn page_response<'a>(total: usize, items: impl Iterator<Item = &'a [u8]>) -> Response {
+    json_response(page_body(total, items))
+}
+
+/// The bytes of a page response.
+pub fn page_body<'a>(total: usize, items: impl Iterator<Item = &'a [u8]>) -> Bytes {
     let mut body = Vec::with_capacity(4096);
     body.extend_from_slice(b"{\"RC\":0,\"RM\":\"OK\",\"result\":{\"totalCount\":");
     body.extend_from_slice(total.to_string().as_bytes());
@@ -74,14 +91,7 @@ pub fn page_response<'a>(total: usize, items: impl Iterator<Item = &'a [u8]>) ->
         body.extend_from_slice(item);
     }
     body.extend_from_slice(b"]}}");
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body,
-    )
-        .into_response()
+    Bytes::from(body)
 }
 
 struct RenderedGroups {

@@ -63,7 +63,7 @@ impl FromRequestParts<AppState> for ZulipUser {
         let matches = user.email.as_deref().is_some_and(|mine| {
             mine.eq_ignore_ascii_case(email)
                 || (!(mine.is_ascii() && email.is_ascii())
-                        && mine.to_lowercase() == email.to_lowercase())
+                    && mine.to_lowercase() == email.to_lowercase())
         });
         if !matches {
             return Err(ZulipError::unauthorized("Invalid API key"));

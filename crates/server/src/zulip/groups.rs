@@ -3,7 +3,7 @@
 use super::auth::ZulipUser;
 use super::error::ZulipError;
 use super::params::Params;
-use super::render::{success, success_bytes};
+use super::render::{self, success, success_bytes};
 use super::{PathIds, ZulipResult};
 use crate::AppState;
 use axum::extract::State;
@@ -219,15 +219,17 @@ pub async fn members(
     let direct_only = params.bool("direct_member_only")?.unwrap_or(false);
     let snap = current(&state, &caller);
     let id = readable_group(&snap, id)?;
-    let members = if direct_only {
-        snap.direct_members(id)
-    } else {
-        snap.recursive_members(id)
-    };
-    Ok(success(
-        &params,
-        json!({ "members": members.iter().map(|u| u.0).collect::<Vec<_>>() }),
-    ))
+    let body = state
+        .zulip_members
+        .get_or_render(&snap, (id, direct_only), || {
+            let members = if direct_only {
+                snap.direct_members(id)
+            } else {
+                snap.recursive_members(id)
+            };
+            render::id_list_body("members", members.iter().map(|u| u.0))
+        });
+    Ok(success_bytes(&params, body))
 }
 
 /// `GET /user_groups/{id}/subgroups`: recursive (or direct) subgroup ids.

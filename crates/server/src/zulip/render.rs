@@ -55,6 +55,22 @@ pub fn success_bytes(params: &Params, body: Bytes) -> Response {
         .into_response()
 }
 
+/// `{"result":"success","msg":"","<field>":[ids…]}`, written directly (lists
+/// can hold 100,000 ids).
+pub fn id_list_body(field: &str, ids: impl Iterator<Item = i64>) -> Bytes {
+    use std::io::Write;
+    let mut body = Vec::with_capacity(64);
+    let _ = write!(body, "{{\"result\":\"success\",\"msg\":\"\",\"{field}\":[");
+    for (i, id) in ids.enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        let _ = write!(body, "{id}");
+    }
+    body.extend_from_slice(b"]}");
+    Bytes::from(body)
+}
+
 /// A group-setting value as clients see it.
 pub fn setting_json(snap: &Snapshot, value: &SettingValue) -> Value {
     match visible_value(snap, value) {

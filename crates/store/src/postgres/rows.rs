@@ -172,314 +172,337 @@ pub async fn commits(
 
 type Param = Box<dyn ToSql + Sync + Send>;
 
-/// `UPDATE table SET a = $2, … WHERE id = $1`; column names come from this
-/// module, never from input.
-async fn update_row(
-    tx: &Transaction<'_>,
-    table: &str,
-    id: i64,
-    sets: Vec<(&str, Param)>,
-) -> Result<()> {
-    let assignments: Vec<String> = sets
-        .iter()
-        .enumerate()
-        .map(|(i, (column, _))| format!("{column} = ${}", i + 2))
-        .collect();
-    let sql = format!(
-        "UPDATE {table} SET {} WHERE id = $1",
-        assignments.join(", ")
-    );
-    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&id];
-    for (_, value) in &sets {
-        params.push(value.as_ref() as &(dyn ToSql + Sync));
+/// Statements queued for one round trip: tokio-postgres pipelines queries
+/// that are in flight together on one connection, so a batch of commits costs
+/// a few round trips instead of several per change.
+pub struct Pipeline<'t> {
+    tx: &'t Transaction<'t>,
+    /// (SQL, parameters, rows the statement must touch, if checked).
+    queued: Vec<(String, Vec<Param>, Option<(u64, String)>)>,
+}
+
+impl<'t> Pipeline<'t> {
+    pub fn new(tx: &'t Transaction<'t>) -> Pipeline<'t> {
+        Pipeline {
+            tx,
+            queued: Vec::new(),
+        }
     }
-    let updated = tx.execute(sql.as_str(), &params).await.map_err(pg_error)?;
-    if updated != 1 {
-        return Err(corrupt(format!("{table} row {id} is missing")));
+
+    fn push(&mut self, sql: impl Into<String>, params: Vec<Param>) {
+        self.queued.push((sql.into(), params, None));
     }
-    Ok(())
-}
 
-async fn touch_group(tx: &Transaction<'_>, group: GroupId, at: i64) -> Result<()> {
-    update_row(tx, "groups", group.0, vec![("updated_at", Box::new(at))]).await
-}
-
-async fn load_realm(tx: &Transaction<'_>, id: RealmId) -> Result<Realm> {
-    let row = tx
-        .query_opt("SELECT data FROM realms WHERE id = $1", &[&id.0])
-        .await
-        .map_err(pg_error)?
-        .ok_or_else(|| corrupt(format!("realm {id} is missing")))?;
-    from_json(&row.get::<_, String>(0))
-}
-
-async fn save_realm(tx: &Transaction<'_>, realm: &Realm) -> Result<()> {
-    tx.execute(
-        "UPDATE realms SET name = $2, data = $3 WHERE id = $1",
-        &[&realm.id.0, &realm.name, &to_json(realm)?],
-    )
-    .await
-    .map_err(pg_error)?;
-    Ok(())
-}
-
-async fn insert_members(tx: &Transaction<'_>, group: GroupId, users: &[UserId]) -> Result<()> {
-    if users.is_empty() {
-        return Ok(());
+    /// Queue a statement that must touch exactly `rows` rows (else: corrupt).
+    fn push_checked(
+        &mut self,
+        sql: impl Into<String>,
+        params: Vec<Param>,
+        rows: u64,
+        what: String,
+    ) {
+        self.queued.push((sql.into(), params, Some((rows, what))));
     }
-    let ids: Vec<i64> = users.iter().map(|u| u.0).collect();
-    tx.execute(
-        "INSERT INTO group_members (group_id, user_id) SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING",
-        &[&group.0, &ids],
-    )
-    .await
-    .map_err(pg_error)?;
-    Ok(())
-}
 
-async fn insert_subgroups(
-    tx: &Transaction<'_>,
-    group: GroupId,
-    subgroups: &[GroupId],
-) -> Result<()> {
-    if subgroups.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<i64> = subgroups.iter().map(|g| g.0).collect();
-    tx.execute(
-        "INSERT INTO group_subgroups (group_id, subgroup_id) SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING",
-        &[&group.0, &ids],
-    )
-    .await
-    .map_err(pg_error)?;
-    Ok(())
-}
-
-/// Append a commit to the log and apply it to the tables.
-pub async fn persist(tx: &Transaction<'_>, commit: &Commit) -> Result<()> {
-    let at = commit.at;
-    for change in &commit.changes {
-        match change {
-            Change::RealmCreated { realm } => {
-                tx.execute(
-                    "INSERT INTO realms (id, name, version, created_at, data) VALUES ($1, $2, 0, $3, $4)",
-                    &[&realm.id.0, &realm.name, &realm.created_at, &to_json(realm)?],
-                )
+    /// Send everything queued and wait for all of it.
+    pub async fn flush(&mut self) -> Result<()> {
+        if self.queued.is_empty() {
+            return Ok(());
+        }
+        let queued = std::mem::take(&mut self.queued);
+        let tx = self.tx;
+        // Each distinct statement is prepared once per flush (all in one round
+        // trip), then every execution goes out in the next.
+        let mut distinct: Vec<&str> = queued.iter().map(|(sql, _, _)| sql.as_str()).collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        let prepared =
+            futures_util::future::try_join_all(distinct.iter().map(|sql| tx.prepare(sql)))
                 .await
                 .map_err(pg_error)?;
+        let by_sql: HashMap<&str, &tokio_postgres::Statement> =
+            distinct.iter().copied().zip(&prepared).collect();
+        let statements: Vec<&tokio_postgres::Statement> = queued
+            .iter()
+            .map(|(sql, _, _)| by_sql[sql.as_str()])
+            .collect();
+        let results = futures_util::future::try_join_all(queued.iter().zip(statements).map(
+            |((_, params, _), statement)| {
+                let params: Vec<&(dyn ToSql + Sync)> = params
+                    .iter()
+                    .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+                    .collect();
+                async move { tx.execute(statement, &params).await }
+            },
+        ))
+        .await
+        .map_err(pg_error)?;
+        for ((_, _, check), touched) in queued.iter().zip(results) {
+            if let Some((rows, what)) = check {
+                if touched != *rows {
+                    return Err(corrupt(what));
+                }
             }
-            Change::RealmUpdated { patch } => {
-                let mut realm = load_realm(tx, commit.realm).await?;
-                patch.apply_to(&mut realm);
-                save_realm(tx, &realm).await?;
-            }
-            Change::RealmSettingChanged { setting, value } => {
-                let mut realm = load_realm(tx, commit.realm).await?;
-                realm.settings[setting.index()] = value.clone();
-                save_realm(tx, &realm).await?;
-            }
-            Change::UserCreated { user } => {
-                let role = i64::from(user.role.code());
-                tx.execute(
+        }
+        Ok(())
+    }
+
+    /// Queue `UPDATE table SET a = $2, … WHERE id = $1` (column names come from
+    /// this module, never from input).
+    fn update_row(&mut self, table: &str, id: i64, sets: Vec<(&str, Param)>) {
+        let assignments: Vec<String> = sets
+            .iter()
+            .enumerate()
+            .map(|(i, (column, _))| format!("{column} = ${}", i + 2))
+            .collect();
+        let sql = format!(
+            "UPDATE {table} SET {} WHERE id = $1",
+            assignments.join(", ")
+        );
+        let mut params: Vec<Param> = vec![Box::new(id)];
+        params.extend(sets.into_iter().map(|(_, value)| value));
+        self.push_checked(sql, params, 1, format!("{table} row {id} is missing"));
+    }
+
+    fn touch_group(&mut self, group: GroupId, at: i64) {
+        self.update_row("groups", group.0, vec![("updated_at", Box::new(at))]);
+    }
+
+    fn insert_members(&mut self, group: GroupId, users: &[UserId]) {
+        if !users.is_empty() {
+            let ids: Vec<i64> = users.iter().map(|u| u.0).collect();
+            self.push(
+                "INSERT INTO group_members (group_id, user_id) SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING",
+                vec![Box::new(group.0), Box::new(ids)],
+            );
+        }
+    }
+
+    fn insert_subgroups(&mut self, group: GroupId, subgroups: &[GroupId]) {
+        if !subgroups.is_empty() {
+            let ids: Vec<i64> = subgroups.iter().map(|g| g.0).collect();
+            self.push(
+                "INSERT INTO group_subgroups (group_id, subgroup_id) SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING",
+                vec![Box::new(group.0), Box::new(ids)],
+            );
+        }
+    }
+
+    /// Read-modify-write of the realm record (rare: settings and keys); runs
+    /// after everything queued before it.
+    async fn change_realm(&mut self, id: RealmId, change: impl FnOnce(&mut Realm)) -> Result<()> {
+        self.flush().await?;
+        let row = self
+            .tx
+            .query_opt("SELECT data FROM realms WHERE id = $1", &[&id.0])
+            .await
+            .map_err(pg_error)?
+            .ok_or_else(|| corrupt(format!("realm {id} is missing")))?;
+        let mut realm: Realm = from_json(&row.get::<_, String>(0))?;
+        change(&mut realm);
+        self.push(
+            "UPDATE realms SET name = $2, data = $3 WHERE id = $1",
+            vec![
+                Box::new(realm.id.0),
+                Box::new(realm.name.clone()),
+                Box::new(to_json(&realm)?),
+            ],
+        );
+        Ok(())
+    }
+
+    /// Queue a commit: its changes to the tables, its log row, the version.
+    pub async fn persist(&mut self, commit: &Commit) -> Result<()> {
+        let at = commit.at;
+        for change in &commit.changes {
+            match change {
+                Change::RealmCreated { realm } => self.push(
+                    "INSERT INTO realms (id, name, version, created_at, data) VALUES ($1, $2, 0, $3, $4)",
+                    vec![
+                        Box::new(realm.id.0),
+                        Box::new(realm.name.clone()),
+                        Box::new(realm.created_at),
+                        Box::new(to_json(realm)?),
+                    ],
+                ),
+                Change::RealmUpdated { patch } => self.change_realm(commit.realm, |r| patch.apply_to(r)).await?,
+                Change::RealmSettingChanged { setting, value } => {
+                    let value = value.clone();
+                    self.change_realm(commit.realm, |r| r.settings[setting.index()] = value).await?
+                }
+                Change::UserCreated { user } => self.push(
                     "INSERT INTO users (id, realm_id, key, email, full_name, avatar_url, role, is_bot,
                         bot_owner_id, active, can_create_users, api_key_hash, date_joined, updated_at)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-                    &[
-                        &user.id.0,
-                        &commit.realm.0,
-                        &&*user.key,
-                        &user.email.as_deref(),
-                        &user.full_name,
-                        &user.avatar_url,
-                        &role,
-                        &user.is_bot,
-                        &user.bot_owner.map(|u| u.0),
-                        &user.active,
-                        &user.can_create_users,
-                        &user.api_key.to_hex(),
-                        &user.date_joined,
-                        &at,
-                    ],
-                )
-                .await
-                .map_err(pg_error)?;
-            }
-            Change::UserUpdated { id, patch } => {
-                let mut sets: Vec<(&str, Param)> = Vec::new();
-                if let Some(email) = &patch.email {
-                    sets.push(("email", Box::new(Some(email.clone()))));
-                }
-                if let Some(name) = &patch.full_name {
-                    sets.push(("full_name", Box::new(name.clone())));
-                }
-                if let Some(avatar) = &patch.avatar_url {
-                    sets.push(("avatar_url", Box::new(avatar.clone())));
-                }
-                if let Some(role) = patch.role {
-                    sets.push(("role", Box::new(i64::from(role.code()))));
-                }
-                if let Some(active) = patch.active {
-                    sets.push(("active", Box::new(active)));
-                }
-                if let Some(key) = patch.api_key {
-                    sets.push(("api_key_hash", Box::new(key.to_hex())));
-                }
-                if let Some(flag) = patch.can_create_users {
-                    sets.push(("can_create_users", Box::new(flag)));
-                }
-                sets.push(("updated_at", Box::new(at)));
-                update_row(tx, "users", id.0, sets).await?;
-            }
-            Change::GroupCreated { group } => {
-                let settings: Vec<String> =
-                    group.settings.iter().map(to_json).collect::<Result<_>>()?;
-                tx.execute(
-                    "INSERT INTO groups (id, realm_id, key, name, description, avatar_url, system_kind,
-                        deactivated, creator_id, created_at, updated_at, can_add_members_group,
-                        can_join_group, can_leave_group, can_manage_group, can_mention_group,
-                        can_remove_members_group)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-                    &[
-                        &group.id.0,
-                        &commit.realm.0,
-                        &&*group.key,
-                        &&*group.name,
-                        &group.description,
-                        &group.avatar_url,
-                        &system_kind(group.system)?,
-                        &group.deactivated,
-                        &group.creator.map(|u| u.0),
-                        &group.created_at,
-                        &at,
-                        &settings[0],
-                        &settings[1],
-                        &settings[2],
-                        &settings[3],
-                        &settings[4],
-                        &settings[5],
-                    ],
-                )
-                .await
-                .map_err(pg_error)?;
-                insert_members(tx, group.id, &group.members).await?;
-                insert_subgroups(tx, group.id, &group.subgroups).await?;
-            }
-            Change::GroupUpdated { id, patch } => {
-                let mut sets: Vec<(&str, Param)> = Vec::new();
-                if let Some(name) = &patch.name {
-                    sets.push(("name", Box::new(name.clone())));
-                }
-                if let Some(description) = &patch.description {
-                    sets.push(("description", Box::new(description.clone())));
-                }
-                if let Some(avatar) = &patch.avatar_url {
-                    sets.push(("avatar_url", Box::new(avatar.clone())));
-                }
-                if let Some(flag) = patch.deactivated {
-                    sets.push(("deactivated", Box::new(flag)));
-                }
-                sets.push(("updated_at", Box::new(at)));
-                update_row(tx, "groups", id.0, sets).await?;
-            }
-            Change::GroupSettingChanged { id, setting, value } => {
-                let column: &str = GroupSetting::name(*setting);
-                update_row(
-                    tx,
-                    "groups",
-                    id.0,
                     vec![
-                        (column, Box::new(to_json(value)?)),
-                        ("updated_at", Box::new(at)),
+                        Box::new(user.id.0),
+                        Box::new(commit.realm.0),
+                        Box::new(user.key.to_string()),
+                        Box::new(user.email.as_deref().map(str::to_string)),
+                        Box::new(user.full_name.clone()),
+                        Box::new(user.avatar_url.clone()),
+                        Box::new(i64::from(user.role.code())),
+                        Box::new(user.is_bot),
+                        Box::new(user.bot_owner.map(|u| u.0)),
+                        Box::new(user.active),
+                        Box::new(user.can_create_users),
+                        Box::new(user.api_key.to_hex()),
+                        Box::new(user.date_joined),
+                        Box::new(at),
                     ],
-                )
-                .await?;
-            }
-            Change::GroupDeleted { id } => {
-                let parents: Vec<i64> = tx
-                    .query(
-                        "SELECT group_id FROM group_subgroups WHERE subgroup_id = $1",
-                        &[&id.0],
-                    )
-                    .await
-                    .map_err(pg_error)?
-                    .iter()
-                    .map(|r| r.get(0))
-                    .collect();
-                tx.execute("DELETE FROM group_members WHERE group_id = $1", &[&id.0])
-                    .await
-                    .map_err(pg_error)?;
-                tx.execute(
-                    "DELETE FROM group_subgroups WHERE group_id = $1 OR subgroup_id = $1",
-                    &[&id.0],
-                )
-                .await
-                .map_err(pg_error)?;
-                tx.execute("DELETE FROM groups WHERE id = $1", &[&id.0])
-                    .await
-                    .map_err(pg_error)?;
-                for parent in parents {
-                    touch_group(tx, GroupId(parent), at).await?;
+                ),
+                Change::UserUpdated { id, patch } => {
+                    let mut sets: Vec<(&str, Param)> = Vec::new();
+                    if let Some(email) = &patch.email {
+                        sets.push(("email", Box::new(Some(email.clone()))));
+                    }
+                    if let Some(name) = &patch.full_name {
+                        sets.push(("full_name", Box::new(name.clone())));
+                    }
+                    if let Some(avatar) = &patch.avatar_url {
+                        sets.push(("avatar_url", Box::new(avatar.clone())));
+                    }
+                    if let Some(role) = patch.role {
+                        sets.push(("role", Box::new(i64::from(role.code()))));
+                    }
+                    if let Some(active) = patch.active {
+                        sets.push(("active", Box::new(active)));
+                    }
+                    if let Some(key) = patch.api_key {
+                        sets.push(("api_key_hash", Box::new(key.to_hex())));
+                    }
+                    if let Some(flag) = patch.can_create_users {
+                        sets.push(("can_create_users", Box::new(flag)));
+                    }
+                    sets.push(("updated_at", Box::new(at)));
+                    self.update_row("users", id.0, sets);
                 }
-            }
-            Change::MembersAdded { group, users } => {
-                insert_members(tx, *group, users).await?;
-                touch_group(tx, *group, at).await?;
-            }
-            Change::MembersRemoved { group, users } => {
-                let ids: Vec<i64> = users.iter().map(|u| u.0).collect();
-                tx.execute(
-                    "DELETE FROM group_members WHERE group_id = $1 AND user_id = ANY($2)",
-                    &[&group.0, &ids],
-                )
-                .await
-                .map_err(pg_error)?;
-                touch_group(tx, *group, at).await?;
-            }
-            Change::SubgroupsAdded { group, subgroups } => {
-                insert_subgroups(tx, *group, subgroups).await?;
-                touch_group(tx, *group, at).await?;
-            }
-            Change::SubgroupsRemoved { group, subgroups } => {
-                let ids: Vec<i64> = subgroups.iter().map(|g| g.0).collect();
-                tx.execute(
-                    "DELETE FROM group_subgroups WHERE group_id = $1 AND subgroup_id = ANY($2)",
-                    &[&group.0, &ids],
-                )
-                .await
-                .map_err(pg_error)?;
-                touch_group(tx, *group, at).await?;
+                Change::GroupCreated { group } => {
+                    let mut params: Vec<Param> = vec![
+                        Box::new(group.id.0),
+                        Box::new(commit.realm.0),
+                        Box::new(group.key.to_string()),
+                        Box::new(group.name.to_string()),
+                        Box::new(group.description.clone()),
+                        Box::new(group.avatar_url.clone()),
+                        Box::new(system_kind(group.system)?),
+                        Box::new(group.deactivated),
+                        Box::new(group.creator.map(|u| u.0)),
+                        Box::new(group.created_at),
+                        Box::new(at),
+                    ];
+                    for setting in &group.settings {
+                        params.push(Box::new(to_json(setting)?));
+                    }
+                    self.push(
+                        "INSERT INTO groups (id, realm_id, key, name, description, avatar_url, system_kind,
+                            deactivated, creator_id, created_at, updated_at, can_add_members_group,
+                            can_join_group, can_leave_group, can_manage_group, can_mention_group,
+                            can_remove_members_group)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+                        params,
+                    );
+                    self.insert_members(group.id, &group.members);
+                    self.insert_subgroups(group.id, &group.subgroups);
+                }
+                Change::GroupUpdated { id, patch } => {
+                    let mut sets: Vec<(&str, Param)> = Vec::new();
+                    if let Some(name) = &patch.name {
+                        sets.push(("name", Box::new(name.clone())));
+                    }
+                    if let Some(description) = &patch.description {
+                        sets.push(("description", Box::new(description.clone())));
+                    }
+                    if let Some(avatar) = &patch.avatar_url {
+                        sets.push(("avatar_url", Box::new(avatar.clone())));
+                    }
+                    if let Some(flag) = patch.deactivated {
+                        sets.push(("deactivated", Box::new(flag)));
+                    }
+                    sets.push(("updated_at", Box::new(at)));
+                    self.update_row("groups", id.0, sets);
+                }
+                Change::GroupSettingChanged { id, setting, value } => {
+                    let column: &str = GroupSetting::name(*setting);
+                    self.update_row(
+                        "groups",
+                        id.0,
+                        vec![(column, Box::new(to_json(value)?)), ("updated_at", Box::new(at))],
+                    );
+                }
+                Change::GroupDeleted { id } => {
+                    // Parents of the deleted group get a new updated_at.
+                    self.push(
+                        "UPDATE groups SET updated_at = $2 WHERE id IN
+                             (SELECT group_id FROM group_subgroups WHERE subgroup_id = $1)",
+                        vec![Box::new(id.0), Box::new(at)],
+                    );
+                    self.push("DELETE FROM group_members WHERE group_id = $1", vec![Box::new(id.0)]);
+                    self.push(
+                        "DELETE FROM group_subgroups WHERE group_id = $1 OR subgroup_id = $1",
+                        vec![Box::new(id.0)],
+                    );
+                    self.push_checked(
+                        "DELETE FROM groups WHERE id = $1",
+                        vec![Box::new(id.0)],
+                        1,
+                        format!("group {id} is missing"),
+                    );
+                }
+                Change::MembersAdded { group, users } => {
+                    self.insert_members(*group, users);
+                    self.touch_group(*group, at);
+                }
+                Change::MembersRemoved { group, users } => {
+                    let ids: Vec<i64> = users.iter().map(|u| u.0).collect();
+                    self.push(
+                        "DELETE FROM group_members WHERE group_id = $1 AND user_id = ANY($2)",
+                        vec![Box::new(group.0), Box::new(ids)],
+                    );
+                    self.touch_group(*group, at);
+                }
+                Change::SubgroupsAdded { group, subgroups } => {
+                    self.insert_subgroups(*group, subgroups);
+                    self.touch_group(*group, at);
+                }
+                Change::SubgroupsRemoved { group, subgroups } => {
+                    let ids: Vec<i64> = subgroups.iter().map(|g| g.0).collect();
+                    self.push(
+                        "DELETE FROM group_subgroups WHERE group_id = $1 AND subgroup_id = ANY($2)",
+                        vec![Box::new(group.0), Box::new(ids)],
+                    );
+                    self.touch_group(*group, at);
+                }
             }
         }
-    }
-    tx.execute(
-        "INSERT INTO changes (realm_id, version, at, actor, changes) VALUES ($1, $2, $3, $4, $5)",
-        &[
-            &commit.realm.0,
-            &(commit.version as i64),
-            &at,
-            &to_json(&commit.actor)?,
-            &to_json(&commit.changes)?,
-        ],
-    )
-    .await
-    .map_err(pg_error)?;
-    let moved = tx
-        .execute(
-            "UPDATE realms SET version = $2 WHERE id = $1 AND version = $3",
-            &[
-                &commit.realm.0,
-                &(commit.version as i64),
-                &(commit.version as i64 - 1),
+        self.push(
+            "INSERT INTO changes (realm_id, version, at, actor, changes) VALUES ($1, $2, $3, $4, $5)",
+            vec![
+                Box::new(commit.realm.0),
+                Box::new(commit.version as i64),
+                Box::new(at),
+                Box::new(to_json(&commit.actor)?),
+                Box::new(to_json(&commit.changes)?),
             ],
-        )
-        .await
-        .map_err(pg_error)?;
-    if moved != 1 {
-        return Err(corrupt(format!(
-            "realm {} is not at version {} in the database",
-            commit.realm,
-            commit.version - 1
-        )));
+        );
+        self.push_checked(
+            "UPDATE realms SET version = $2 WHERE id = $1 AND version = $3",
+            vec![
+                Box::new(commit.realm.0),
+                Box::new(commit.version as i64),
+                Box::new(commit.version as i64 - 1),
+            ],
+            1,
+            format!(
+                "realm {} is not at version {} in the database",
+                commit.realm,
+                commit.version - 1
+            ),
+        );
+        // Keep a bound on what is held in memory.
+        if self.queued.len() >= 2_000 {
+            self.flush().await?;
+        }
+        Ok(())
     }
-    Ok(())
 }
