@@ -48,10 +48,15 @@ pub struct RunArgs {
     /// Leave out the huge data set (memory and start-up).
     #[arg(long)]
     skip_huge: bool,
+    /// Run only these scenarios: list, imkit, transitive, pair, writes, pg,
+    /// huge, auth (all when empty).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
 }
 
 struct Plan {
     smoke: bool,
+    only: Vec<String>,
     cohort: PathBuf,
     work: PathBuf,
     rounds: usize,
@@ -131,6 +136,10 @@ fn spawn_until(mut command: Command, marker: &str) -> Result<Proc> {
 }
 
 impl Plan {
+    fn wants(&self, scenario: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|s| s == scenario)
+    }
+
     fn cohort(&self, db: &str, log: &str) -> Result<Proc> {
         let mut command = pinned(self.server_cpu, &self.cohort);
         command
@@ -441,6 +450,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
     std::fs::create_dir_all(&args.work)?;
     let plan = Plan {
         smoke: args.smoke,
+        only: args.only.clone(),
         cohort: args.cohort.clone(),
         work: args.work.clone(),
         rounds: args.rounds.unwrap_or(if args.smoke { 1 } else { 15 }),
@@ -505,12 +515,20 @@ pub async fn run(args: RunArgs) -> Result<()> {
     let mut small_rps = 0.0;
     let mut auth_rows = Vec::new();
 
-    for size in read_sizes
-        .iter()
-        .copied()
-        .chain([reach_size, write_size])
-        .collect::<std::collections::BTreeSet<_>>()
-    {
+    let mut sizes = std::collections::BTreeSet::new();
+    if plan.wants("list") {
+        sizes.extend(read_sizes.iter().copied());
+    }
+    if plan.wants("imkit") || plan.wants("transitive") || plan.wants("pair") {
+        sizes.insert(reach_size);
+    }
+    if plan.wants("writes") {
+        sizes.insert(write_size);
+    }
+    if plan.wants("auth") {
+        sizes.insert(read_sizes[0]);
+    }
+    for size in sizes {
         let name = format!("{size:?}").to_lowercase();
         let path = plan.work.join(format!("{name}.db"));
         let _ = std::fs::remove_file(&path);
@@ -534,7 +552,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
             info["api_key"].as_str().unwrap_or(""),
         );
         let server = plan.cohort(&db, "warn")?;
-        if read_sizes.contains(&size) {
+        if read_sizes.contains(&size) && plan.wants("list") {
             let r = read_scenario(
                 &plan,
                 &format!("groups-{name}"),
@@ -549,7 +567,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
             }
             list_rows.push((name.clone(), r, size == Size::Medium));
         }
-        if size == reach_size {
+        if size == reach_size && plan.wants("imkit") {
             let platform = info["platform_key"].as_str().unwrap_or("");
             let skip = if plan.smoke { 10 } else { 5_000 };
             let imkit_url = format!("{}/admin/groups?limit=50&skip={skip}", server.url);
@@ -565,6 +583,8 @@ pub async fn run(args: RunArgs) -> Result<()> {
             std::fs::write(&file, &body)?;
             let r = imkit_scenario(&plan, &server, &imkit_url, platform, &file).await?;
             extra_rows.push(r);
+        }
+        if size == reach_size && plan.wants("transitive") {
             if let Some(top) = info["reach_top"].as_i64() {
                 let r = read_scenario(
                     &plan,
@@ -585,6 +605,8 @@ pub async fn run(args: RunArgs) -> Result<()> {
                 );
                 extra_rows.extend(row.lines);
             }
+        }
+        if size == reach_size && plan.wants("pair") {
             // The write-then-read pair.
             let group = info["group_ids"][0].as_i64().unwrap_or(0);
             let users: Vec<String> = info["user_ids"]
@@ -618,10 +640,10 @@ pub async fn run(args: RunArgs) -> Result<()> {
                 if p50 <= 5.0 { "met" } else { "**not met**" }
             ));
         }
-        if size == write_size {
+        if size == write_size && plan.wants("writes") {
             writes_sqlite = Some(write_load(&plan, &server, &auth, &info)?);
         }
-        if size == Size::Small || (plan.smoke && size == Size::Tiny) {
+        if (size == Size::Small || (plan.smoke && size == Size::Tiny)) && plan.wants("auth") {
             auth_rows = auth_cost(&plan, &server, &info, &auth, small_rps)?;
             // The cost of request logs at info level.
             drop(server);
@@ -645,7 +667,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
 
     // ---- PostgreSQL writes
     let mut writes_pg = None;
-    if pg_up {
+    if pg_up && plan.wants("pg") {
         let database = format!("cohort_bench_{}", std::process::id());
         let admin = format!("{}/postgres", args.pg);
         let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls).await?;
@@ -680,7 +702,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
 
     // ---- huge: memory and cold start
     let mut huge_rows = Vec::new();
-    if !args.skip_huge {
+    if !args.skip_huge && plan.wants("huge") {
         let size = if plan.smoke { Size::Tiny } else { Size::Huge };
         let name = format!("{size:?}").to_lowercase();
         let path = plan.work.join(format!("{name}-coldstart.db"));
