@@ -8,6 +8,7 @@
 //! `run(listener, state, shutdown)` serves until `shutdown` resolves, then stops
 //! accepting connections and lets in-flight requests (and their writes) finish.
 
+mod body;
 mod cache;
 mod form;
 pub mod imkit;

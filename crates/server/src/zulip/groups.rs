@@ -3,7 +3,7 @@
 use super::auth::ZulipUser;
 use super::error::ZulipError;
 use super::params::Params;
-use super::render::{self, success, success_bytes};
+use super::render::{self, success, success_bytes, success_parts};
 use super::{PathIds, ZulipResult};
 use crate::AppState;
 use axum::extract::State;
@@ -36,7 +36,7 @@ pub async fn list(State(state): State<AppState>, caller: ZulipUser, params: Para
         .engine
         .snapshot(caller.snapshot.realm_id())
         .unwrap_or(caller.snapshot);
-    Ok(success_bytes(
+    Ok(success_parts(
         &params,
         state.zulip_groups.body(&snap, include_deactivated),
     ))

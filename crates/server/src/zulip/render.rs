@@ -15,7 +15,7 @@ use md5::Digest;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// `{"result": "success", "msg": "", ...fields}` plus `ignored_parameters_unsupported`.
 pub fn success(params: &Params, fields: Value) -> Response {
@@ -30,6 +30,33 @@ pub fn success(params: &Params, fields: Value) -> Response {
         body.insert("ignored_parameters_unsupported".into(), json!(ignored));
     }
     axum::Json(Value::Object(body)).into_response()
+}
+
+/// A pre-rendered success body in parts (its last part closes the object),
+/// with `ignored_parameters_unsupported` spliced in when needed.
+pub fn success_parts(params: &Params, parts: Arc<Vec<Bytes>>) -> Response {
+    let ignored = params.ignored();
+    let parts = if ignored.is_empty() {
+        parts
+    } else {
+        let mut spliced = (*parts).clone();
+        if let Some(last) = spliced.last_mut() {
+            let mut tail = last[..last.len().saturating_sub(1)].to_vec();
+            tail.extend_from_slice(b",\"ignored_parameters_unsupported\":");
+            tail.extend_from_slice(json!(ignored).to_string().as_bytes());
+            tail.push(b'}');
+            *last = Bytes::from(tail);
+        }
+        Arc::new(spliced)
+    };
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        axum::body::Body::new(crate::body::Chunks::new(parts)),
+    )
+        .into_response()
 }
 
 /// A pre-rendered success body, with `ignored_parameters_unsupported` spliced in
@@ -122,12 +149,57 @@ fn group_view<'a>(snap: &Snapshot, group: &'a Group) -> GroupView<'a> {
     }
 }
 
+/// Groups per segment of the cached list: a change re-renders one group and
+/// re-joins one segment, never the whole body.
+const SEGMENT: usize = 64;
+const HEAD: &[u8] = b"{\"result\":\"success\",\"msg\":\"\",\"user_groups\":[";
+const TAIL: &[u8] = b"]}";
+
+/// A run of consecutive groups, rendered and joined.
+struct Segment {
+    /// (group, revision rendered, deactivated, fragment), in id order.
+    entries: Vec<(GroupId, Version, bool, Bytes)>,
+    /// Every group's fragment, comma-separated.
+    all: Bytes,
+    /// Only active groups'.
+    active: Bytes,
+}
+
+impl Segment {
+    fn build(entries: Vec<(GroupId, Version, bool, Bytes)>) -> Segment {
+        let join = |active_only: bool| {
+            let mut out = Vec::new();
+            for (_, _, deactivated, fragment) in &entries {
+                if active_only && *deactivated {
+                    continue;
+                }
+                if !out.is_empty() {
+                    out.push(b',');
+                }
+                out.extend_from_slice(fragment);
+            }
+            Bytes::from(out)
+        };
+        let all = join(false);
+        let active = if entries.iter().any(|e| e.2) {
+            join(true)
+        } else {
+            all.clone()
+        };
+        Segment {
+            entries,
+            all,
+            active,
+        }
+    }
+}
+
 struct RenderedList {
     version: Version,
-    active_only: Bytes,
-    with_deactivated: Bytes,
-    /// Group → (revision it was rendered at, its JSON).
-    fragments: HashMap<GroupId, (Version, Bytes)>,
+    segments: Vec<Segment>,
+    /// The response bodies as parts: head, segments and commas, tail.
+    with_deactivated: Arc<Vec<Bytes>>,
+    active_only: Arc<Vec<Bytes>>,
 }
 
 /// Per-realm cache of the `GET /user_groups` bodies.
@@ -137,15 +209,16 @@ pub struct GroupListCache {
 }
 
 impl GroupListCache {
-    pub fn body(&self, snap: &Snapshot, include_deactivated: bool) -> Bytes {
+    /// The body's parts at `snap`'s version.
+    pub fn body(&self, snap: &Snapshot, include_deactivated: bool) -> Arc<Vec<Bytes>> {
         let mut realms = self.realms.lock().unwrap_or_else(|e| e.into_inner());
         let cached = realms
             .entry(snap.realm_id())
             .or_insert_with(|| RenderedList {
                 version: Version::MAX,
-                active_only: Bytes::new(),
-                with_deactivated: Bytes::new(),
-                fragments: HashMap::new(),
+                segments: Vec::new(),
+                with_deactivated: Arc::new(Vec::new()),
+                active_only: Arc::new(Vec::new()),
             });
         if cached.version != snap.version() {
             rebuild(cached, snap);
@@ -159,36 +232,74 @@ impl GroupListCache {
 }
 
 fn rebuild(cached: &mut RenderedList, snap: &Snapshot) {
-    const HEAD: &[u8] = b"{\"result\":\"success\",\"msg\":\"\",\"user_groups\":[";
-    let mut active = Vec::with_capacity(cached.active_only.len().max(1024));
-    let mut all = Vec::with_capacity(cached.with_deactivated.len().max(1024));
-    active.extend_from_slice(HEAD);
-    all.extend_from_slice(HEAD);
-    let mut fragments = HashMap::with_capacity(snap.group_count());
-    for group in snap.groups() {
-        let rev = snap.group_rev(group.id);
-        let fragment = match cached.fragments.remove(&group.id) {
-            Some((at, bytes)) if at == rev => bytes,
-            _ => Bytes::from(serde_json::to_vec(&group_view(snap, group)).unwrap_or_default()),
-        };
-        if !group.deactivated {
-            if active.len() > HEAD.len() {
-                active.push(b',');
-            }
-            active.extend_from_slice(&fragment);
+    let current: Vec<(GroupId, Version, bool)> = snap
+        .groups()
+        .map(|g| (g.id, snap.group_rev(g.id), g.deactivated))
+        .collect();
+    let old = std::mem::take(&mut cached.segments);
+    // Fragments of the previous version, looked up only if something moved.
+    let mut previous: Option<HashMap<GroupId, (Version, Bytes)>> = None;
+    let mut segments = Vec::with_capacity(current.len().div_ceil(SEGMENT));
+    let mut old_segments = old.into_iter();
+    for chunk in current.chunks(SEGMENT) {
+        let reusable = old_segments.next().filter(|segment| {
+            segment.entries.len() == chunk.len()
+                && segment
+                    .entries
+                    .iter()
+                    .zip(chunk)
+                    .all(|(e, c)| e.0 == c.0 && e.1 == c.1)
+        });
+        if let Some(segment) = reusable {
+            segments.push(segment);
+            continue;
         }
-        if all.len() > HEAD.len() {
-            all.push(b',');
-        }
-        all.extend_from_slice(&fragment);
-        fragments.insert(group.id, (rev, fragment));
+        let previous = previous.get_or_insert_with(|| {
+            segments
+                .iter()
+                .chain(old_segments.as_slice())
+                .flat_map(|s: &Segment| s.entries.iter())
+                .map(|(id, rev, _, bytes)| (*id, (*rev, bytes.clone())))
+                .collect()
+        });
+        let entries = chunk
+            .iter()
+            .map(|(id, rev, deactivated)| {
+                let fragment = match previous.get(id) {
+                    Some((at, bytes)) if at == rev => bytes.clone(),
+                    _ => snap
+                        .group(*id)
+                        .map(|g| {
+                            Bytes::from(
+                                serde_json::to_vec(&group_view(snap, g)).unwrap_or_default(),
+                            )
+                        })
+                        .unwrap_or_default(),
+                };
+                (*id, *rev, *deactivated, fragment)
+            })
+            .collect();
+        segments.push(Segment::build(entries));
     }
-    active.extend_from_slice(b"]}");
-    all.extend_from_slice(b"]}");
+    let parts = |pick: fn(&Segment) -> &Bytes| {
+        let mut parts = vec![Bytes::from_static(HEAD)];
+        for segment in &segments {
+            let bytes = pick(segment);
+            if bytes.is_empty() {
+                continue;
+            }
+            if parts.len() > 1 {
+                parts.push(Bytes::from_static(b","));
+            }
+            parts.push(bytes.clone());
+        }
+        parts.push(Bytes::from_static(TAIL));
+        Arc::new(parts)
+    };
+    cached.with_deactivated = parts(|s| &s.all);
+    cached.active_only = parts(|s| &s.active);
+    cached.segments = segments;
     cached.version = snap.version();
-    cached.active_only = Bytes::from(active);
-    cached.with_deactivated = Bytes::from(all);
-    cached.fragments = fragments;
 }
 
 /// Zulip renders `date_joined` to the minute, e.g. `2019-10-20T07:50+00:00`.
@@ -262,5 +373,153 @@ mod tests {
             gravatar_url(" Test@Example.com "),
             "https://secure.gravatar.com/avatar/55502f40dc8b7c769880b10874abc9d0?d=identicon&version=1"
         );
+    }
+}
+
+#[cfg(test)]
+mod list_cache_tests {
+    use super::*;
+    use cohort_core::command::{
+        self, ChangeMembers, Context, CreateGroup, CreateRealm, CreateUser, UpdateGroup,
+    };
+    use cohort_core::{Actor, Command, Commit, KeyHash, Role, UserId};
+
+    struct Ids(i64);
+
+    impl command::IdSource for Ids {
+        fn next_id(&mut self) -> Option<i64> {
+            self.0 += 1;
+            Some(self.0)
+        }
+    }
+
+    struct World {
+        snap: Snapshot,
+        ids: Ids,
+    }
+
+    impl World {
+        fn run(&mut self, command: Command) -> cohort_core::Reply {
+            let outcome = command::execute(
+                &self.snap,
+                Actor::Operator,
+                &command,
+                &mut Context {
+                    now: 1,
+                    ids: &mut self.ids,
+                },
+            )
+            .expect("command");
+            let commit = Commit {
+                realm: self.snap.realm_id(),
+                version: self.snap.version() + 1,
+                at: 1,
+                actor: Actor::Operator,
+                changes: outcome.changes.clone(),
+            };
+            self.snap.apply(&commit).expect("apply");
+            outcome.reply
+        }
+    }
+
+    fn body(cache: &GroupListCache, snap: &Snapshot, all: bool) -> Vec<u8> {
+        cache
+            .body(snap, all)
+            .iter()
+            .flat_map(|b| b.iter().copied())
+            .collect()
+    }
+
+    /// After any sequence of changes, the incrementally rebuilt body equals a
+    /// body rendered from scratch, byte for byte (several segments deep).
+    #[test]
+    fn incremental_rebuilds_equal_fresh_renders() {
+        let mut ids = Ids(0);
+        let (_, outcome) = command::create_realm(
+            &CreateRealm {
+                name: "t".into(),
+                owner: None,
+            },
+            &mut Context {
+                now: 1,
+                ids: &mut ids,
+            },
+        )
+        .unwrap();
+        let mut world = World {
+            snap: outcome.seal(1),
+            ids,
+        };
+        let mut users = Vec::new();
+        for i in 0..10u8 {
+            match world.run(Command::CreateUser(CreateUser {
+                email: Some(format!("u{i}@t.example")),
+                full_name: format!("User {i}"),
+                role: Role::Member,
+                is_bot: false,
+                bot_owner: None,
+                key: None,
+                avatar_url: None,
+                api_key: KeyHash([i; 32]),
+                can_create_users: false,
+            })) {
+                cohort_core::Reply::User(id) => users.push(id),
+                other => panic!("{other:?}"),
+            }
+        }
+        let cache = GroupListCache::default();
+        let mut groups = Vec::new();
+        for i in 0..150 {
+            let members: Vec<UserId> = users.iter().copied().skip(i % 7).take(3).collect();
+            match world.run(Command::CreateGroup(CreateGroup {
+                name: format!("g{i}"),
+                description: String::new(),
+                members,
+                subgroups: vec![],
+                settings: vec![],
+                key: None,
+                avatar_url: None,
+            })) {
+                cohort_core::Reply::Group(id) => groups.push(id),
+                other => panic!("{other:?}"),
+            }
+            if i % 40 == 0 {
+                // Render midway so later rebuilds are incremental.
+                body(&cache, &world.snap, true);
+            }
+        }
+        let check = |world: &World| {
+            for all in [true, false] {
+                assert_eq!(
+                    body(&cache, &world.snap, all),
+                    body(&GroupListCache::default(), &world.snap, all)
+                );
+            }
+        };
+        check(&world);
+        let change = ChangeMembers {
+            add: vec![users[9]],
+            ..Default::default()
+        };
+        world.run(Command::ChangeMembers(groups[70], change));
+        check(&world);
+        let rename = UpdateGroup {
+            name: Some("renamed".into()),
+            ..Default::default()
+        };
+        world.run(Command::UpdateGroup(groups[3], rename));
+        check(&world);
+        world.run(Command::DeactivateGroup(groups[130]));
+        check(&world);
+        world.run(Command::DeactivateUser(users[4]));
+        check(&world);
+        world.run(Command::DeleteGroup(groups[10]));
+        check(&world);
+        let reactivate = UpdateGroup {
+            reactivate: true,
+            ..Default::default()
+        };
+        world.run(Command::UpdateGroup(groups[130], reactivate));
+        check(&world);
     }
 }
