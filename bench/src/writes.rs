@@ -140,8 +140,12 @@ pub async fn pair(
             .send()
             .await?;
         anyhow::ensure!(read.status().is_success(), "read failed");
-        let body = read.bytes().await?;
-        bytes = body.len();
+        // Read the body as a fast client would: chunk by chunk, not into one buffer.
+        let mut read = read;
+        bytes = 0;
+        while let Some(chunk) = read.chunk().await? {
+            bytes += chunk.len();
+        }
         pairs.push(t.elapsed());
     }
     pairs.sort();

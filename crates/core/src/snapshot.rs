@@ -27,10 +27,17 @@ pub struct Snapshot {
     names: HashMap<Arc<str>, GroupId>,
     /// Version at which each group's rendering last changed (its record, its
     /// edges, or the activity of a user it lists), so faces can cache per group.
-    revs: HashMap<GroupId, Version>,
+    revs: OrdMap<GroupId, Version>,
     /// Deactivated users; when there are none, member lists need no filtering.
     inactive_users: usize,
+    /// Recent (version, group) render changes, oldest first, so caches can
+    /// re-render only what moved; it remembers back to `touched_floor`.
+    touched: imbl::Vector<(Version, GroupId)>,
+    touched_floor: Version,
 }
+
+/// How many recent group changes a snapshot remembers for caches.
+const TOUCHED_WINDOW: usize = 16_384;
 
 /// Why a commit could not be applied: the log and this snapshot disagree.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -56,8 +63,10 @@ impl Snapshot {
             emails: HashMap::new(),
             keys: HashMap::new(),
             names: HashMap::new(),
-            revs: HashMap::new(),
+            revs: OrdMap::new(),
             inactive_users: 0,
+            touched: imbl::Vector::new(),
+            touched_floor: 0,
         }
     }
 
@@ -76,6 +85,9 @@ impl Snapshot {
         for group in groups {
             snap.insert_group(group, version)?;
         }
+        // What happened before the loaded version is not known.
+        snap.touched = imbl::Vector::new();
+        snap.touched_floor = version;
         Ok(snap)
     }
 
@@ -101,6 +113,36 @@ impl Snapshot {
 
     pub fn group_rev(&self, id: GroupId) -> Version {
         self.revs.get(&id).copied().unwrap_or(0)
+    }
+
+    /// The groups whose rendering changed (or which appeared or went) after
+    /// `version`; `None` when this snapshot no longer remembers that far back.
+    pub fn groups_touched_since(&self, version: Version) -> Option<BTreeSet<GroupId>> {
+        if version < self.touched_floor {
+            return None;
+        }
+        let mut touched = BTreeSet::new();
+        for (at, id) in self.touched.iter().rev() {
+            if *at <= version {
+                break;
+            }
+            touched.insert(*id);
+        }
+        Some(touched)
+    }
+
+    fn set_rev(&mut self, id: GroupId, version: Version) {
+        self.revs.insert(id, version);
+        self.note_touched(id, version);
+    }
+
+    fn note_touched(&mut self, id: GroupId, version: Version) {
+        self.touched.push_back((version, id));
+        if self.touched.len() > TOUCHED_WINDOW {
+            if let Some((at, _)) = self.touched.pop_front() {
+                self.touched_floor = self.touched_floor.max(at);
+            }
+        }
     }
 
     pub fn user_by_email(&self, email: &str) -> Option<&Arc<User>> {
@@ -129,6 +171,12 @@ impl Snapshot {
     /// Groups in id order.
     pub fn groups(&self) -> impl Iterator<Item = &Arc<Group>> + '_ {
         self.groups.values()
+    }
+
+    /// Groups in id order with their render revisions (one ordered walk, no
+    /// lookups).
+    pub fn groups_with_revs(&self) -> impl Iterator<Item = (&Arc<Group>, Version)> + '_ {
+        self.groups.values().zip(self.revs.values().copied())
     }
 
     pub fn group_count(&self) -> usize {
@@ -385,6 +433,7 @@ impl Snapshot {
                 self.names.remove(&*group.name);
                 self.keys.remove(&*group.key);
                 self.revs.remove(id);
+                self.note_touched(*id, version);
                 // Edges into the deleted group go with it.
                 let parents: Vec<GroupId> = self
                     .groups
@@ -456,7 +505,7 @@ impl Snapshot {
         self.names.insert(group.name.clone(), group.id);
         self.keys
             .insert(group.key.clone(), Principal::Group(group.id));
-        self.revs.insert(group.id, version);
+        self.set_rev(group.id, version);
         self.groups.insert(group.id, Arc::new(group));
         Ok(())
     }
@@ -475,7 +524,7 @@ impl Snapshot {
         edit(g);
         g.updated_at = at;
         self.groups.insert(id, group);
-        self.revs.insert(id, version);
+        self.set_rev(id, version);
         Ok(())
     }
 
@@ -495,7 +544,7 @@ impl Snapshot {
             .map(|g| g.id)
             .collect();
         for id in touched {
-            self.revs.insert(id, version);
+            self.set_rev(id, version);
         }
     }
 }

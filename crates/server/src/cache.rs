@@ -7,8 +7,11 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Mutex;
 
+/// One realm's entries and the version they belong to.
+type Entries<K> = (Version, HashMap<K, Bytes>);
+
 pub struct VersionedCache<K> {
-    realms: Mutex<HashMap<RealmId, (Version, HashMap<K, Bytes>)>>,
+    realms: Mutex<HashMap<RealmId, Entries<K>>>,
     /// Entries kept per realm version; past it the cache starts over.
     capacity: usize,
 }

@@ -14,6 +14,7 @@ use cohort_core::{Group, GroupId, RealmId, SettingValue, Snapshot, User, Version
 use md5::Digest;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
+use std::collections::BTreeSet;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -231,59 +232,26 @@ impl GroupListCache {
     }
 }
 
+fn render_group(snap: &Snapshot, id: GroupId) -> Bytes {
+    snap.group(id)
+        .map(|g| Bytes::from(serde_json::to_vec(&group_view(snap, g)).unwrap_or_default()))
+        .unwrap_or_default()
+}
+
+/// Bring the cached body to `snap`'s version: in place when the snapshot can
+/// say which groups changed since (re-rendering those, re-joining their
+/// segments), else by walking every group (still reusing unchanged renders).
 fn rebuild(cached: &mut RenderedList, snap: &Snapshot) {
-    let current: Vec<(GroupId, Version, bool)> = snap
-        .groups()
-        .map(|g| (g.id, snap.group_rev(g.id), g.deactivated))
-        .collect();
-    let old = std::mem::take(&mut cached.segments);
-    // Fragments of the previous version, looked up only if something moved.
-    let mut previous: Option<HashMap<GroupId, (Version, Bytes)>> = None;
-    let mut segments = Vec::with_capacity(current.len().div_ceil(SEGMENT));
-    let mut old_segments = old.into_iter();
-    for chunk in current.chunks(SEGMENT) {
-        let reusable = old_segments.next().filter(|segment| {
-            segment.entries.len() == chunk.len()
-                && segment
-                    .entries
-                    .iter()
-                    .zip(chunk)
-                    .all(|(e, c)| e.0 == c.0 && e.1 == c.1)
-        });
-        if let Some(segment) = reusable {
-            segments.push(segment);
-            continue;
-        }
-        let previous = previous.get_or_insert_with(|| {
-            segments
-                .iter()
-                .chain(old_segments.as_slice())
-                .flat_map(|s: &Segment| s.entries.iter())
-                .map(|(id, rev, _, bytes)| (*id, (*rev, bytes.clone())))
-                .collect()
-        });
-        let entries = chunk
-            .iter()
-            .map(|(id, rev, deactivated)| {
-                let fragment = match previous.get(id) {
-                    Some((at, bytes)) if at == rev => bytes.clone(),
-                    _ => snap
-                        .group(*id)
-                        .map(|g| {
-                            Bytes::from(
-                                serde_json::to_vec(&group_view(snap, g)).unwrap_or_default(),
-                            )
-                        })
-                        .unwrap_or_default(),
-                };
-                (*id, *rev, *deactivated, fragment)
-            })
-            .collect();
-        segments.push(Segment::build(entries));
+    let incremental = cached.version < snap.version()
+        && snap
+            .groups_touched_since(cached.version)
+            .is_some_and(|touched| update_in_place(cached, snap, &touched));
+    if !incremental {
+        rebuild_all(cached, snap);
     }
     let parts = |pick: fn(&Segment) -> &Bytes| {
         let mut parts = vec![Bytes::from_static(HEAD)];
-        for segment in &segments {
+        for segment in &cached.segments {
             let bytes = pick(segment);
             if bytes.is_empty() {
                 continue;
@@ -298,8 +266,135 @@ fn rebuild(cached: &mut RenderedList, snap: &Snapshot) {
     };
     cached.with_deactivated = parts(|s| &s.all);
     cached.active_only = parts(|s| &s.active);
-    cached.segments = segments;
     cached.version = snap.version();
+}
+
+/// Where a touched group goes: an existing entry, or appended at the end (a
+/// new group has the highest id).
+enum Slot {
+    At(usize, usize),
+    Append,
+}
+
+fn update_in_place(
+    cached: &mut RenderedList,
+    snap: &Snapshot,
+    touched: &BTreeSet<GroupId>,
+) -> bool {
+    let segments = &mut cached.segments;
+    // First find every slot, so a failure leaves the cache untouched.
+    let mut slots = Vec::with_capacity(touched.len());
+    let mut last = segments.last().and_then(|s| s.entries.last()).map(|e| e.0);
+    for id in touched {
+        if snap.group(*id).is_none() {
+            return false; // deleted: the segments shift
+        }
+        let seg = segments.partition_point(|s| s.entries.last().is_some_and(|e| e.0 < *id));
+        match segments
+            .get(seg)
+            .map(|s| s.entries.binary_search_by_key(id, |e| e.0))
+        {
+            Some(Ok(pos)) => slots.push((*id, Slot::At(seg, pos))),
+            _ if last.is_none_or(|l| l < *id) => {
+                last = Some(*id);
+                slots.push((*id, Slot::Append));
+            }
+            _ => return false,
+        }
+    }
+    let mut dirty = BTreeSet::new();
+    for (id, slot) in slots {
+        let Some(group) = snap.group(id) else {
+            return false;
+        };
+        let entry = (
+            id,
+            snap.group_rev(id),
+            group.deactivated,
+            render_group(snap, id),
+        );
+        match slot {
+            Slot::At(seg, pos) => {
+                segments[seg].entries[pos] = entry;
+                dirty.insert(seg);
+            }
+            Slot::Append => {
+                if segments.last().is_none_or(|s| s.entries.len() >= SEGMENT) {
+                    segments.push(Segment::build(Vec::new()));
+                }
+                let seg = segments.len() - 1;
+                segments[seg].entries.push(entry);
+                dirty.insert(seg);
+            }
+        }
+    }
+    for seg in dirty {
+        let entries = std::mem::take(&mut segments[seg].entries);
+        segments[seg] = Segment::build(entries);
+    }
+    true
+}
+
+fn rebuild_all(cached: &mut RenderedList, snap: &Snapshot) {
+    let current: Vec<(GroupId, Version, bool)> = snap
+        .groups_with_revs()
+        .map(|(g, rev)| (g.id, rev, g.deactivated))
+        .collect();
+    let old = std::mem::take(&mut cached.segments);
+    // Fragments of the previous version, looked up only if something moved.
+    let mut previous: Option<HashMap<GroupId, (Version, Bytes)>> = None;
+    let mut segments = Vec::with_capacity(current.len().div_ceil(SEGMENT));
+    let mut old_segments = old.into_iter();
+    for chunk in current.chunks(SEGMENT) {
+        let old_segment = old_segments.next();
+        let same_ids = old_segment.as_ref().is_some_and(|s| {
+            s.entries.len() == chunk.len() && s.entries.iter().zip(chunk).all(|(e, c)| e.0 == c.0)
+        });
+        if same_ids {
+            if let Some(segment) = old_segment {
+                if segment.entries.iter().zip(chunk).all(|(e, c)| e.1 == c.1) {
+                    segments.push(segment);
+                    continue;
+                }
+                // The same groups, some changed: re-render just those.
+                let entries = segment
+                    .entries
+                    .into_iter()
+                    .zip(chunk)
+                    .map(|(old, (id, rev, deactivated))| {
+                        let fragment = if old.1 == *rev {
+                            old.3
+                        } else {
+                            render_group(snap, *id)
+                        };
+                        (*id, *rev, *deactivated, fragment)
+                    })
+                    .collect();
+                segments.push(Segment::build(entries));
+                continue;
+            }
+        }
+        let previous = previous.get_or_insert_with(|| {
+            segments
+                .iter()
+                .chain(old_segments.as_slice())
+                .flat_map(|s: &Segment| s.entries.iter())
+                .map(|(id, rev, _, bytes)| (*id, (*rev, bytes.clone())))
+                .collect()
+        });
+        let entries = chunk
+            .iter()
+            .map(|(id, rev, deactivated)| {
+                let fragment = match previous.get(id) {
+                    Some((at, bytes)) if at == rev => bytes.clone(),
+                    _ => render_group(snap, *id),
+                };
+                (*id, *rev, *deactivated, fragment)
+            })
+            .collect();
+        segments.push(Segment::build(entries));
+    }
+    cached.segments = segments;
 }
 
 /// Zulip renders `date_joined` to the minute, e.g. `2019-10-20T07:50+00:00`.

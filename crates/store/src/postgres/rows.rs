@@ -172,13 +172,16 @@ pub async fn commits(
 
 type Param = Box<dyn ToSql + Sync + Send>;
 
+/// A queued statement: SQL, parameters, and the rows it must touch (with what
+/// it means if it does not), when that is checked.
+type Queued = (String, Vec<Param>, Option<(u64, String)>);
+
 /// Statements queued for one round trip: tokio-postgres pipelines queries
 /// that are in flight together on one connection, so a batch of commits costs
 /// a few round trips instead of several per change.
 pub struct Pipeline<'t> {
     tx: &'t Transaction<'t>,
-    /// (SQL, parameters, rows the statement must touch, if checked).
-    queued: Vec<(String, Vec<Param>, Option<(u64, String)>)>,
+    queued: Vec<Queued>,
 }
 
 impl<'t> Pipeline<'t> {
