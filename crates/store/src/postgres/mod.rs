@@ -254,11 +254,7 @@ async fn write_jobs(tx: &deadpool_postgres::Transaction<'_>, jobs: &mut [Job]) -
             .collect()
         };
         let commits = job.run(behind, ids);
-        let mut pipeline = rows::Pipeline::new(tx);
-        for commit in &commits {
-            pipeline.persist(commit).await?;
-        }
-        pipeline.flush().await?;
+        rows::Pipeline::new(tx).persist_all(&commits).await?;
         if let Some(last) = commits.last() {
             tx.execute(
                 "SELECT pg_notify($1, $2)",
@@ -344,11 +340,7 @@ impl Store for PgStore {
         Box::pin(async move {
             let mut client = self.pool.get().await.map_err(pool_error)?;
             let tx = client.transaction().await.map_err(pg_error)?;
-            let mut pipeline = rows::Pipeline::new(&tx);
-            for commit in &commits {
-                pipeline.persist(commit).await?;
-            }
-            pipeline.flush().await?;
+            rows::Pipeline::new(&tx).persist_all(&commits).await?;
             tx.commit().await.map_err(pg_error)
         })
     }

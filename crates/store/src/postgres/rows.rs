@@ -6,7 +6,7 @@ use crate::{Result, StoreError};
 use cohort_core::change::{Change, Commit};
 use cohort_core::model::{Group, GroupSetting, Realm, Role, SettingValue, SystemGroup, User};
 use cohort_core::{Actor, GroupId, KeyHash, RealmId, Snapshot, UserId, Version};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Transaction;
@@ -267,10 +267,6 @@ impl<'t> Pipeline<'t> {
         self.push_checked(sql, params, 1, format!("{table} row {id} is missing"));
     }
 
-    fn touch_group(&mut self, group: GroupId, at: i64) {
-        self.update_row("groups", group.0, vec![("updated_at", Box::new(at))]);
-    }
-
     fn insert_members(&mut self, group: GroupId, users: &[UserId]) {
         if !users.is_empty() {
             let ids: Vec<i64> = users.iter().map(|u| u.0).collect();
@@ -314,8 +310,70 @@ impl<'t> Pipeline<'t> {
         Ok(())
     }
 
-    /// Queue a commit: its changes to the tables, its log row, the version.
-    pub async fn persist(&mut self, commit: &Commit) -> Result<()> {
+    /// Queue commits: their changes to the tables, their log rows, and the
+    /// realms' versions. Work the commits share is done once: a group's
+    /// `updated_at` is written once (its last value), the log rows go in one
+    /// statement, each realm's version moves once.
+    pub async fn persist_all(&mut self, commits: &[Commit]) -> Result<()> {
+        let mut touched: BTreeMap<GroupId, i64> = BTreeMap::new();
+        let mut versions: BTreeMap<RealmId, (u64, u64)> = BTreeMap::new();
+        for commit in commits {
+            let span = versions
+                .entry(commit.realm)
+                .or_insert((commit.version - 1, commit.version - 1));
+            if span.1 + 1 != commit.version {
+                return Err(corrupt(format!(
+                    "commit {} of realm {} is out of order",
+                    commit.version, commit.realm
+                )));
+            }
+            span.1 = commit.version;
+            self.apply_commit(commit, &mut touched).await?;
+        }
+        if !commits.is_empty() {
+            let mut realms = Vec::with_capacity(commits.len());
+            let mut numbers = Vec::with_capacity(commits.len());
+            let mut times = Vec::with_capacity(commits.len());
+            let mut actors = Vec::with_capacity(commits.len());
+            let mut bodies = Vec::with_capacity(commits.len());
+            for commit in commits {
+                realms.push(commit.realm.0);
+                numbers.push(commit.version as i64);
+                times.push(commit.at);
+                actors.push(to_json(&commit.actor)?);
+                bodies.push(to_json(&commit.changes)?);
+            }
+            self.push(
+                "INSERT INTO changes (realm_id, version, at, actor, changes)
+                 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[])",
+                vec![Box::new(realms), Box::new(numbers), Box::new(times), Box::new(actors), Box::new(bodies)],
+            );
+        }
+        for (group, at) in touched {
+            self.update_row("groups", group.0, vec![("updated_at", Box::new(at))]);
+        }
+        for (realm, (before, after)) in versions {
+            self.push_checked(
+                "UPDATE realms SET version = $2 WHERE id = $1 AND version = $3",
+                vec![
+                    Box::new(realm.0),
+                    Box::new(after as i64),
+                    Box::new(before as i64),
+                ],
+                1,
+                format!("realm {realm} is not at version {before} in the database"),
+            );
+        }
+        self.flush().await
+    }
+
+    /// One commit's changes as queued row updates; `touched` collects the
+    /// groups whose `updated_at` moves.
+    async fn apply_commit(
+        &mut self,
+        commit: &Commit,
+        touched: &mut BTreeMap<GroupId, i64>,
+    ) -> Result<()> {
         let at = commit.at;
         for change in &commit.changes {
             match change {
@@ -434,12 +492,17 @@ impl<'t> Pipeline<'t> {
                     );
                 }
                 Change::GroupDeleted { id } => {
-                    // Parents of the deleted group get a new updated_at.
-                    self.push(
-                        "UPDATE groups SET updated_at = $2 WHERE id IN
-                             (SELECT group_id FROM group_subgroups WHERE subgroup_id = $1)",
-                        vec![Box::new(id.0), Box::new(at)],
-                    );
+                    // Parents of the deleted group get a new updated_at (rare: a read).
+                    self.flush().await?;
+                    let parents = self
+                        .tx
+                        .query("SELECT group_id FROM group_subgroups WHERE subgroup_id = $1", &[&id.0])
+                        .await
+                        .map_err(pg_error)?;
+                    for parent in parents {
+                        touched.insert(GroupId(parent.get(0)), at);
+                    }
+                    touched.remove(id);
                     self.push("DELETE FROM group_members WHERE group_id = $1", vec![Box::new(id.0)]);
                     self.push(
                         "DELETE FROM group_subgroups WHERE group_id = $1 OR subgroup_id = $1",
@@ -454,7 +517,7 @@ impl<'t> Pipeline<'t> {
                 }
                 Change::MembersAdded { group, users } => {
                     self.insert_members(*group, users);
-                    self.touch_group(*group, at);
+                    touched.insert(*group, at);
                 }
                 Change::MembersRemoved { group, users } => {
                     let ids: Vec<i64> = users.iter().map(|u| u.0).collect();
@@ -462,11 +525,11 @@ impl<'t> Pipeline<'t> {
                         "DELETE FROM group_members WHERE group_id = $1 AND user_id = ANY($2)",
                         vec![Box::new(group.0), Box::new(ids)],
                     );
-                    self.touch_group(*group, at);
+                    touched.insert(*group, at);
                 }
                 Change::SubgroupsAdded { group, subgroups } => {
                     self.insert_subgroups(*group, subgroups);
-                    self.touch_group(*group, at);
+                    touched.insert(*group, at);
                 }
                 Change::SubgroupsRemoved { group, subgroups } => {
                     let ids: Vec<i64> = subgroups.iter().map(|g| g.0).collect();
@@ -474,34 +537,10 @@ impl<'t> Pipeline<'t> {
                         "DELETE FROM group_subgroups WHERE group_id = $1 AND subgroup_id = ANY($2)",
                         vec![Box::new(group.0), Box::new(ids)],
                     );
-                    self.touch_group(*group, at);
+                    touched.insert(*group, at);
                 }
             }
         }
-        self.push(
-            "INSERT INTO changes (realm_id, version, at, actor, changes) VALUES ($1, $2, $3, $4, $5)",
-            vec![
-                Box::new(commit.realm.0),
-                Box::new(commit.version as i64),
-                Box::new(at),
-                Box::new(to_json(&commit.actor)?),
-                Box::new(to_json(&commit.changes)?),
-            ],
-        );
-        self.push_checked(
-            "UPDATE realms SET version = $2 WHERE id = $1 AND version = $3",
-            vec![
-                Box::new(commit.realm.0),
-                Box::new(commit.version as i64),
-                Box::new(commit.version as i64 - 1),
-            ],
-            1,
-            format!(
-                "realm {} is not at version {} in the database",
-                commit.realm,
-                commit.version - 1
-            ),
-        );
         // Keep a bound on what is held in memory.
         if self.queued.len() >= 2_000 {
             self.flush().await?;

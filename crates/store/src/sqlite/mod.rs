@@ -201,9 +201,7 @@ fn write_jobs(conn: &mut Connection, jobs: &mut [Job]) -> Result<()> {
             Target::NewRealm => Vec::new(),
         };
         let ids = reserve_ids(&tx, job.ids_needed())?;
-        for commit in job.run(behind, ids) {
-            rows::persist(&tx, &commit)?;
-        }
+        rows::persist_all(&tx, &job.run(behind, ids))?;
     }
     tx.commit().map_err(db_error)
 }
@@ -282,9 +280,7 @@ impl Store for SqliteStore {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(db_error)?;
-            for commit in &commits {
-                rows::persist(&tx, commit)?;
-            }
+            rows::persist_all(&tx, &commits)?;
             tx.commit().map_err(db_error)
         }))
     }

@@ -8,7 +8,7 @@ use cohort_core::change::{Change, Commit};
 use cohort_core::model::{Group, GroupSetting, Realm, Role, SettingValue, SystemGroup, User};
 use cohort_core::{Actor, GroupId, KeyHash, RealmId, Snapshot, UserId, Version};
 use rusqlite::{params, OptionalExtension, Transaction};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 fn corrupt(what: impl std::fmt::Display) -> StoreError {
@@ -189,17 +189,6 @@ fn system_kind(which: Option<SystemGroup>) -> Result<Option<String>> {
         .transpose()
 }
 
-fn touch_group(tx: &Transaction<'_>, group: GroupId, at: i64) -> Result<()> {
-    let updated = tx
-        .prepare_cached("UPDATE groups SET updated_at = ?2 WHERE id = ?1")
-        .and_then(|mut s| s.execute(params![group.0, at]))
-        .map_err(db_error)?;
-    if updated != 1 {
-        return Err(corrupt(format!("group {group} is missing")));
-    }
-    Ok(())
-}
-
 fn load_realm(tx: &Transaction<'_>, id: RealmId) -> Result<Realm> {
     let data: Option<String> = tx
         .query_row("SELECT data FROM realms WHERE id = ?1", [id.0], |r| {
@@ -219,8 +208,68 @@ fn save_realm(tx: &Transaction<'_>, realm: &Realm) -> Result<()> {
     Ok(())
 }
 
-/// Append a commit to the log and apply it to the tables.
-pub fn persist(tx: &Transaction<'_>, commit: &Commit) -> Result<()> {
+/// Append commits to the log and apply them to the tables. Work that many
+/// commits of one batch share is done once: a group's `updated_at` is written
+/// once (its last value) and each realm's version moves once.
+pub fn persist_all(tx: &Transaction<'_>, commits: &[Commit]) -> Result<()> {
+    let mut touched: BTreeMap<GroupId, i64> = BTreeMap::new();
+    let mut versions: BTreeMap<RealmId, (u64, u64)> = BTreeMap::new();
+    for commit in commits {
+        let span = versions
+            .entry(commit.realm)
+            .or_insert((commit.version - 1, commit.version - 1));
+        if span.1 + 1 != commit.version {
+            return Err(corrupt(format!(
+                "commit {} of realm {} is out of order",
+                commit.version, commit.realm
+            )));
+        }
+        span.1 = commit.version;
+        apply_commit(tx, commit, &mut touched)?;
+        tx.prepare_cached(
+            "INSERT INTO changes (realm_id, version, at, actor, changes) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .and_then(|mut s| {
+            s.execute(params![
+                commit.realm.0,
+                commit.version as i64,
+                commit.at,
+                to_json(&commit.actor).map_err(to_sql)?,
+                to_json(&commit.changes).map_err(to_sql)?,
+            ])
+        })
+        .map_err(db_error)?;
+    }
+    for (group, at) in touched {
+        let updated = tx
+            .prepare_cached("UPDATE groups SET updated_at = ?2 WHERE id = ?1")
+            .and_then(|mut s| s.execute(params![group.0, at]))
+            .map_err(db_error)?;
+        if updated != 1 {
+            return Err(corrupt(format!("group {group} is missing")));
+        }
+    }
+    for (realm, (before, after)) in versions {
+        let moved = tx
+            .prepare_cached("UPDATE realms SET version = ?2 WHERE id = ?1 AND version = ?3")
+            .and_then(|mut s| s.execute(params![realm.0, after as i64, before as i64]))
+            .map_err(db_error)?;
+        if moved != 1 {
+            return Err(corrupt(format!(
+                "realm {realm} is not at version {before} in the database"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// One commit's changes as row updates; `touched` collects the groups whose
+/// `updated_at` moves (written once per batch by `persist_all`).
+fn apply_commit(
+    tx: &Transaction<'_>,
+    commit: &Commit,
+    touched: &mut BTreeMap<GroupId, i64>,
+) -> Result<()> {
     let at = commit.at;
     for change in &commit.changes {
         match change {
@@ -381,13 +430,15 @@ pub fn persist(tx: &Transaction<'_>, commit: &Commit) -> Result<()> {
                 .map_err(db_error)?;
                 tx.execute("DELETE FROM groups WHERE id = ?1", [id.0])
                     .map_err(db_error)?;
+                // Gone: no `updated_at` to write for it any more.
+                touched.remove(id);
                 for parent in parents {
-                    touch_group(tx, GroupId(parent), at)?;
+                    touched.insert(GroupId(parent), at);
                 }
             }
             Change::MembersAdded { group, users } => {
                 insert_members(tx, *group, users)?;
-                touch_group(tx, *group, at)?;
+                touched.insert(*group, at);
             }
             Change::MembersRemoved { group, users } => {
                 let mut stmt = tx
@@ -398,11 +449,11 @@ pub fn persist(tx: &Transaction<'_>, commit: &Commit) -> Result<()> {
                 for user in users {
                     stmt.execute(params![group.0, user.0]).map_err(db_error)?;
                 }
-                touch_group(tx, *group, at)?;
+                touched.insert(*group, at);
             }
             Change::SubgroupsAdded { group, subgroups } => {
                 insert_subgroups(tx, *group, subgroups)?;
-                touch_group(tx, *group, at)?;
+                touched.insert(*group, at);
             }
             Change::SubgroupsRemoved { group, subgroups } => {
                 let mut stmt = tx
@@ -413,39 +464,9 @@ pub fn persist(tx: &Transaction<'_>, commit: &Commit) -> Result<()> {
                 for sub in subgroups {
                     stmt.execute(params![group.0, sub.0]).map_err(db_error)?;
                 }
-                touch_group(tx, *group, at)?;
+                touched.insert(*group, at);
             }
         }
-    }
-    tx.prepare_cached(
-        "INSERT INTO changes (realm_id, version, at, actor, changes) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )
-    .and_then(|mut s| {
-        s.execute(params![
-            commit.realm.0,
-            commit.version as i64,
-            at,
-            to_json(&commit.actor).map_err(to_sql)?,
-            to_json(&commit.changes).map_err(to_sql)?,
-        ])
-    })
-    .map_err(db_error)?;
-    let moved = tx
-        .prepare_cached("UPDATE realms SET version = ?2 WHERE id = ?1 AND version = ?3")
-        .and_then(|mut s| {
-            s.execute(params![
-                commit.realm.0,
-                commit.version as i64,
-                commit.version as i64 - 1
-            ])
-        })
-        .map_err(db_error)?;
-    if moved != 1 {
-        return Err(corrupt(format!(
-            "realm {} is not at version {} in the database",
-            commit.realm,
-            commit.version - 1
-        )));
     }
     Ok(())
 }
