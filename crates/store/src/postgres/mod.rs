@@ -254,15 +254,13 @@ async fn write_jobs(tx: &deadpool_postgres::Transaction<'_>, jobs: &mut [Job]) -
             .collect()
         };
         let commits = job.run(behind, ids);
-        rows::Pipeline::new(tx).persist_all(&commits).await?;
+        // All of a job's statements, and its announcement, in one round trip.
+        let mut pipeline = rows::Pipeline::new(tx);
+        pipeline.persist_all(&commits).await?;
         if let Some(last) = commits.last() {
-            tx.execute(
-                "SELECT pg_notify($1, $2)",
-                &[&CHANNEL, &format!("{}:{}", last.realm.0, last.version)],
-            )
-            .await
-            .map_err(pg_error)?;
+            pipeline.notify(CHANNEL, format!("{}:{}", last.realm.0, last.version));
         }
+        pipeline.flush().await?;
     }
     Ok(())
 }
@@ -340,7 +338,9 @@ impl Store for PgStore {
         Box::pin(async move {
             let mut client = self.pool.get().await.map_err(pool_error)?;
             let tx = client.transaction().await.map_err(pg_error)?;
-            rows::Pipeline::new(&tx).persist_all(&commits).await?;
+            let mut pipeline = rows::Pipeline::new(&tx);
+            pipeline.persist_all(&commits).await?;
+            pipeline.flush().await?;
             tx.commit().await.map_err(pg_error)
         })
     }

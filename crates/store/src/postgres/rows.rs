@@ -180,15 +180,21 @@ type Queued = (String, Vec<Param>, Option<(u64, String)>);
 /// that are in flight together on one connection, so a batch of commits costs
 /// a few round trips instead of several per change.
 pub struct Pipeline<'t> {
-    tx: &'t Transaction<'t>,
+    /// The pool's transaction type, for its per-connection statement cache.
+    tx: &'t deadpool_postgres::Transaction<'t>,
     queued: Vec<Queued>,
+    /// Membership edges changed in this batch: (subgroup edge?, group,
+    /// member) → present afterwards. Only the net effect reaches the tables,
+    /// in two statements, however many commits added and removed.
+    edges: BTreeMap<(bool, i64, i64), bool>,
 }
 
 impl<'t> Pipeline<'t> {
-    pub fn new(tx: &'t Transaction<'t>) -> Pipeline<'t> {
+    pub fn new(tx: &'t deadpool_postgres::Transaction<'t>) -> Pipeline<'t> {
         Pipeline {
             tx,
             queued: Vec::new(),
+            edges: BTreeMap::new(),
         }
     }
 
@@ -220,7 +226,7 @@ impl<'t> Pipeline<'t> {
         distinct.sort_unstable();
         distinct.dedup();
         let prepared =
-            futures_util::future::try_join_all(distinct.iter().map(|sql| tx.prepare(sql)))
+            futures_util::future::try_join_all(distinct.iter().map(|sql| tx.prepare_cached(sql)))
                 .await
                 .map_err(pg_error)?;
         let by_sql: HashMap<&str, &tokio_postgres::Statement> =
@@ -310,6 +316,48 @@ impl<'t> Pipeline<'t> {
         Ok(())
     }
 
+    /// The net membership changes of the batch: at most four statements.
+    fn write_edges(&mut self) {
+        let edges = std::mem::take(&mut self.edges);
+        for subgroup in [false, true] {
+            let (table, column) = if subgroup {
+                ("group_subgroups", "subgroup_id")
+            } else {
+                ("group_members", "user_id")
+            };
+            for present in [true, false] {
+                let (groups, members): (Vec<i64>, Vec<i64>) = edges
+                    .iter()
+                    .filter(|((s, _, _), p)| *s == subgroup && **p == present)
+                    .map(|((_, g, m), _)| (*g, *m))
+                    .unzip();
+                if groups.is_empty() {
+                    continue;
+                }
+                let sql = if present {
+                    format!(
+                        "INSERT INTO {table} (group_id, {column})
+                         SELECT * FROM unnest($1::bigint[], $2::bigint[]) ON CONFLICT DO NOTHING"
+                    )
+                } else {
+                    format!(
+                        "DELETE FROM {table} t USING unnest($1::bigint[], $2::bigint[]) AS d(g, m)
+                         WHERE t.group_id = d.g AND t.{column} = d.m"
+                    )
+                };
+                self.push(sql, vec![Box::new(groups), Box::new(members)]);
+            }
+        }
+    }
+
+    /// Queue `NOTIFY channel, payload` (sent when the transaction commits).
+    pub fn notify(&mut self, channel: &str, payload: String) {
+        self.push(
+            "SELECT pg_notify($1, $2)",
+            vec![Box::new(channel.to_string()), Box::new(payload)],
+        );
+    }
+
     /// Queue commits: their changes to the tables, their log rows, and the
     /// realms' versions. Work the commits share is done once: a group's
     /// `updated_at` is written once (its last value), the log rows go in one
@@ -349,6 +397,7 @@ impl<'t> Pipeline<'t> {
                 vec![Box::new(realms), Box::new(numbers), Box::new(times), Box::new(actors), Box::new(bodies)],
             );
         }
+        self.write_edges();
         for (group, at) in touched {
             self.update_row("groups", group.0, vec![("updated_at", Box::new(at))]);
         }
@@ -364,7 +413,7 @@ impl<'t> Pipeline<'t> {
                 format!("realm {realm} is not at version {before} in the database"),
             );
         }
-        self.flush().await
+        Ok(())
     }
 
     /// One commit's changes as queued row updates; `touched` collects the
@@ -503,6 +552,8 @@ impl<'t> Pipeline<'t> {
                         touched.insert(GroupId(parent.get(0)), at);
                     }
                     touched.remove(id);
+                    // Its pending edges go with it.
+                    self.edges.retain(|(subgroup, group, member), _| *group != id.0 && !(*subgroup && *member == id.0));
                     self.push("DELETE FROM group_members WHERE group_id = $1", vec![Box::new(id.0)]);
                     self.push(
                         "DELETE FROM group_subgroups WHERE group_id = $1 OR subgroup_id = $1",
@@ -515,28 +566,18 @@ impl<'t> Pipeline<'t> {
                         format!("group {id} is missing"),
                     );
                 }
-                Change::MembersAdded { group, users } => {
-                    self.insert_members(*group, users);
+                Change::MembersAdded { group, users } | Change::MembersRemoved { group, users } => {
+                    let present = matches!(change, Change::MembersAdded { .. });
+                    for user in users {
+                        self.edges.insert((false, group.0, user.0), present);
+                    }
                     touched.insert(*group, at);
                 }
-                Change::MembersRemoved { group, users } => {
-                    let ids: Vec<i64> = users.iter().map(|u| u.0).collect();
-                    self.push(
-                        "DELETE FROM group_members WHERE group_id = $1 AND user_id = ANY($2)",
-                        vec![Box::new(group.0), Box::new(ids)],
-                    );
-                    touched.insert(*group, at);
-                }
-                Change::SubgroupsAdded { group, subgroups } => {
-                    self.insert_subgroups(*group, subgroups);
-                    touched.insert(*group, at);
-                }
-                Change::SubgroupsRemoved { group, subgroups } => {
-                    let ids: Vec<i64> = subgroups.iter().map(|g| g.0).collect();
-                    self.push(
-                        "DELETE FROM group_subgroups WHERE group_id = $1 AND subgroup_id = ANY($2)",
-                        vec![Box::new(group.0), Box::new(ids)],
-                    );
+                Change::SubgroupsAdded { group, subgroups } | Change::SubgroupsRemoved { group, subgroups } => {
+                    let present = matches!(change, Change::SubgroupsAdded { .. });
+                    for sub in subgroups {
+                        self.edges.insert((true, group.0, sub.0), present);
+                    }
                     touched.insert(*group, at);
                 }
             }
