@@ -57,6 +57,7 @@ pub struct Shared {
     pub imkit_pages: cache::VersionedCache<(usize, usize)>,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     http_metrics: ops::HttpMetrics,
+    request_ids: ops::RequestIds,
 }
 
 impl std::ops::Deref for AppState {
@@ -77,6 +78,7 @@ impl AppState {
             imkit_pages: cache::VersionedCache::new(1024),
             metrics: install_metrics(),
             http_metrics: ops::HttpMetrics::default(),
+            request_ids: ops::RequestIds::default(),
         }))
     }
 }
@@ -84,8 +86,8 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
     Router::new()
-        .nest("/api/v1", zulip::router())
-        .nest("/admin", imkit::router())
+        .merge(zulip::router())
+        .merge(imkit::router())
         .merge(ops::router())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
@@ -93,7 +95,6 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             ops::track,
         ))
-        .layer(ops::request_id_layers())
         .with_state(state)
 }
 

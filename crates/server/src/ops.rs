@@ -14,11 +14,8 @@ use serde_json::json;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
-use std::sync::{Arc, RwLock};
+use std::sync::RwLock;
 use std::time::{Duration, Instant};
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -98,80 +95,83 @@ pub fn install_metrics() -> Option<PrometheusHandle> {
 /// request costs a map lookup instead of building metric keys.
 #[derive(Default)]
 pub struct HttpMetrics {
-    counters: RwLock<HashMap<(Method, String, u16), metrics::Counter>>,
-    histograms: RwLock<HashMap<String, metrics::Histogram>>,
+    /// Route → (method, status) → counter, and route → latency histogram;
+    /// looked up by `&str`, so a request allocates nothing here.
+    routes: RwLock<HashMap<String, RouteMetrics>>,
+}
+
+struct RouteMetrics {
+    counters: HashMap<(Method, u16), metrics::Counter>,
+    latency: metrics::Histogram,
 }
 
 impl HttpMetrics {
     fn record(&self, method: &Method, route: &str, status: u16, seconds: f64) {
-        let counter = self
-            .counters
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&(method.clone(), route.to_string(), status))
-            .cloned();
-        let counter = counter.unwrap_or_else(|| {
-            let counter = metrics::counter!(
-                "cohort_http_requests_total",
-                "method" => method.to_string(),
-                "route" => route.to_string(),
-                "status" => status.to_string()
-            );
-            self.counters
-                .write()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert((method.clone(), route.to_string(), status), counter.clone());
-            counter
-        });
+        let found = {
+            let routes = self.routes.read().unwrap_or_else(|e| e.into_inner());
+            routes.get(route).map(|r| {
+                (
+                    r.counters.get(&(method.clone(), status)).cloned(),
+                    r.latency.clone(),
+                )
+            })
+        };
+        let (counter, latency) = match found {
+            Some((Some(counter), latency)) => (counter, latency),
+            _ => {
+                let mut routes = self.routes.write().unwrap_or_else(|e| e.into_inner());
+                let entry = routes.entry(route.to_string()).or_insert_with(|| RouteMetrics {
+                    counters: HashMap::new(),
+                    latency: metrics::histogram!("cohort_http_request_duration_seconds", "route" => route.to_string()),
+                });
+                let counter = entry
+                    .counters
+                    .entry((method.clone(), status))
+                    .or_insert_with(|| {
+                        metrics::counter!(
+                            "cohort_http_requests_total",
+                            "method" => method.to_string(),
+                            "route" => route.to_string(),
+                            "status" => status.to_string()
+                        )
+                    })
+                    .clone();
+                (counter, entry.latency.clone())
+            }
+        };
         counter.increment(1);
-        let histogram = self
-            .histograms
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(route)
-            .cloned();
-        let histogram = histogram.unwrap_or_else(|| {
-            let histogram = metrics::histogram!("cohort_http_request_duration_seconds", "route" => route.to_string());
-            self.histograms
-                .write()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(route.to_string(), histogram.clone());
-            histogram
-        });
-        histogram.record(seconds);
+        latency.record(seconds);
     }
 }
 
-/// Per request: the `cohort_http_*` metrics labelled by route (never by raw
-/// path), and at `info` level a log line with the request id, route, status
-/// and latency.
-pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// Per request: an `x-request-id` (the client's, or a fresh one) on the
+/// request and the response; the `cohort_http_*` metrics labelled by route
+/// (never by raw path); and at `info` level a log line with the request id,
+/// route, status and latency.
+pub async fn track(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
+    let request_id = match request.headers().get(&REQUEST_ID) {
+        Some(id) => id.clone(),
+        None => {
+            let id = state.request_ids.next();
+            request.headers_mut().insert(REQUEST_ID.clone(), id.clone());
+            id
+        }
+    };
     let method = request.method().clone();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".to_string());
+    let matched = request.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map(|p| p.as_str()).unwrap_or("unmatched");
     // Only paid for when request logs are on.
-    let logged = tracing::enabled!(tracing::Level::INFO).then(|| {
-        let id = request
-            .headers()
-            .get(&REQUEST_ID)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        (id, request.uri().path().to_string())
-    });
-    let response = next.run(request).await;
+    let path = tracing::enabled!(tracing::Level::INFO).then(|| request.uri().path().to_string());
+    let mut response = next.run(request).await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     state
         .http_metrics
         .record(&method, &route, status, elapsed.as_secs_f64());
-    if let Some((request_id, path)) = logged {
+    if let Some(path) = path {
         tracing::info!(
-            request_id = %request_id,
+            request_id = %request_id.to_str().unwrap_or(""),
             method = %method,
             path = %path,
             route = %route,
@@ -181,40 +181,31 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
         );
     }
     response
+        .headers_mut()
+        .insert(REQUEST_ID.clone(), request_id);
+    response
 }
 
 /// Request ids: a random per-process prefix and a counter. Unique, cheap (no
-/// system call per request, unlike a v4 UUID), and sortable within a process.
-#[derive(Clone)]
-pub struct CountingRequestId {
-    prefix: Arc<str>,
-    next: Arc<AtomicU64>,
+/// system call per request, unlike a v4 UUID), and ordered within a process.
+pub struct RequestIds {
+    prefix: String,
+    next: AtomicU64,
 }
 
-impl Default for CountingRequestId {
+impl Default for RequestIds {
     fn default() -> Self {
-        CountingRequestId {
-            prefix: Arc::from(uuid::Uuid::new_v4().simple().to_string()[..12].to_string()),
-            next: Arc::new(AtomicU64::new(1)),
+        RequestIds {
+            prefix: uuid::Uuid::new_v4().simple().to_string()[..12].to_string(),
+            next: AtomicU64::new(1),
         }
     }
 }
 
-impl MakeRequestId for CountingRequestId {
-    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+impl RequestIds {
+    fn next(&self) -> HeaderValue {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         HeaderValue::from_str(&format!("{}-{n}", self.prefix))
-            .ok()
-            .map(RequestId::new)
+            .unwrap_or_else(|_| HeaderValue::from_static("-"))
     }
-}
-
-/// `x-request-id`: kept when the client sends one, generated otherwise, and
-/// echoed on the response.
-pub fn request_id_layers(
-) -> tower::layer::util::Stack<PropagateRequestIdLayer, SetRequestIdLayer<CountingRequestId>> {
-    tower::layer::util::Stack::new(
-        PropagateRequestIdLayer::new(REQUEST_ID.clone()),
-        SetRequestIdLayer::new(REQUEST_ID.clone(), CountingRequestId::default()),
-    )
 }

@@ -39,20 +39,22 @@ pub const MAX_LIMIT: u64 = 100;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route(
-            "/groups",
+            "/admin/groups",
             methods(get(groups::list).post(groups::put), &["GET", "POST"]),
         )
         .route(
-            "/groups/{id}",
+            "/admin/groups/{id}",
             methods(get(groups::get).delete(groups::delete), &["DELETE", "GET"]),
         )
         .route(
-            "/clients",
+            "/admin/clients",
             methods(get(clients::list).post(clients::put), &["GET", "POST"]),
         )
-        .route("/clients/list", methods(post(clients::put_many), &["POST"]))
-        .route("/clients/{id}", methods(get(clients::get), &["GET"]))
-        .fallback(no_such_endpoint)
+        .route(
+            "/admin/clients/list",
+            methods(post(clients::put_many), &["POST"]),
+        )
+        .route("/admin/clients/{id}", methods(get(clients::get), &["GET"]))
 }
 
 fn methods(

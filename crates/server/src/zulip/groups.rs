@@ -31,11 +31,8 @@ fn readable_group(snap: &Snapshot, id: GroupId) -> Result<GroupId, ZulipError> {
 pub async fn list(State(state): State<AppState>, caller: ZulipUser, params: Params) -> ZulipResult {
     permission::group_api_gate(&caller.snapshot, &caller.user)?;
     let include_deactivated = params.bool("include_deactivated_groups")?.unwrap_or(false);
-    // The newest snapshot, so a client sees its own earlier writes.
-    let snap = state
-        .engine
-        .snapshot(caller.snapshot.realm_id())
-        .unwrap_or(caller.snapshot);
+    // Taken when the caller authenticated, after any write it was told of.
+    let snap = caller.snapshot;
     Ok(success_parts(
         &params,
         state.zulip_groups.body(&snap, include_deactivated),

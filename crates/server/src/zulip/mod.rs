@@ -36,54 +36,57 @@ pub const ZULIP_VERSION: &str = concat!("12.0-dev+cohort-", env!("CARGO_PKG_VERS
 pub fn router() -> Router<AppState> {
     Router::new()
         .route(
-            "/server_settings",
+            "/api/v1/server_settings",
             methods(get(realm::server_settings), &["GET"]),
         )
-        .route("/realm", methods(patch(realm::update_realm), &["PATCH"]))
-        .route("/user_groups", methods(get(groups::list), &["GET"]))
         .route(
-            "/user_groups/create",
+            "/api/v1/realm",
+            methods(patch(realm::update_realm), &["PATCH"]),
+        )
+        .route("/api/v1/user_groups", methods(get(groups::list), &["GET"]))
+        .route(
+            "/api/v1/user_groups/create",
             methods(post(groups::create), &["POST"]),
         )
         .route(
-            "/user_groups/{group}",
+            "/api/v1/user_groups/{group}",
             methods(patch(groups::update), &["PATCH"]),
         )
         .route(
-            "/user_groups/{group}/deactivate",
+            "/api/v1/user_groups/{group}/deactivate",
             methods(post(groups::deactivate), &["POST"]),
         )
         .route(
-            "/user_groups/{group}/members",
+            "/api/v1/user_groups/{group}/members",
             methods(
                 get(groups::members).post(groups::change_members),
                 &["GET", "POST"],
             ),
         )
         .route(
-            "/user_groups/{group}/members/{user}",
+            "/api/v1/user_groups/{group}/members/{user}",
             methods(get(groups::is_member), &["GET"]),
         )
         .route(
-            "/user_groups/{group}/subgroups",
+            "/api/v1/user_groups/{group}/subgroups",
             methods(
                 get(groups::subgroups).post(groups::change_subgroups),
                 &["GET", "POST"],
             ),
         )
         .route(
-            "/users",
+            "/api/v1/users",
             methods(get(users::list).post(users::create), &["GET", "POST"]),
         )
         .route(
-            "/users/me",
+            "/api/v1/users/me",
             methods(
                 get(users::me).delete(users::deactivate_me),
                 &["DELETE", "GET"],
             ),
         )
         .route(
-            "/users/{user}",
+            "/api/v1/users/{user}",
             methods(
                 get(users::get)
                     .patch(users::update)
@@ -92,10 +95,9 @@ pub fn router() -> Router<AppState> {
             ),
         )
         .route(
-            "/users/{user}/reactivate",
+            "/api/v1/users/{user}/reactivate",
             methods(post(users::reactivate), &["POST"]),
         )
-        .fallback(|| async { ZulipError::not_found() })
 }
 
 /// Zulip answers a known path with an unknown method with 405 and the allowed

@@ -114,6 +114,10 @@ fn json_body(body: &[u8]) -> Result<Vec<(String, String)>, ZulipError> {
 impl Params {
     /// The raw value of `name`, marking it used.
     pub fn raw(&self, name: &str) -> Option<&str> {
+        // Nothing to report as unused when nothing was sent.
+        if self.entries.is_empty() {
+            return None;
+        }
         self.used
             .lock()
             .unwrap_or_else(|e| e.into_inner())
