@@ -52,6 +52,17 @@ pub fn email_key(email: &str) -> Arc<str> {
     Arc::from(email.trim().to_lowercase())
 }
 
+/// The index key for a stored email: the email itself when it is already in
+/// index form (the usual case), so no second copy is kept.
+fn stored_email_key(email: &Arc<str>) -> Arc<str> {
+    let key = email_key(email);
+    if key == *email {
+        email.clone()
+    } else {
+        key
+    }
+}
+
 impl Snapshot {
     /// A realm with no users and no groups, at version 0 (before `RealmCreated`).
     pub fn empty(realm: Realm) -> Snapshot {
@@ -488,7 +499,7 @@ impl Snapshot {
             return fail(format!("duplicate user {}", user.id));
         }
         if let Some(email) = &user.email {
-            self.emails.insert(email_key(email), user.id);
+            self.emails.insert(stored_email_key(email), user.id);
         }
         if !user.active {
             self.inactive_users += 1;

@@ -131,6 +131,7 @@ impl Engine {
                 .add_snapshot(&snap);
             engine.publish(snap, &[]);
         }
+        release_freed_memory();
         tokio::spawn(writer::run(Arc::downgrade(&engine), rx));
         let weak = Arc::downgrade(&engine);
         engine.store.watch(Arc::new(move |realm, version| {
@@ -362,6 +363,17 @@ fn record_lag(realm: RealmId, behind: Version) {
 
 fn abandoned() -> EngineError {
     EngineError::Internal("the writer dropped the request".into())
+}
+
+/// Loading builds large temporary structures; hand the memory they used back
+/// to the system instead of keeping it in the allocator's free lists.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free heap pages; it has no
+    // preconditions and touches no live allocation.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 pub fn now_millis() -> i64 {

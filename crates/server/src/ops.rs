@@ -168,7 +168,7 @@ pub async fn track(State(state): State<AppState>, mut request: Request, next: Ne
     let status = response.status().as_u16();
     state
         .http_metrics
-        .record(&method, &route, status, elapsed.as_secs_f64());
+        .record(&method, route, status, elapsed.as_secs_f64());
     if let Some(path) = path {
         tracing::info!(
             request_id = %request_id.to_str().unwrap_or(""),
