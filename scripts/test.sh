@@ -55,3 +55,6 @@ else
     echo "!!! PostgreSQL is NOT reachable at $pg: the PostgreSQL runs were SKIPPED."
     echo "!!!"
 fi
+
+echo "== the benchmark harness in smoke mode (tiny data; timings are reported, never asserted)"
+bash bench/run.sh --smoke

@@ -507,11 +507,12 @@ pub async fn run(args: RunArgs) -> Result<()> {
         report.push(line);
     }
     report.push(format!(
-        "- Method: {} rounds × {:.1} s per read scenario; in each round the floor and cohort run back to back with 32 keep-alive connections and the ratio is taken for that round; reported as median [min–max]. Servers pinned to CPU {}, load generators to CPU {}. cohort runs its release build with request logs off (`COHORT_LOG=warn`) unless a row says otherwise.",
+        "- Method: {} rounds × {:.1} s per read scenario; in each round the floor and cohort run back to back with 32 keep-alive connections and the ratio is taken for that round; reported as median [min–max]. Servers pinned to CPU {}, load generators to CPU {}. cohort runs its {} build with request logs off (`COHORT_LOG=warn`) unless a row says otherwise.",
         plan.rounds,
         plan.run.as_secs_f64(),
         server_cpu.map(|c| c.to_string()).unwrap_or_else(|| "any".into()),
         client_cpu.map(|c| c.to_string()).unwrap_or_else(|| "any".into()),
+        if plan.smoke { "debug" } else { "release" },
     ));
     report.push(format!(
         "- Load tools: {} for bodies under 400 KB, {} for larger ones.",
