@@ -141,7 +141,7 @@ impl Log<'_> {
 fn spread(seed: usize, count: usize, of: usize) -> impl Iterator<Item = usize> {
     let stride = [97usize, 89, 83, 79]
         .into_iter()
-        .find(|p| of % p != 0)
+        .find(|p| !of.is_multiple_of(*p))
         .unwrap_or(1);
     let start = seed.wrapping_mul(7919) % of.max(1);
     (0..count.min(of)).map(move |j| (start + j * stride) % of)
