@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::response::Response;
 use cohort_core::command::PutClient;
 use cohort_core::filter::Filter;
-use cohort_core::{Actor, Command, Principal, Reply};
+use cohort_core::{Command, Principal, Reply};
 use cohort_engine::secrets;
 use serde_json::{json, Map, Value};
 
@@ -16,16 +16,13 @@ type ImkitResult = Result<Response, ImkitError>;
 
 /// `GET /admin/clients?q=&limit=&skip=`: active clients matching `q`, in
 /// creation order; `totalCount` counts every match.
-pub async fn list(State(state): State<AppState>, app: ImkitApp, query: QueryParams) -> ImkitResult {
+pub async fn list(app: ImkitApp, query: QueryParams) -> ImkitResult {
     let (limit, skip) = query.page()?;
     let filter = match query.get("q").map(str::trim).filter(|q| !q.is_empty()) {
         Some(text) => query::compile(text)?,
         None => Filter::All,
     };
-    let snap = state
-        .engine
-        .snapshot(app.snapshot.realm_id())
-        .unwrap_or(app.snapshot);
+    let snap = app.snapshot;
     let mut total = 0;
     let mut page = Vec::with_capacity(limit);
     for user in snap
@@ -68,13 +65,8 @@ pub async fn put(
     JsonObject(body): JsonObject,
 ) -> ImkitResult {
     let client = client_input(&body)?;
-    let done = state
-        .engine
-        .execute(
-            app.snapshot.realm_id(),
-            Actor::Platform,
-            Command::PutClients(vec![client]),
-        )
+    let done = app
+        .execute(&state, Command::PutClients(vec![client]))
         .await?;
     let Reply::Users(ids) = done.reply else {
         return Err(ImkitError::internal());
@@ -106,27 +98,13 @@ pub async fn put_many(
         })?);
     }
     let count = clients.len();
-    state
-        .engine
-        .execute(
-            app.snapshot.realm_id(),
-            Actor::Platform,
-            Command::PutClients(clients),
-        )
-        .await?;
+    app.execute(&state, Command::PutClients(clients)).await?;
     Ok(ok(json!({ "count": count })))
 }
 
 /// `GET /admin/clients/{_id}` (a cohort extension; IMKIT's way is `q={"_id":…}`).
-pub async fn get(
-    State(state): State<AppState>,
-    app: ImkitApp,
-    KeyPath(key): KeyPath,
-) -> ImkitResult {
-    let snap = state
-        .engine
-        .snapshot(app.snapshot.realm_id())
-        .unwrap_or(app.snapshot);
+pub async fn get(app: ImkitApp, KeyPath(key): KeyPath) -> ImkitResult {
+    let snap = app.snapshot;
     match snap.principal(&key).and_then(|p| match p {
         Principal::User(id) => snap.user(id).filter(|u| u.active),
         Principal::Group(_) => None,

@@ -9,7 +9,7 @@ use crate::AppState;
 use axum::extract::State;
 use axum::response::Response;
 use cohort_core::command::PutGroup;
-use cohort_core::{Actor, Command, GroupId, Principal, Reply, Snapshot};
+use cohort_core::{Command, GroupId, Principal, Reply, Snapshot};
 
 type ImkitResult = Result<Response, ImkitError>;
 
@@ -26,10 +26,7 @@ fn group_by_key(snap: &Snapshot, key: &str) -> Result<GroupId, ImkitError> {
 /// `GET /admin/groups?limit=&skip=`: groups in creation order.
 pub async fn list(State(state): State<AppState>, app: ImkitApp, query: QueryParams) -> ImkitResult {
     let (limit, skip) = query.page()?;
-    let snap = state
-        .engine
-        .snapshot(app.snapshot.realm_id())
-        .unwrap_or(app.snapshot);
+    let snap = app.snapshot;
     let body = state.imkit_pages.get_or_render(&snap, (limit, skip), || {
         let ordered = state.imkit_groups.ordered(&snap);
         page_body(
@@ -59,10 +56,7 @@ pub async fn put(
         avatar_url,
         members,
     });
-    let done = state
-        .engine
-        .execute(app.snapshot.realm_id(), Actor::Platform, command)
-        .await?;
+    let done = app.execute(&state, command).await?;
     let Reply::Group(id) = done.reply else {
         return Err(ImkitError::internal());
     };
@@ -71,15 +65,8 @@ pub async fn put(
 }
 
 /// `GET /admin/groups/{_id}` (a cohort extension: IMKIT documents no single-group read).
-pub async fn get(
-    State(state): State<AppState>,
-    app: ImkitApp,
-    KeyPath(key): KeyPath,
-) -> ImkitResult {
-    let snap = state
-        .engine
-        .snapshot(app.snapshot.realm_id())
-        .unwrap_or(app.snapshot);
+pub async fn get(app: ImkitApp, KeyPath(key): KeyPath) -> ImkitResult {
+    let snap = app.snapshot;
     let id = group_by_key(&snap, &key)?;
     let group = snap.group(id).ok_or_else(ImkitError::internal)?;
     Ok(ok(group_json(&snap, group)))
@@ -93,18 +80,12 @@ pub async fn delete(
     app: ImkitApp,
     KeyPath(key): KeyPath,
 ) -> ImkitResult {
-    let snap = state
-        .engine
-        .snapshot(app.snapshot.realm_id())
-        .unwrap_or(app.snapshot);
-    let id = group_by_key(&snap, &key)?;
+    let snap = &app.snapshot;
+    let id = group_by_key(snap, &key)?;
     let before = snap
         .group(id)
-        .map(|g| group_json(&snap, g))
+        .map(|g| group_json(snap, g))
         .ok_or_else(ImkitError::internal)?;
-    state
-        .engine
-        .execute(snap.realm_id(), Actor::Platform, Command::DeleteGroup(id))
-        .await?;
+    app.execute(&state, Command::DeleteGroup(id)).await?;
     Ok(ok(before))
 }

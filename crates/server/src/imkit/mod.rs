@@ -27,8 +27,8 @@ use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
-use cohort_core::Snapshot;
-use cohort_engine::secrets;
+use cohort_core::{Actor, Command, Snapshot};
+use cohort_engine::{secrets, EngineError, Executed};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
@@ -102,6 +102,18 @@ impl FromRequestParts<AppState> for ImkitApp {
             .realm_for_platform_key(&secrets::hash_key(key))
             .ok_or_else(ImkitError::unauthorized)?;
         Ok(ImkitApp { snapshot })
+    }
+}
+
+impl ImkitApp {
+    /// Run `command` through the write path as the platform, in this realm.
+    pub async fn execute(
+        &self,
+        state: &AppState,
+        command: Command,
+    ) -> Result<Executed, EngineError> {
+        let realm = self.snapshot.realm_id();
+        state.engine.execute(realm, Actor::Platform, command).await
     }
 }
 

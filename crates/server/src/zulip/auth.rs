@@ -9,8 +9,8 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use base64::Engine as _;
-use cohort_core::{Snapshot, User};
-use cohort_engine::secrets;
+use cohort_core::{Actor, Command, Snapshot, User};
+use cohort_engine::{secrets, EngineError, Executed};
 use std::sync::Arc;
 
 /// The authenticated caller and the snapshot their request is served from.
@@ -29,7 +29,7 @@ impl FromRequestParts<AppState> for ZulipUser {
         let header = header
             .to_str()
             .map_err(|_| ZulipError::unauthorized("Invalid authorization header for basic auth"))?;
-        let mut tokens = header.split_whitespace();
+        let mut tokens = header.split_ascii_whitespace();
         let (scheme, credentials) = (tokens.next().unwrap_or(""), tokens.next());
         if !scheme.eq_ignore_ascii_case("basic") {
             return Err(ZulipError::bad_request(
@@ -72,5 +72,20 @@ impl FromRequestParts<AppState> for ZulipUser {
             return Err(ZulipError::unauthorized("Account is deactivated"));
         }
         Ok(ZulipUser { snapshot, user })
+    }
+}
+
+impl ZulipUser {
+    /// Run `command` through the write path as this caller, in their realm.
+    pub async fn execute(
+        &self,
+        state: &AppState,
+        command: Command,
+    ) -> Result<Executed, EngineError> {
+        let actor = Actor::User(self.user.id);
+        state
+            .engine
+            .execute(self.snapshot.realm_id(), actor, command)
+            .await
     }
 }

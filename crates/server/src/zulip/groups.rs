@@ -12,11 +12,6 @@ use cohort_core::{
     permission, Actor, Command, Error, GroupId, GroupSetting, Reply, Snapshot, UserId,
 };
 use serde_json::json;
-use std::sync::Arc;
-
-fn actor(caller: &ZulipUser) -> Actor {
-    Actor::User(caller.user.id)
-}
 
 /// A group that reads may look at: it exists here and is active.
 fn readable_group(snap: &Snapshot, id: GroupId) -> Result<GroupId, ZulipError> {
@@ -45,7 +40,7 @@ pub async fn create(
     caller: ZulipUser,
     params: Params,
 ) -> ZulipResult {
-    permission::check_can_create_groups(&caller.snapshot, actor(&caller))?;
+    permission::check_can_create_groups(&caller.snapshot, Actor::User(caller.user.id))?;
     let mut settings = Vec::new();
     for setting in GroupSetting::ALL {
         if let Some(value) = params.setting_value(setting.name())? {
@@ -67,10 +62,7 @@ pub async fn create(
         key: None,
         avatar_url: None,
     });
-    let done = state
-        .engine
-        .execute(caller.snapshot.realm_id(), actor(&caller), command)
-        .await?;
+    let done = caller.execute(&state, command).await?;
     let Reply::Group(id) = done.reply else {
         return Err(ZulipError::internal());
     };
@@ -109,10 +101,7 @@ pub async fn update(
             settings,
         },
     );
-    state
-        .engine
-        .execute(caller.snapshot.realm_id(), actor(&caller), command)
-        .await?;
+    caller.execute(&state, command).await?;
     Ok(success(&params, json!({})))
 }
 
@@ -125,14 +114,7 @@ pub async fn deactivate(
     params: Params,
 ) -> ZulipResult {
     let id = GroupId(ids[0]);
-    state
-        .engine
-        .execute(
-            caller.snapshot.realm_id(),
-            actor(&caller),
-            Command::DeactivateGroup(id),
-        )
-        .await?;
+    caller.execute(&state, Command::DeactivateGroup(id)).await?;
     Ok(success(&params, json!({})))
 }
 
@@ -156,13 +138,8 @@ pub async fn change_members(
             "Nothing to do. Specify at least one of \"add\", \"delete\", \"add_subgroups\" or \"delete_subgroups\".",
         ));
     }
-    state
-        .engine
-        .execute(
-            caller.snapshot.realm_id(),
-            actor(&caller),
-            Command::ChangeMembers(id, change),
-        )
+    caller
+        .execute(&state, Command::ChangeMembers(id, change))
         .await?;
     Ok(success(&params, json!({})))
 }
@@ -186,22 +163,10 @@ pub async fn change_subgroups(
             "Nothing to do. Specify at least one of \"add\" or \"delete\".",
         ));
     }
-    state
-        .engine
-        .execute(
-            caller.snapshot.realm_id(),
-            actor(&caller),
-            Command::ChangeMembers(id, change),
-        )
+    caller
+        .execute(&state, Command::ChangeMembers(id, change))
         .await?;
     Ok(success(&params, json!({})))
-}
-
-fn current(state: &AppState, caller: &ZulipUser) -> Arc<Snapshot> {
-    state
-        .engine
-        .snapshot(caller.snapshot.realm_id())
-        .unwrap_or_else(|| caller.snapshot.clone())
 }
 
 /// `GET /user_groups/{id}/members`: recursive (or direct) member ids.
@@ -214,11 +179,11 @@ pub async fn members(
     let id = GroupId(ids[0]);
     permission::group_api_gate(&caller.snapshot, &caller.user)?;
     let direct_only = params.bool("direct_member_only")?.unwrap_or(false);
-    let snap = current(&state, &caller);
-    let id = readable_group(&snap, id)?;
+    let snap = &caller.snapshot;
+    let id = readable_group(snap, id)?;
     let body = state
         .zulip_members
-        .get_or_render(&snap, (id, direct_only), || {
+        .get_or_render(snap, (id, direct_only), || {
             let members = if direct_only {
                 snap.direct_members(id)
             } else {
@@ -230,17 +195,12 @@ pub async fn members(
 }
 
 /// `GET /user_groups/{id}/subgroups`: recursive (or direct) subgroup ids.
-pub async fn subgroups(
-    State(state): State<AppState>,
-    PathIds(ids): PathIds,
-    caller: ZulipUser,
-    params: Params,
-) -> ZulipResult {
+pub async fn subgroups(PathIds(ids): PathIds, caller: ZulipUser, params: Params) -> ZulipResult {
     let id = GroupId(ids[0]);
     permission::group_api_gate(&caller.snapshot, &caller.user)?;
     let direct_only = params.bool("direct_subgroup_only")?.unwrap_or(false);
-    let snap = current(&state, &caller);
-    let id = readable_group(&snap, id)?;
+    let snap = &caller.snapshot;
+    let id = readable_group(snap, id)?;
     let subgroups: Vec<i64> = if direct_only {
         snap.group(id)
             .map(|g| g.subgroups.iter().map(|s| s.0).collect())
@@ -256,17 +216,12 @@ pub async fn subgroups(
 }
 
 /// `GET /user_groups/{id}/members/{user_id}`.
-pub async fn is_member(
-    State(state): State<AppState>,
-    PathIds(ids): PathIds,
-    caller: ZulipUser,
-    params: Params,
-) -> ZulipResult {
+pub async fn is_member(PathIds(ids): PathIds, caller: ZulipUser, params: Params) -> ZulipResult {
     let (group, user) = (GroupId(ids[0]), UserId(ids[1]));
     permission::group_api_gate(&caller.snapshot, &caller.user)?;
     let direct_only = params.bool("direct_member_only")?.unwrap_or(false);
-    let snap = current(&state, &caller);
-    let group = readable_group(&snap, group)?;
+    let snap = &caller.snapshot;
+    let group = readable_group(snap, group)?;
     let target = snap.user(user).ok_or(Error::UserNotFound(user))?;
     if !target.active {
         return Err(Error::UserDeactivated(user).into());

@@ -9,7 +9,7 @@ use super::{ZulipResult, FEATURE_LEVEL, ZULIP_VERSION};
 use crate::AppState;
 use axum::extract::State;
 use cohort_core::command::UpdateRealm;
-use cohort_core::{Actor, Command, RealmSetting};
+use cohort_core::{Command, RealmSetting};
 use serde_json::json;
 
 /// `GET /server_settings`: unauthenticated; the Python client reads
@@ -67,13 +67,6 @@ pub async fn update_realm(
         bots_may_manage_groups,
         ..UpdateRealm::default()
     });
-    state
-        .engine
-        .execute(
-            caller.snapshot.realm_id(),
-            Actor::User(caller.user.id),
-            command,
-        )
-        .await?;
+    caller.execute(&state, command).await?;
     Ok(success(&params, json!({})))
 }

@@ -8,17 +8,10 @@ use super::{UserRef, ZulipResult};
 use crate::AppState;
 use axum::extract::State;
 use cohort_core::command::{CreateUser, UpdateUser};
-use cohort_core::{Actor, Command, Error, Reply, Role, Snapshot, User, UserId};
+use cohort_core::{Command, Error, Reply, Role, Snapshot, User, UserId};
 use cohort_engine::secrets;
 use serde_json::{json, Value};
 use std::sync::Arc;
-
-fn current(state: &AppState, caller: &ZulipUser) -> Arc<Snapshot> {
-    state
-        .engine
-        .snapshot(caller.snapshot.realm_id())
-        .unwrap_or_else(|| caller.snapshot.clone())
-}
 
 /// A user named in the path by id or email.
 fn target_user(snap: &Snapshot, user: &UserRef) -> Result<Arc<User>, ZulipError> {
@@ -40,11 +33,11 @@ fn id_only(user: &UserRef) -> Result<(), ZulipError> {
 }
 
 /// `GET /users`: every user, bots and deactivated users included.
-pub async fn list(State(state): State<AppState>, caller: ZulipUser, params: Params) -> ZulipResult {
+pub async fn list(caller: ZulipUser, params: Params) -> ZulipResult {
     let client_gravatar = params.bool("client_gravatar")?.unwrap_or(true);
     params.bool("include_custom_profile_fields")?;
     let wanted = params.user_ids("user_ids")?;
-    let snap = current(&state, &caller);
+    let snap = &caller.snapshot;
     let members: Vec<Value> = match wanted {
         Some(ids) => {
             let mut out = Vec::with_capacity(ids.len());
@@ -63,16 +56,11 @@ pub async fn list(State(state): State<AppState>, caller: ZulipUser, params: Para
 }
 
 /// `GET /users/{user_id}` and `GET /users/{email}`.
-pub async fn get(
-    State(state): State<AppState>,
-    user: UserRef,
-    caller: ZulipUser,
-    params: Params,
-) -> ZulipResult {
+pub async fn get(user: UserRef, caller: ZulipUser, params: Params) -> ZulipResult {
     let client_gravatar = params.bool("client_gravatar")?.unwrap_or(true);
     params.bool("include_custom_profile_fields")?;
-    let snap = current(&state, &caller);
-    let target = target_user(&snap, &user)?;
+    let snap = &caller.snapshot;
+    let target = target_user(snap, &user)?;
     Ok(success(
         &params,
         json!({ "user": user_json(&target, client_gravatar) }),
@@ -80,10 +68,8 @@ pub async fn get(
 }
 
 /// `GET /users/me`: the caller's own record at the top level.
-pub async fn me(State(state): State<AppState>, caller: ZulipUser, params: Params) -> ZulipResult {
-    let snap = current(&state, &caller);
-    let me = snap.user(caller.user.id).cloned().unwrap_or(caller.user);
-    let mut fields = user_json(&me, false);
+pub async fn me(caller: ZulipUser, params: Params) -> ZulipResult {
+    let mut fields = user_json(&caller.user, false);
     if let Value::Object(map) = &mut fields {
         // cohort keeps no messages.
         map.insert("max_message_id".into(), json!(-1));
@@ -116,14 +102,7 @@ pub async fn create(
         api_key: secrets::hash_key(&secrets::generate_key()),
         can_create_users: false,
     });
-    let done = state
-        .engine
-        .execute(
-            caller.snapshot.realm_id(),
-            Actor::User(caller.user.id),
-            command,
-        )
-        .await?;
+    let done = caller.execute(&state, command).await?;
     let Reply::User(id) = done.reply else {
         return Err(ZulipError::internal());
     };
@@ -137,8 +116,8 @@ pub async fn update(
     caller: ZulipUser,
     params: Params,
 ) -> ZulipResult {
-    let snap = current(&state, &caller);
-    let target = target_user(&snap, &user)?;
+    let snap = &caller.snapshot;
+    let target = target_user(snap, &user)?;
     let full_name = params.string("full_name");
     let role = match params.int("role")? {
         None => None,
@@ -154,10 +133,7 @@ pub async fn update(
             ..UpdateUser::default()
         },
     );
-    state
-        .engine
-        .execute(snap.realm_id(), Actor::User(caller.user.id), command)
-        .await?;
+    caller.execute(&state, command).await?;
     Ok(success(&params, json!({})))
 }
 
@@ -169,19 +145,14 @@ pub async fn deactivate(
     params: Params,
 ) -> ZulipResult {
     id_only(&user)?;
-    let snap = current(&state, &caller);
-    let target = target_user(&snap, &user)?;
+    let snap = &caller.snapshot;
+    let target = target_user(snap, &user)?;
     if target.is_bot {
         return Err(Error::UserNotFound(target.id).into());
     }
     params.string("deactivation_notification_comment");
-    state
-        .engine
-        .execute(
-            snap.realm_id(),
-            Actor::User(caller.user.id),
-            Command::DeactivateUser(target.id),
-        )
+    caller
+        .execute(&state, Command::DeactivateUser(target.id))
         .await?;
     Ok(success(&params, json!({})))
 }
@@ -192,14 +163,7 @@ pub async fn deactivate_me(
     caller: ZulipUser,
     params: Params,
 ) -> ZulipResult {
-    state
-        .engine
-        .execute(
-            caller.snapshot.realm_id(),
-            Actor::User(caller.user.id),
-            Command::DeactivateSelf,
-        )
-        .await?;
+    caller.execute(&state, Command::DeactivateSelf).await?;
     Ok(success(&params, json!({})))
 }
 
@@ -211,15 +175,10 @@ pub async fn reactivate(
     params: Params,
 ) -> ZulipResult {
     id_only(&user)?;
-    let snap = current(&state, &caller);
-    let target = target_user(&snap, &user)?;
-    state
-        .engine
-        .execute(
-            snap.realm_id(),
-            Actor::User(caller.user.id),
-            Command::ReactivateUser(target.id),
-        )
+    let snap = &caller.snapshot;
+    let target = target_user(snap, &user)?;
+    caller
+        .execute(&state, Command::ReactivateUser(target.id))
         .await?;
     Ok(success(&params, json!({})))
 }
