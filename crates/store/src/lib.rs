@@ -10,6 +10,7 @@
 //! Layout: `sqlite/` (the embedded default) and `postgres/` (several nodes on
 //! one database), each with its schema, migrations and row mapping.
 
+mod columns;
 pub mod postgres;
 pub mod sqlite;
 mod url;

@@ -2,7 +2,8 @@
 //! as row updates; the twin of `sqlite/rows.rs` (same tables, same meaning).
 
 use super::pg_error;
-use crate::{Result, StoreError};
+use crate::columns::{corrupt, from_json, system_kind, to_json, version_spans};
+use crate::Result;
 use cohort_core::change::{Change, Commit};
 use cohort_core::model::{Group, GroupSetting, Realm, Role, SettingValue, SystemGroup, User};
 use cohort_core::{Actor, GroupId, KeyHash, RealmId, Snapshot, UserId, Version};
@@ -10,24 +11,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Transaction;
-
-fn corrupt(what: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(what.to_string())
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
-    serde_json::to_string(value).map_err(|e| StoreError::Other(e.to_string()))
-}
-
-fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
-    serde_json::from_str(text).map_err(corrupt)
-}
-
-fn system_kind(which: Option<SystemGroup>) -> Result<Option<String>> {
-    which
-        .map(|w| to_json(&w).map(|s| s.trim_matches('"').to_string()))
-        .transpose()
-}
 
 pub async fn load_all(tx: &Transaction<'_>) -> Result<Vec<Snapshot>> {
     let mut realms = Vec::new();
@@ -363,19 +346,9 @@ impl<'t> Pipeline<'t> {
     /// `updated_at` is written once (its last value), the log rows go in one
     /// statement, each realm's version moves once.
     pub async fn persist_all(&mut self, commits: &[Commit]) -> Result<()> {
+        let versions = version_spans(commits)?;
         let mut touched: BTreeMap<GroupId, i64> = BTreeMap::new();
-        let mut versions: BTreeMap<RealmId, (u64, u64)> = BTreeMap::new();
         for commit in commits {
-            let span = versions
-                .entry(commit.realm)
-                .or_insert((commit.version - 1, commit.version - 1));
-            if span.1 + 1 != commit.version {
-                return Err(corrupt(format!(
-                    "commit {} of realm {} is out of order",
-                    commit.version, commit.realm
-                )));
-            }
-            span.1 = commit.version;
             self.apply_commit(commit, &mut touched).await?;
         }
         if !commits.is_empty() {

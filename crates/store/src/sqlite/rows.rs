@@ -3,6 +3,7 @@
 //! `Snapshot::apply` leaves memory; the store tests check that they agree.
 
 use super::db_error;
+use crate::columns::{corrupt, from_json, system_kind, to_json, version_spans};
 use crate::{Result, StoreError};
 use cohort_core::change::{Change, Commit};
 use cohort_core::model::{Group, GroupSetting, Realm, Role, SettingValue, SystemGroup, User};
@@ -10,18 +11,6 @@ use cohort_core::{Actor, GroupId, KeyHash, RealmId, Snapshot, UserId, Version};
 use rusqlite::{params, OptionalExtension, Transaction};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-
-fn corrupt(what: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(what.to_string())
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
-    serde_json::to_string(value).map_err(|e| StoreError::Other(e.to_string()))
-}
-
-fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
-    serde_json::from_str(text).map_err(corrupt)
-}
 
 pub fn load_all(tx: &Transaction<'_>) -> Result<Vec<Snapshot>> {
     let mut realms: Vec<(Realm, Version)> = Vec::new();
@@ -183,12 +172,6 @@ fn setting_json(value: &SettingValue) -> Result<String> {
     to_json(value)
 }
 
-fn system_kind(which: Option<SystemGroup>) -> Result<Option<String>> {
-    which
-        .map(|w| to_json(&w).map(|s| s.trim_matches('"').to_string()))
-        .transpose()
-}
-
 fn load_realm(tx: &Transaction<'_>, id: RealmId) -> Result<Realm> {
     let data: Option<String> = tx
         .query_row("SELECT data FROM realms WHERE id = ?1", [id.0], |r| {
@@ -212,19 +195,9 @@ fn save_realm(tx: &Transaction<'_>, realm: &Realm) -> Result<()> {
 /// commits of one batch share is done once: a group's `updated_at` is written
 /// once (its last value) and each realm's version moves once.
 pub fn persist_all(tx: &Transaction<'_>, commits: &[Commit]) -> Result<()> {
+    let versions = version_spans(commits)?;
     let mut touched: BTreeMap<GroupId, i64> = BTreeMap::new();
-    let mut versions: BTreeMap<RealmId, (u64, u64)> = BTreeMap::new();
     for commit in commits {
-        let span = versions
-            .entry(commit.realm)
-            .or_insert((commit.version - 1, commit.version - 1));
-        if span.1 + 1 != commit.version {
-            return Err(corrupt(format!(
-                "commit {} of realm {} is out of order",
-                commit.version, commit.realm
-            )));
-        }
-        span.1 = commit.version;
         apply_commit(tx, commit, &mut touched)?;
         tx.prepare_cached(
             "INSERT INTO changes (realm_id, version, at, actor, changes) VALUES (?1, ?2, ?3, ?4, ?5)",
