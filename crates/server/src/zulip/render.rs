@@ -42,11 +42,7 @@ pub fn success_parts(params: &Params, parts: Arc<Vec<Bytes>>) -> Response {
     } else {
         let mut spliced = (*parts).clone();
         if let Some(last) = spliced.last_mut() {
-            let mut tail = last[..last.len().saturating_sub(1)].to_vec();
-            tail.extend_from_slice(b",\"ignored_parameters_unsupported\":");
-            tail.extend_from_slice(json!(ignored).to_string().as_bytes());
-            tail.push(b'}');
-            *last = Bytes::from(tail);
+            *last = splice_ignored(last, &ignored);
         }
         Arc::new(spliced)
     };
@@ -67,11 +63,7 @@ pub fn success_bytes(params: &Params, body: Bytes) -> Response {
     let body = if ignored.is_empty() {
         body
     } else {
-        let mut spliced = body[..body.len() - 1].to_vec();
-        spliced.extend_from_slice(b",\"ignored_parameters_unsupported\":");
-        spliced.extend_from_slice(json!(ignored).to_string().as_bytes());
-        spliced.push(b'}');
-        Bytes::from(spliced)
+        splice_ignored(&body, &ignored)
     };
     (
         [(
@@ -81,6 +73,16 @@ pub fn success_bytes(params: &Params, body: Bytes) -> Response {
         body,
     )
         .into_response()
+}
+
+/// `tail` (which closes the body's object) with `ignored_parameters_unsupported`
+/// added as the object's last field.
+fn splice_ignored(tail: &[u8], ignored: &[String]) -> Bytes {
+    let mut spliced = tail[..tail.len().saturating_sub(1)].to_vec();
+    spliced.extend_from_slice(b",\"ignored_parameters_unsupported\":");
+    spliced.extend_from_slice(json!(ignored).to_string().as_bytes());
+    spliced.push(b'}');
+    Bytes::from(spliced)
 }
 
 /// `{"result":"success","msg":"","<field>":[ids…]}`, written directly (lists
