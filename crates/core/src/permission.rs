@@ -1,7 +1,10 @@
 //! Who may do what: Zulip's permission model as pure functions over a snapshot.
-//! Every face and the CLI reach these through `command::execute`; the Zulip face
-//! also calls the endpoint gate and `can_create_groups` early, to report errors
-//! in the order Zulip does.
+//! Every face and the CLI reach these through `command::execute`, which runs a
+//! command's `Gate` before anything else. A face may also run the gate itself
+//! before it reads a request's parameters (Zulip checks the caller first), and
+//! must run `Gate::GroupEndpoint` before serving group reads; either way the
+//! rule is this module's, and a face that forgets it can do no more than the
+//! core allows.
 
 use crate::error::{Error, Result};
 use crate::ids::{Actor, GroupId};
@@ -31,8 +34,44 @@ pub fn holds_realm_setting(snap: &Snapshot, user: &User, setting: RealmSetting) 
     holds(snap, user, snap.realm().setting(setting), &setting.config())
 }
 
-/// The guest and bot gate on the user-group endpoints (all but deactivation).
-pub fn group_api_gate(snap: &Snapshot, user: &User) -> Result<()> {
+/// The checks Zulip makes on the caller before it looks at a request's
+/// parameters (its view decorators). Only users are gated: the IMKIT platform,
+/// operators and the system pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gate {
+    /// Nothing before the command's own checks (group deactivation, where
+    /// Zulip's permission check itself refuses guests; users' own accounts).
+    Open,
+    /// The user-group endpoints, reads included: guests are refused, and bots
+    /// unless the realm lets them manage groups.
+    GroupEndpoint,
+    /// Creating a group: the endpoint gate, then `can_create_groups`.
+    CreateGroups,
+    /// Organization administrators only (creating users, realm settings).
+    Administrator,
+}
+
+/// Run `gate` for `actor`.
+pub fn check_gate(snap: &Snapshot, actor: Actor, gate: Gate) -> Result<()> {
+    let Some(user) = acting_user(snap, actor)? else {
+        return Ok(());
+    };
+    match gate {
+        Gate::Open => Ok(()),
+        Gate::GroupEndpoint => group_api_gate(snap, user),
+        Gate::CreateGroups => {
+            group_api_gate(snap, user)?;
+            if !holds_realm_setting(snap, user, RealmSetting::CanCreateGroups) {
+                return Err(Error::InsufficientPermission);
+            }
+            Ok(())
+        }
+        Gate::Administrator if user.role.is_admin() => Ok(()),
+        Gate::Administrator => Err(Error::MustBeAdmin),
+    }
+}
+
+fn group_api_gate(snap: &Snapshot, user: &User) -> Result<()> {
     if user.role == Role::Guest {
         return Err(Error::GuestNotAllowed);
     }
@@ -53,16 +92,6 @@ pub fn acting_user(snap: &Snapshot, actor: Actor) -> Result<Option<&Arc<User>>> 
         },
         Actor::Platform | Actor::Operator | Actor::System => Ok(None),
     }
-}
-
-pub fn check_can_create_groups(snap: &Snapshot, actor: Actor) -> Result<()> {
-    if let Some(user) = acting_user(snap, actor)? {
-        group_api_gate(snap, user)?;
-        if !holds_realm_setting(snap, user, RealmSetting::CanCreateGroups) {
-            return Err(Error::InsufficientPermission);
-        }
-    }
-    Ok(())
 }
 
 /// Zulip's `access_user_group_for_update`: the group must exist (and be active

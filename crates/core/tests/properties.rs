@@ -537,6 +537,31 @@ fn may(snap: &Snapshot, user: UserId, group: GroupId, setting: GroupSetting) -> 
     )
 }
 
+/// The error Zulip's endpoint gate gives `actor` for `cmd`, naively: guests
+/// and (unless the realm allows them) bots are refused every user-group write
+/// but deactivation, before any other check.
+fn expected_gate(snap: &Snapshot, actor: Actor, cmd: &Command) -> Option<Error> {
+    let Actor::User(me) = actor else { return None };
+    let me = snap.user(me).filter(|u| u.active)?;
+    let gated = matches!(
+        cmd,
+        Command::CreateGroup(_)
+            | Command::UpdateGroup(..)
+            | Command::ChangeMembers(..)
+            | Command::PutGroup(_)
+            | Command::DeleteGroup(_)
+    );
+    if !gated {
+        None
+    } else if me.role == Role::Guest {
+        Some(Error::GuestNotAllowed)
+    } else if me.is_bot && !snap.realm().bots_may_manage_groups {
+        Some(Error::BotNotAllowed)
+    } else {
+        None
+    }
+}
+
 /// Whether section 9.2 lets `actor` run `cmd` (for user actors and group
 /// writes touching a single list; `None` otherwise).
 fn expected_permission(snap: &Snapshot, actor: Actor, cmd: &Command) -> Option<bool> {
@@ -847,8 +872,13 @@ fn run_counting(steps: &[(Who, Op)], stats: &mut Stats) {
         let cmd = command_of(&mut w, op, actor);
         let before = w.snap.clone();
         let expected = expected_permission(&before, actor, &cmd);
+        let gate = expected_gate(&before, actor, &cmd);
         let shown = format!("step {step}: {cmd:?} by {actor:?}");
         let result = w.try_exec(actor, cmd.clone()).map(|_| ());
+        // The gate comes first, whatever else is wrong with the command.
+        if let Some(gate) = gate {
+            assert_eq!(result, Err(gate), "{shown}: the endpoint gate");
+        }
         match &result {
             Ok(()) => {
                 stats.outcomes.entry(kind(op)).or_default().0 += 1;

@@ -38,7 +38,8 @@ pub(super) fn create_group(
     ctx: &mut Context,
 ) -> Result<Reply> {
     let snap = &plan.snap;
-    permission::check_can_create_groups(snap, actor)?;
+    // Also reached from `PutGroup`, whose gate is only the endpoint's.
+    permission::check_gate(snap, actor, Gate::CreateGroups)?;
     validate::id_list("members", &cmd.members)?;
     validate::id_list("subgroups", &cmd.subgroups)?;
     for user in &cmd.members {

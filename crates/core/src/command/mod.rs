@@ -13,7 +13,7 @@ use crate::model::{
     Group, GroupSetting, GroupUpsert, Principal, Realm, RealmSetting, Role, SettingConfig,
     SettingDefault, SettingValue, SystemGroup, User,
 };
-use crate::permission::{self, acting_user};
+use crate::permission::{self, acting_user, Gate};
 use crate::snapshot::Snapshot;
 use crate::validate;
 use std::collections::BTreeSet;
@@ -185,6 +185,26 @@ pub enum Command {
 }
 
 impl Command {
+    /// The caller checks this command starts with (see `permission::Gate`).
+    pub fn gate(&self) -> Gate {
+        match self {
+            Command::CreateGroup(_) => Gate::CreateGroups,
+            Command::UpdateGroup(..)
+            | Command::ChangeMembers(..)
+            | Command::PutGroup(_)
+            | Command::DeleteGroup(_) => Gate::GroupEndpoint,
+            Command::CreateUser(_) | Command::UpdateRealm(_) | Command::PutClients(_) => {
+                Gate::Administrator
+            }
+            Command::DeactivateGroup(_)
+            | Command::UpdateUser(..)
+            | Command::DeactivateUser(_)
+            | Command::DeactivateSelf
+            | Command::ReactivateUser(_)
+            | Command::SyncFullMembers => Gate::Open,
+        }
+    }
+
     /// How many fresh ids the store must reserve before running this command.
     pub fn ids_needed(&self) -> usize {
         match self {
@@ -265,8 +285,9 @@ pub fn execute(
     ctx: &mut Context,
 ) -> Result<Outcome> {
     let mut plan = Plan::new(snap, ctx.now);
-    // A user acting must exist and be active whatever the command.
-    acting_user(snap, actor)?;
+    // A user acting must exist and be active whatever the command, and pass
+    // the command's gate before any of its own checks.
+    permission::check_gate(snap, actor, command.gate())?;
     let reply = match command {
         Command::CreateGroup(cmd) => create_group(&mut plan, actor, cmd, ctx)?,
         Command::UpdateGroup(id, cmd) => update_group(&mut plan, actor, *id, cmd)?,

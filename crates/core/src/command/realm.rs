@@ -58,10 +58,8 @@ pub fn create_realm(cmd: &CreateRealm, ctx: &mut Context) -> Result<(RealmId, Ou
 }
 
 pub(super) fn update_realm(plan: &mut Plan, actor: Actor, cmd: &UpdateRealm) -> Result<Reply> {
+    // The administrator gate ran in `execute`.
     if let Some(user) = acting_user(&plan.snap, actor)? {
-        if !user.role.is_admin() {
-            return Err(Error::MustBeAdmin);
-        }
         let owner_only = !cmd.settings.is_empty()
             || cmd.waiting_period_days.is_some()
             || cmd.bots_may_manage_groups.is_some()

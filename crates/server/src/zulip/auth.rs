@@ -9,6 +9,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use base64::Engine as _;
+use cohort_core::permission::{self, Gate};
 use cohort_core::{Actor, Command, Snapshot, User};
 use cohort_engine::{secrets, EngineError, Executed};
 use std::sync::Arc;
@@ -76,6 +77,14 @@ impl FromRequestParts<AppState> for ZulipUser {
 }
 
 impl ZulipUser {
+    /// Run the core's `gate` for this caller now, before the request's
+    /// parameters are read, so errors come in Zulip's order (the core runs
+    /// it again in `execute`; reads rely on this call alone).
+    pub fn gate(&self, gate: Gate) -> Result<(), ZulipError> {
+        permission::check_gate(&self.snapshot, Actor::User(self.user.id), gate)?;
+        Ok(())
+    }
+
     /// Run `command` through the write path as this caller, in their realm.
     pub async fn execute(
         &self,

@@ -8,9 +8,8 @@ use super::{PathIds, ZulipResult};
 use crate::AppState;
 use axum::extract::State;
 use cohort_core::command::{ChangeMembers, CreateGroup, UpdateGroup};
-use cohort_core::{
-    permission, Actor, Command, Error, GroupId, GroupSetting, Reply, Snapshot, UserId,
-};
+use cohort_core::permission::Gate;
+use cohort_core::{Command, Error, GroupId, GroupSetting, Reply, Snapshot, UserId};
 use serde_json::json;
 
 /// A group that reads may look at: it exists here and is active.
@@ -24,7 +23,7 @@ fn readable_group(snap: &Snapshot, id: GroupId) -> Result<GroupId, ZulipError> {
 
 /// `GET /user_groups`: every group of the realm, from the cached body.
 pub async fn list(State(state): State<AppState>, caller: ZulipUser, params: Params) -> ZulipResult {
-    permission::group_api_gate(&caller.snapshot, &caller.user)?;
+    caller.gate(Gate::GroupEndpoint)?;
     let include_deactivated = params.bool("include_deactivated_groups")?.unwrap_or(false);
     // Taken when the caller authenticated, after any write it was told of.
     let snap = caller.snapshot;
@@ -40,7 +39,7 @@ pub async fn create(
     caller: ZulipUser,
     params: Params,
 ) -> ZulipResult {
-    permission::check_can_create_groups(&caller.snapshot, Actor::User(caller.user.id))?;
+    caller.gate(Gate::CreateGroups)?;
     let mut settings = Vec::new();
     for setting in GroupSetting::ALL {
         if let Some(value) = params.setting_value(setting.name())? {
@@ -78,7 +77,7 @@ pub async fn update(
     params: Params,
 ) -> ZulipResult {
     let id = GroupId(ids[0]);
-    permission::group_api_gate(&caller.snapshot, &caller.user)?;
+    caller.gate(Gate::GroupEndpoint)?;
     let mut settings = Vec::new();
     for setting in GroupSetting::ALL {
         if let Some(update) = params.setting_update(setting.name())? {
@@ -126,7 +125,7 @@ pub async fn change_members(
     params: Params,
 ) -> ZulipResult {
     let id = GroupId(ids[0]);
-    permission::group_api_gate(&caller.snapshot, &caller.user)?;
+    caller.gate(Gate::GroupEndpoint)?;
     let change = ChangeMembers {
         add: params.user_ids("add")?.unwrap_or_default(),
         add_subgroups: params.group_ids("add_subgroups")?.unwrap_or_default(),
@@ -152,7 +151,7 @@ pub async fn change_subgroups(
     params: Params,
 ) -> ZulipResult {
     let id = GroupId(ids[0]);
-    permission::group_api_gate(&caller.snapshot, &caller.user)?;
+    caller.gate(Gate::GroupEndpoint)?;
     let change = ChangeMembers {
         add_subgroups: params.group_ids("add")?.unwrap_or_default(),
         delete_subgroups: params.group_ids("delete")?.unwrap_or_default(),
@@ -177,7 +176,7 @@ pub async fn members(
     params: Params,
 ) -> ZulipResult {
     let id = GroupId(ids[0]);
-    permission::group_api_gate(&caller.snapshot, &caller.user)?;
+    caller.gate(Gate::GroupEndpoint)?;
     let direct_only = params.bool("direct_member_only")?.unwrap_or(false);
     let snap = &caller.snapshot;
     let id = readable_group(snap, id)?;
@@ -197,7 +196,7 @@ pub async fn members(
 /// `GET /user_groups/{id}/subgroups`: recursive (or direct) subgroup ids.
 pub async fn subgroups(PathIds(ids): PathIds, caller: ZulipUser, params: Params) -> ZulipResult {
     let id = GroupId(ids[0]);
-    permission::group_api_gate(&caller.snapshot, &caller.user)?;
+    caller.gate(Gate::GroupEndpoint)?;
     let direct_only = params.bool("direct_subgroup_only")?.unwrap_or(false);
     let snap = &caller.snapshot;
     let id = readable_group(snap, id)?;
@@ -218,7 +217,7 @@ pub async fn subgroups(PathIds(ids): PathIds, caller: ZulipUser, params: Params)
 /// `GET /user_groups/{id}/members/{user_id}`.
 pub async fn is_member(PathIds(ids): PathIds, caller: ZulipUser, params: Params) -> ZulipResult {
     let (group, user) = (GroupId(ids[0]), UserId(ids[1]));
-    permission::group_api_gate(&caller.snapshot, &caller.user)?;
+    caller.gate(Gate::GroupEndpoint)?;
     let direct_only = params.bool("direct_member_only")?.unwrap_or(false);
     let snap = &caller.snapshot;
     let group = readable_group(snap, group)?;

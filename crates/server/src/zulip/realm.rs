@@ -9,6 +9,7 @@ use super::{ZulipResult, FEATURE_LEVEL, ZULIP_VERSION};
 use crate::AppState;
 use axum::extract::State;
 use cohort_core::command::UpdateRealm;
+use cohort_core::permission::Gate;
 use cohort_core::{Command, RealmSetting};
 use serde_json::json;
 
@@ -43,9 +44,7 @@ pub async fn update_realm(
     caller: ZulipUser,
     params: Params,
 ) -> ZulipResult {
-    if !caller.user.role.is_admin() {
-        return Err(cohort_core::Error::MustBeAdmin.into());
-    }
+    caller.gate(Gate::Administrator)?;
     let mut settings = Vec::new();
     for setting in RealmSetting::ALL {
         if let Some(update) = params.setting_update(setting.name())? {

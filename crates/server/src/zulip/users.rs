@@ -8,6 +8,7 @@ use super::{UserRef, ZulipResult};
 use crate::AppState;
 use axum::extract::State;
 use cohort_core::command::{CreateUser, UpdateUser};
+use cohort_core::permission::Gate;
 use cohort_core::{Command, Error, Reply, Role, Snapshot, User, UserId};
 use cohort_engine::secrets;
 use serde_json::{json, Value};
@@ -83,9 +84,7 @@ pub async fn create(
     caller: ZulipUser,
     params: Params,
 ) -> ZulipResult {
-    if !caller.user.role.is_admin() {
-        return Err(Error::MustBeAdmin.into());
-    }
+    caller.gate(Gate::Administrator)?;
     let email = params.required_string("email")?;
     let full_name = params.required_string("full_name")?;
     // cohort has no password login; the password is required (as by Zulip) and
