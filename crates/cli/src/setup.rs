@@ -36,7 +36,7 @@ pub async fn create_realm(
 ) -> Result<NewRealm> {
     let api_key = secrets::generate_key();
     let owner = CreateUser {
-        email: Some(owner_email.to_string()),
+        email: Some(owner_email.into()),
         full_name: owner_name.to_string(),
         role: Role::Owner,
         is_bot: false,

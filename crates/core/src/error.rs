@@ -1,6 +1,7 @@
 //! The one domain error type. Each variant is a distinct rule that was broken;
 //! every face renders it in its own dialect (Zulip's message strings, IMKIT's
-//! codes), and `kind()` gives the coarse class for faces that only need that.
+//! codes), listing every variant, so a new rule is a compile error in every
+//! face until it is rendered.
 
 use crate::ids::{GroupId, UserId};
 use crate::model::{GroupSetting, RealmSetting};
@@ -18,8 +19,6 @@ pub enum Error {
     /// A listed member is unknown, from another realm, or deactivated.
     #[error("user {0} cannot be a member")]
     InvalidMember(UserId),
-    #[error("no user or group with key {0:?}")]
-    KeyNotFound(String),
     /// A listed member key names no active client.
     #[error("no client with key {0:?}")]
     UnknownClient(String),
@@ -143,44 +142,6 @@ pub enum Objection {
     Realm {
         settings: Vec<RealmSetting>,
     },
-}
-
-/// Coarse classes, for faces whose dialect has only a few error kinds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    NotFound,
-    Conflict,
-    Invalid,
-    Forbidden,
-    Internal,
-}
-
-impl Error {
-    pub fn kind(&self) -> ErrorKind {
-        use Error::*;
-        match self {
-            GroupNotFound(_) | UserNotFound(_) | KeyNotFound(_) => ErrorKind::NotFound,
-            NameTaken(_)
-            | EmailTaken(_)
-            | KeyTaken(_)
-            | GroupExists(_)
-            | ClientDeactivated(_)
-            | AlreadyMember(_)
-            | AlreadySubgroup(_)
-            | SettingMismatch { .. }
-            | GroupInUse(_) => ErrorKind::Conflict,
-            InsufficientPermission
-            | GuestNotAllowed
-            | BotNotAllowed
-            | MustBeAdmin
-            | MustBeOwner
-            | CannotCreateUsers
-            | LastOwner
-            | DeactivateLastOwner => ErrorKind::Forbidden,
-            Internal(_) => ErrorKind::Internal,
-            _ => ErrorKind::Invalid,
-        }
-    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,5 +1,6 @@
 //! Validation of free-form inputs: names, texts, keys, emails, list sizes.
-//! cohort's limits are here and documented in the README.
+//! Every limit cohort documents is here (and in the README). Names, keys and
+//! emails are checked through their types in `values`.
 
 use crate::error::{Error, Result};
 
@@ -23,6 +24,8 @@ pub const MAX_BATCH: usize = 1_000;
 /// Zulip's user full-name limits and forbidden characters.
 pub const MAX_FULL_NAME: usize = 100;
 pub const MIN_FULL_NAME: usize = 2;
+/// Zulip's organization-name limit, in characters.
+pub const MAX_REALM_NAME: usize = 40;
 const FULL_NAME_FORBIDDEN: [char; 6] = ['*', '`', '\\', '>', '"', '@'];
 
 fn chars(text: &str) -> usize {
@@ -43,7 +46,7 @@ fn is_python_space(c: char) -> bool {
 }
 
 /// Zulip's group-name rules. The name is stored as given (not trimmed).
-pub fn group_name(name: &str) -> Result<()> {
+pub(crate) fn group_name(name: &str) -> Result<()> {
     if name.chars().all(is_python_space) {
         return Err(Error::NameEmpty);
     }
@@ -82,7 +85,7 @@ pub fn id_list<T>(field: &'static str, ids: &[T]) -> Result<()> {
 }
 
 /// A caller-chosen IMKIT `_id`: non-empty, bounded, printable.
-pub fn key(key: &str) -> Result<()> {
+pub(crate) fn key(key: &str) -> Result<()> {
     if key.is_empty() {
         return Err(Error::KeyInvalid { reason: "empty" });
     }
@@ -118,6 +121,25 @@ pub fn avatar_url(url: &str) -> Result<()> {
         });
     }
     Ok(())
+}
+
+/// An organization name: trimmed, non-empty, bounded, without NUL; returns
+/// the trimmed name that is stored.
+pub fn realm_name(raw: &str) -> Result<String> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err(Error::Invalid {
+            field: "name",
+            reason: "must not be empty".into(),
+        });
+    }
+    if chars(name) > MAX_REALM_NAME || name.contains('\0') {
+        return Err(Error::Invalid {
+            field: "name",
+            reason: format!("must be at most {MAX_REALM_NAME} characters, without NUL"),
+        });
+    }
+    Ok(name.to_string())
 }
 
 /// Zulip's full-name check; returns the trimmed name that is stored.
@@ -159,7 +181,7 @@ pub fn name_from_key(key: &str) -> String {
 
 /// A plausible address: one `@`, a non-empty local part, a dotted domain, no
 /// spaces or control characters. Deliverability is not cohort's business.
-pub fn email(raw: &str) -> Result<String> {
+pub(crate) fn email(raw: &str) -> Result<String> {
     let email = raw.trim();
     let bad = || Error::EmailInvalid(raw.to_string());
     if email.len() > MAX_EMAIL || email.chars().any(|c| c.is_whitespace() || c.is_control()) {

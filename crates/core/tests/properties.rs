@@ -444,7 +444,7 @@ fn command_of(w: &mut World, op: &Op, actor: Actor) -> Command {
         Op::Rename(_, name) => Command::UpdateGroup(
             target,
             UpdateGroup {
-                name: Some(NAMES[*name].to_string()),
+                name: Some(NAMES[*name].into()),
                 ..UpdateGroup::default()
             },
         ),

@@ -1,6 +1,17 @@
 //! Groups: create, update, deactivate, members and subgroups.
 
-use super::*;
+use super::settings::{changed_setting_value, checked_setting_value};
+use super::{ChangeMembers, Context, CreateGroup, Plan, Reply, UpdateGroup};
+use crate::change::{Change, GroupPatch};
+use crate::error::{Error, Objection, Result};
+use crate::ids::{Actor, GroupId, UserId};
+use crate::model::{Group, GroupSetting, RealmSetting, SettingDefault, SettingValue, SystemGroup};
+use crate::permission::{self, Gate};
+use crate::snapshot::Snapshot;
+use crate::validate;
+use crate::values::{Checked, Key};
+use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// The IMKIT key of an object created without one: its id as a string, unless a
 /// caller already took that string as a key.
@@ -23,12 +34,12 @@ pub(super) fn default_key(snap: &Snapshot, id: i64, kind: &str) -> Arc<str> {
     }
 }
 
-pub(super) fn chosen_key(snap: &Snapshot, key: &str) -> Result<Arc<str>> {
-    validate::key(key)?;
-    if snap.principal(key).is_some() {
+pub(super) fn chosen_key(snap: &Snapshot, key: &Checked<Key>) -> Result<Arc<str>> {
+    let key = key.value()?;
+    if snap.principal(key.as_str()).is_some() {
         return Err(Error::KeyTaken(key.to_string()));
     }
-    Ok(Arc::from(key))
+    Ok(Arc::from(key.as_str()))
 }
 
 pub(super) fn create_group(
@@ -42,12 +53,8 @@ pub(super) fn create_group(
     permission::check_gate(snap, actor, Gate::CreateGroups)?;
     validate::id_list("members", &cmd.members)?;
     validate::id_list("subgroups", &cmd.subgroups)?;
-    for user in &cmd.members {
-        if !snap.is_active_user(*user) {
-            return Err(Error::InvalidMember(*user));
-        }
-    }
-    validate::group_name(&cmd.name)?;
+    check_listed_users(snap, &cmd.members)?;
+    let name = cmd.name.value()?;
     validate::description(&cmd.description)?;
     if let Some(url) = &cmd.avatar_url {
         validate::avatar_url(url)?;
@@ -65,24 +72,11 @@ pub(super) fn create_group(
     for (setting, value) in &given {
         settings[setting.index()] = Some(checked_setting_value(snap, value, &setting.config())?);
     }
-    if snap.group_by_name(&cmd.name).is_some() {
-        return Err(Error::NameTaken(cmd.name.clone()));
+    if snap.group_by_name(name.as_str()).is_some() {
+        return Err(Error::NameTaken(name.to_string()));
     }
-    let key = cmd
-        .key
-        .as_deref()
-        .map(|k| chosen_key(snap, k))
-        .transpose()?;
-    for group in &cmd.subgroups {
-        if snap.group(*group).is_none() {
-            return Err(Error::SubgroupNotFound(*group));
-        }
-    }
-    for group in cmd.subgroups.iter().collect::<BTreeSet<_>>() {
-        if snap.group(*group).is_some_and(|g| g.deactivated) {
-            return Err(Error::GroupDeactivated(*group));
-        }
-    }
+    let key = cmd.key.as_ref().map(|k| chosen_key(snap, k)).transpose()?;
+    let subgroups = check_listed_groups(snap, &cmd.subgroups)?;
     let id = GroupId(ctx.fresh_id()?);
     let settings = GroupSetting::ALL.map(|setting| {
         settings[setting.index()]
@@ -103,13 +97,10 @@ pub(super) fn create_group(
     let mut members = cmd.members.clone();
     members.sort_unstable();
     members.dedup();
-    let mut subgroups = cmd.subgroups.clone();
-    subgroups.sort_unstable();
-    subgroups.dedup();
     let group = Group {
         id,
         key: key.unwrap_or_else(|| default_key(snap, id.0, "group")),
-        name: Arc::from(cmd.name.as_str()),
+        name: name.clone().into_arc(),
         description: cmd.description.clone(),
         avatar_url: cmd.avatar_url.clone(),
         system: None,
@@ -137,12 +128,14 @@ pub(super) fn update_group(
     let group =
         permission::group_for_update(snap, actor, id, GroupSetting::CanManageGroup, true)?.clone();
     let mut patch = GroupPatch::default();
-    if let Some(name) = cmd.name.as_ref().filter(|n| n.as_str() != &*group.name) {
-        validate::group_name(name)?;
-        if snap.group_by_name(name).is_some() {
-            return Err(Error::NameTaken(name.clone()));
+    if let Some(name) = &cmd.name {
+        let name = name.value()?;
+        if name.as_str() != &*group.name {
+            if snap.group_by_name(name.as_str()).is_some() {
+                return Err(Error::NameTaken(name.to_string()));
+            }
+            patch.name = Some(name.to_string());
         }
-        patch.name = Some(name.clone());
     }
     if let Some(description) = cmd
         .description
@@ -290,11 +283,7 @@ pub(super) fn add_members(
         GroupSetting::CanJoinGroup,
         GroupSetting::CanAddMembersGroup,
     )?;
-    for user in add {
-        if !snap.is_active_user(*user) {
-            return Err(Error::InvalidMember(*user));
-        }
-    }
+    check_listed_users(snap, add)?;
     let users = unique(add);
     if let Some(existing) = users.iter().find(|u| group.has_member(**u)) {
         return Err(Error::AlreadyMember(*existing));
@@ -309,11 +298,7 @@ pub(super) fn remove_members(
     delete: &[UserId],
 ) -> Result<()> {
     let snap = &plan.snap;
-    for user in delete {
-        if !snap.is_active_user(*user) {
-            return Err(Error::InvalidMember(*user));
-        }
-    }
+    check_listed_users(snap, delete)?;
     let group = permission::group_for_self_or_other(
         snap,
         actor,
@@ -331,7 +316,17 @@ pub(super) fn remove_members(
     })
 }
 
-/// The listed groups must exist (first unknown one reported) and be active.
+/// The listed users must exist here and be active (the first one that is not
+/// is reported).
+pub(super) fn check_listed_users(snap: &Snapshot, listed: &[UserId]) -> Result<()> {
+    match listed.iter().find(|u| !snap.is_active_user(**u)) {
+        Some(user) => Err(Error::InvalidMember(*user)),
+        None => Ok(()),
+    }
+}
+
+/// The listed groups must exist (first unknown one reported) and be active;
+/// returns them sorted, each once.
 pub(super) fn check_listed_groups(snap: &Snapshot, listed: &[GroupId]) -> Result<Vec<GroupId>> {
     if let Some(missing) = listed.iter().find(|g| snap.group(**g).is_none()) {
         return Err(Error::SubgroupNotFound(*missing));

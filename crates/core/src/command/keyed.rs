@@ -2,7 +2,21 @@
 //! string `_id`, created or updated in one call, members given as client keys.
 //! The rules are the same ones the integer-id commands use.
 
-use super::*;
+use super::groups::{change_members, create_group, objections, update_group};
+use super::users::{create_user, update_user};
+use super::{
+    ChangeMembers, Context, CreateGroup, CreateUser, Plan, PutClient, PutGroup, Reply, UpdateGroup,
+    UpdateUser,
+};
+use crate::change::Change;
+use crate::error::{Error, Objection, Result};
+use crate::ids::{Actor, GroupId, UserId};
+use crate::model::{GroupSetting, GroupUpsert, Principal, Role};
+use crate::permission;
+use crate::snapshot::Snapshot;
+use crate::validate;
+use crate::values::{Checked, Key};
+use std::collections::BTreeSet;
 
 /// Resolve member keys to active users, in order, refusing duplicates, groups
 /// and unknown keys.
@@ -35,7 +49,8 @@ pub(super) fn put_group(
         .as_deref()
         .map(|keys| member_ids(&plan.snap, keys))
         .transpose()?;
-    let existing = match cmd.key.as_deref().and_then(|k| plan.snap.principal(k)) {
+    let key = cmd.key.as_ref().and_then(Checked::ok);
+    let existing = match key.and_then(|k| plan.snap.principal(k.as_str())) {
         Some(Principal::Group(id)) => {
             let group = plan.snap.group(id).ok_or(Error::GroupNotFound(id))?;
             if group.is_system() || group.deactivated {
@@ -47,7 +62,7 @@ pub(super) fn put_group(
             Some(id)
         }
         Some(Principal::User(_)) => {
-            return Err(Error::KeyTaken(cmd.key.clone().unwrap_or_default()))
+            return Err(Error::KeyTaken(key.map(Key::to_string).unwrap_or_default()))
         }
         None => None,
     };
@@ -149,19 +164,19 @@ pub(super) fn put_clients(
         });
     }
     let mut seen = BTreeSet::new();
-    for client in clients {
-        if !seen.insert(client.key.as_str()) {
-            return Err(Error::DuplicateKey(client.key.clone()));
+    for key in clients.iter().filter_map(|c| c.key.ok()) {
+        if !seen.insert(key.as_str()) {
+            return Err(Error::DuplicateKey(key.to_string()));
         }
     }
     let mut ids = Vec::with_capacity(clients.len());
     for client in clients {
-        validate::key(&client.key)?;
-        let id = match plan.snap.principal(&client.key) {
-            Some(Principal::Group(_)) => return Err(Error::KeyTaken(client.key.clone())),
+        let key = client.key.value()?;
+        let id = match plan.snap.principal(key.as_str()) {
+            Some(Principal::Group(_)) => return Err(Error::KeyTaken(key.to_string())),
             Some(Principal::User(id)) => {
                 if !plan.snap.is_active_user(id) {
-                    return Err(Error::ClientDeactivated(client.key.clone()));
+                    return Err(Error::ClientDeactivated(key.to_string()));
                 }
                 update_user(
                     plan,
@@ -185,11 +200,11 @@ pub(super) fn put_clients(
                         full_name: client
                             .full_name
                             .clone()
-                            .unwrap_or_else(|| validate::name_from_key(&client.key)),
+                            .unwrap_or_else(|| validate::name_from_key(key.as_str())),
                         role: Role::Member,
                         is_bot: false,
                         bot_owner: None,
-                        key: Some(client.key.clone()),
+                        key: Some(key.clone().into()),
                         avatar_url: client.avatar_url.clone(),
                         api_key: client.api_key,
                         can_create_users: false,

@@ -6,18 +6,13 @@
 //! it will be once those changes commit. Checks run in the order Zulip runs
 //! them, so that the first error reported is the one Zulip would report.
 
-use crate::change::{Change, GroupPatch, RealmPatch, UserPatch};
-use crate::error::{Error, Objection, Result};
+use crate::change::Change;
+use crate::error::{Error, Result};
 use crate::ids::{Actor, GroupId, KeyHash, Millis, RealmId, UserId};
-use crate::model::{
-    Group, GroupSetting, GroupUpsert, Principal, Realm, RealmSetting, Role, SettingConfig,
-    SettingDefault, SettingValue, SystemGroup, User,
-};
-use crate::permission::{self, acting_user, Gate};
+use crate::model::{GroupSetting, GroupUpsert, RealmSetting, Role, SettingValue};
+use crate::permission::{self, Gate};
 use crate::snapshot::Snapshot;
-use crate::validate;
-use std::collections::BTreeSet;
-use std::sync::Arc;
+use crate::values::{Checked, Email, GroupName, Key};
 
 mod groups;
 mod keyed;
@@ -25,14 +20,15 @@ mod realm;
 mod settings;
 mod users;
 
-use groups::*;
-use settings::*;
-use users::*;
+use groups::{change_members, create_group, deactivate_group, update_group};
+use users::{
+    create_user, deactivate_self, deactivate_user, reactivate_user, sync_full_members, update_user,
+};
 
 pub use groups::objections;
 pub use realm::create_realm;
 pub use settings::visible_value;
-pub use users::{resolve_key, system_groups_for};
+pub use users::system_groups_for;
 
 /// Fresh ids for new users, groups and realms, reserved by the store in advance
 /// (see `Command::ids_needed`).
@@ -68,20 +64,20 @@ pub struct SettingUpdate {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct CreateGroup {
-    pub name: String,
+    pub name: Checked<GroupName>,
     pub description: String,
     pub members: Vec<UserId>,
     pub subgroups: Vec<GroupId>,
     /// Values as sent; unset settings take their defaults.
     pub settings: Vec<(GroupSetting, SettingValue)>,
     /// IMKIT `_id`; generated when absent.
-    pub key: Option<String>,
+    pub key: Option<Checked<Key>>,
     pub avatar_url: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct UpdateGroup {
-    pub name: Option<String>,
+    pub name: Option<Checked<GroupName>>,
     pub description: Option<String>,
     pub avatar_url: Option<Option<String>>,
     /// Zulip's `deactivated=false`.
@@ -101,12 +97,12 @@ pub struct ChangeMembers {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct CreateUser {
-    pub email: Option<String>,
+    pub email: Option<Checked<Email>>,
     pub full_name: String,
     pub role: Role,
     pub is_bot: bool,
     pub bot_owner: Option<UserId>,
-    pub key: Option<String>,
+    pub key: Option<Checked<Key>>,
     pub avatar_url: Option<String>,
     pub api_key: KeyHash,
     pub can_create_users: bool,
@@ -115,7 +111,7 @@ pub struct CreateUser {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct UpdateUser {
     pub full_name: Option<String>,
-    pub email: Option<String>,
+    pub email: Option<Checked<Email>>,
     pub role: Option<Role>,
     pub avatar_url: Option<Option<String>>,
     pub can_create_users: Option<bool>,
@@ -142,8 +138,8 @@ pub struct CreateRealm {
 /// key: IMKIT's `POST /admin/groups`. Members are client keys.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PutGroup {
-    pub key: Option<String>,
-    pub name: String,
+    pub key: Option<Checked<Key>>,
+    pub name: Checked<GroupName>,
     pub avatar_url: Option<String>,
     /// The whole list of direct member clients; `None` leaves members as they are.
     pub members: Option<Vec<String>>,
@@ -153,9 +149,9 @@ pub struct PutGroup {
 /// one: IMKIT's `POST /admin/clients`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PutClient {
-    pub key: String,
+    pub key: Checked<Key>,
     pub full_name: Option<String>,
-    pub email: Option<String>,
+    pub email: Option<Checked<Email>>,
     pub avatar_url: Option<String>,
     /// Used only if the client is created (IMKIT clients do not use the Zulip
     /// API until an operator gives them a key).

@@ -1,6 +1,18 @@
 //! Creating realms and changing their settings.
 
-use super::*;
+use super::settings::changed_setting_value;
+use super::users::{create_user, sync_full_members};
+use super::{Context, CreateRealm, Outcome, Plan, Reply, UpdateRealm};
+use crate::change::{Change, RealmPatch};
+use crate::error::{Error, Result};
+use crate::ids::{Actor, GroupId, RealmId};
+use crate::model::{
+    Group, GroupUpsert, Realm, RealmSetting, Role, SettingDefault, SettingValue, SystemGroup,
+};
+use crate::permission::acting_user;
+use crate::snapshot::Snapshot;
+use crate::validate;
+use std::sync::Arc;
 
 /// Create a realm: its eight system groups (nested as Zulip nests them), its
 /// settings at Zulip's defaults, and optionally its first owner.
@@ -72,21 +84,9 @@ pub(super) fn update_realm(plan: &mut Plan, actor: Actor, cmd: &UpdateRealm) -> 
     let realm = plan.snap.realm().clone();
     let mut patch = RealmPatch::default();
     if let Some(name) = &cmd.name {
-        let name = name.trim();
-        if name.is_empty() {
-            return Err(Error::Invalid {
-                field: "name",
-                reason: "must not be empty".into(),
-            });
-        }
-        if name.chars().count() > 40 || name.contains('\0') {
-            return Err(Error::Invalid {
-                field: "name",
-                reason: "must be at most 40 characters, without NUL".into(),
-            });
-        }
+        let name = validate::realm_name(name)?;
         if name != realm.name {
-            patch.name = Some(name.to_string());
+            patch.name = Some(name);
         }
     }
     if let Some(days) = cmd

@@ -1,6 +1,11 @@
 //! Group-setting values: canonical form, validation, `{new, old}` updates.
 
-use super::*;
+use super::SettingUpdate;
+use crate::error::{Error, Result};
+use crate::model::{SettingConfig, SettingValue, SystemGroup};
+use crate::snapshot::Snapshot;
+use crate::validate;
+use std::collections::BTreeSet;
 
 /// Zulip's canonical form: an anonymous value with one subgroup and no members
 /// is that group; an empty one is `role:nobody`. Lists keep the sender's order

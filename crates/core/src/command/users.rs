@@ -1,6 +1,16 @@
 //! Users: create, update, (de)activate, and the system groups that follow roles.
 
-use super::*;
+use super::groups::{chosen_key, default_key};
+use super::{Context, CreateUser, Plan, Reply, UpdateUser};
+use crate::change::{Change, UserPatch};
+use crate::error::{Error, Result};
+use crate::ids::{Actor, Millis, UserId};
+use crate::model::{Realm, Role, SystemGroup, User};
+use crate::permission::{self, acting_user, Gate};
+use crate::snapshot::Snapshot;
+use crate::validate;
+use crate::values::Checked;
+use std::sync::Arc;
 
 /// The system groups a user with this role belongs to directly.
 pub fn system_groups_for(
@@ -66,17 +76,13 @@ pub(super) fn create_user(
         }
     }
     let full_name = validate::full_name(&cmd.full_name)?;
-    let email = cmd.email.as_deref().map(validate::email).transpose()?;
-    if let Some(email) = &email {
-        if snap.user_by_email(email).is_some() {
-            return Err(Error::EmailTaken(email.clone()));
+    let email = cmd.email.as_ref().map(Checked::value).transpose()?;
+    if let Some(email) = email {
+        if snap.user_by_email(email.as_str()).is_some() {
+            return Err(Error::EmailTaken(email.to_string()));
         }
     }
-    let key = cmd
-        .key
-        .as_deref()
-        .map(|k| chosen_key(snap, k))
-        .transpose()?;
+    let key = cmd.key.as_ref().map(|k| chosen_key(snap, k)).transpose()?;
     if let Some(url) = &cmd.avatar_url {
         validate::avatar_url(url)?;
     }
@@ -89,7 +95,7 @@ pub(super) fn create_user(
     let user = User {
         id,
         key: key.unwrap_or_else(|| default_key(snap, id.0, "user")),
-        email: email.map(|e| Arc::from(e.as_str())),
+        email: email.map(|e| e.clone().into_arc()),
         full_name,
         avatar_url: cmd.avatar_url.clone(),
         role: cmd.role,
@@ -174,12 +180,15 @@ pub(super) fn update_user(
         }
     }
     if let Some(email) = &cmd.email {
-        let email = validate::email(email)?;
+        let email = email.value()?;
         if target.email.as_deref() != Some(email.as_str()) {
-            if snap.user_by_email(&email).is_some_and(|u| u.id != id) {
-                return Err(Error::EmailTaken(email));
+            if snap
+                .user_by_email(email.as_str())
+                .is_some_and(|u| u.id != id)
+            {
+                return Err(Error::EmailTaken(email.to_string()));
             }
-            patch.email = Some(email);
+            patch.email = Some(email.to_string());
         }
     }
     if let Some(avatar) = cmd.avatar_url.as_ref().filter(|a| **a != target.avatar_url) {
@@ -302,10 +311,4 @@ pub(super) fn sync_full_members(plan: &mut Plan) -> Result<()> {
         })?;
     }
     Ok(())
-}
-
-/// Principals a key names, for faces that address objects by key.
-pub fn resolve_key(snap: &Snapshot, key: &str) -> Result<Principal> {
-    snap.principal(key)
-        .ok_or_else(|| Error::KeyNotFound(key.to_string()))
 }

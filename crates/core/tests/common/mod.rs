@@ -34,7 +34,7 @@ impl IdSource for Counter {
 
 pub fn user_cmd(email: &str, full_name: &str, role: Role) -> CreateUser {
     CreateUser {
-        email: Some(email.to_string()),
+        email: Some(email.into()),
         full_name: full_name.to_string(),
         role,
         is_bot: false,
@@ -48,7 +48,7 @@ pub fn user_cmd(email: &str, full_name: &str, role: Role) -> CreateUser {
 
 pub fn group_cmd(name: &str) -> CreateGroup {
     CreateGroup {
-        name: name.to_string(),
+        name: name.into(),
         description: String::new(),
         members: Vec::new(),
         subgroups: Vec::new(),

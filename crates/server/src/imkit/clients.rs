@@ -50,9 +50,9 @@ fn client_input(body: &Map<String, Value>) -> Result<PutClient, ImkitError> {
         ));
     }
     Ok(PutClient {
-        key,
+        key: key.into(),
         full_name: optional_string(body, "nickname")?,
-        email: optional_string(body, "email")?,
+        email: optional_string(body, "email")?.map(Into::into),
         avatar_url: optional_string(body, "avatarUrl")?,
         api_key: secrets::hash_key(&secrets::generate_key()),
     })

@@ -138,7 +138,7 @@ impl From<Error> for ImkitError {
         let text = err.to_string();
         match err {
             GroupNotFound(_) => ImkitError::not_found("GROUP_NOT_FOUND", "The specified group does not exist"),
-            UserNotFound(_) | KeyNotFound(_) => {
+            UserNotFound(_) => {
                 ImkitError::not_found("CLIENT_NOT_FOUND", "The specified client does not exist")
             }
             UnknownClient(key) => ImkitError::invalid(format!("members: no client with _id '{key}'")),

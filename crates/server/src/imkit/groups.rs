@@ -45,14 +45,14 @@ pub async fn put(
     JsonObject(body): JsonObject,
 ) -> ImkitResult {
     let key = optional_string(&body, "_id")?;
-    let name = optional_string(&body, "nickname")?
-        .filter(|n| !n.trim().is_empty())
-        .ok_or_else(|| ImkitError::missing("nickname"))?;
+    // A blank nickname is the core's to refuse (rendered as missing).
+    let name =
+        optional_string(&body, "nickname")?.ok_or_else(|| ImkitError::missing("nickname"))?;
     let avatar_url = optional_string(&body, "avatarUrl")?;
     let members = string_list(&body, "members")?;
     let command = Command::PutGroup(PutGroup {
-        key,
-        name,
+        key: key.map(Into::into),
+        name: name.into(),
         avatar_url,
         members,
     });

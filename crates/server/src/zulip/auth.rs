@@ -10,7 +10,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use base64::Engine as _;
 use cohort_core::permission::{self, Gate};
-use cohort_core::{Actor, Command, Snapshot, User};
+use cohort_core::{Actor, Command, Email, Snapshot, User};
 use cohort_engine::{secrets, EngineError, Executed};
 use std::sync::Arc;
 
@@ -60,12 +60,10 @@ impl FromRequestParts<AppState> for ZulipUser {
             .engine
             .user_for_key(&hash)
             .ok_or_else(|| ZulipError::unauthorized("Invalid API key"))?;
-        // Emails compare case-insensitively (Unicode, as Zulip's `lower()`).
-        let matches = user.email.as_deref().is_some_and(|mine| {
-            mine.eq_ignore_ascii_case(email)
-                || (!(mine.is_ascii() && email.is_ascii())
-                    && mine.to_lowercase() == email.to_lowercase())
-        });
+        let matches = user
+            .email
+            .as_deref()
+            .is_some_and(|mine| Email::same(mine, email));
         if !matches {
             return Err(ZulipError::unauthorized("Invalid API key"));
         }

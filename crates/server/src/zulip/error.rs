@@ -143,7 +143,7 @@ impl From<Error> for ZulipError {
         match err {
             GroupNotFound(_) => bad("Invalid user group"),
             SubgroupNotFound(id) => bad(format!("Invalid user group ID: {id}")),
-            UserNotFound(_) | KeyNotFound(_) => bad("No such user"),
+            UserNotFound(_) => bad("No such user"),
             InvalidMember(id) => bad(format!("Invalid user ID: {id}")),
             GroupDeactivated(_) => bad("User group is deactivated."),
             UserDeactivated(_) => bad("User is deactivated"),

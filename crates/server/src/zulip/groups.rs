@@ -53,7 +53,7 @@ pub async fn create(
     let name = params.required_string("name")?;
     let subgroups = params.group_ids("subgroups")?.unwrap_or_default();
     let command = Command::CreateGroup(CreateGroup {
-        name,
+        name: name.into(),
         description,
         members,
         subgroups,
@@ -86,7 +86,7 @@ pub async fn update(
     }
     let deactivated = params.bool("deactivated")?;
     let description = params.string("description");
-    let name = params.string("name");
+    let name = params.string("name").map(Into::into);
     if settings.is_empty() && deactivated.is_none() && description.is_none() && name.is_none() {
         return Err(Error::NothingToChange.into());
     }

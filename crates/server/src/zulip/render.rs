@@ -551,7 +551,7 @@ mod list_cache_tests {
         let mut users = Vec::new();
         for i in 0..10u8 {
             match world.run(Command::CreateUser(CreateUser {
-                email: Some(format!("u{i}@t.example")),
+                email: Some(format!("u{i}@t.example").into()),
                 full_name: format!("User {i}"),
                 role: Role::Member,
                 is_bot: false,
@@ -570,7 +570,7 @@ mod list_cache_tests {
         for i in 0..300 {
             let members: Vec<UserId> = users.iter().copied().skip(i % 7).take(3).collect();
             match world.run(Command::CreateGroup(CreateGroup {
-                name: format!("g{i}"),
+                name: format!("g{i}").into(),
                 description: String::new(),
                 members,
                 subgroups: vec![],

@@ -9,7 +9,7 @@ use crate::AppState;
 use axum::extract::State;
 use cohort_core::command::{CreateUser, UpdateUser};
 use cohort_core::permission::Gate;
-use cohort_core::{Command, Error, Reply, Role, Snapshot, User, UserId};
+use cohort_core::{validate, Command, Error, Reply, Role, Snapshot, User, UserId};
 use cohort_engine::secrets;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -41,6 +41,7 @@ pub async fn list(caller: ZulipUser, params: Params) -> ZulipResult {
     let snap = &caller.snapshot;
     let members: Vec<Value> = match wanted {
         Some(ids) => {
+            validate::id_list("user_ids", &ids)?;
             let mut out = Vec::with_capacity(ids.len());
             for id in ids {
                 let user = snap.user(id).ok_or(Error::InvalidMember(id))?;
@@ -91,7 +92,7 @@ pub async fn create(
     // then dropped, never stored.
     params.required_string("password")?;
     let command = Command::CreateUser(CreateUser {
-        email: Some(email),
+        email: Some(email.into()),
         full_name,
         role: Role::Member,
         is_bot: false,
