@@ -1,6 +1,8 @@
 //! Unit tests of `command::execute` and friends, one rule at a time, each
-//! asserting the exact `Error` a refusal returns. Section numbers refer to
-//! /work/shared/reference/zulip-user-groups.md.
+//! asserting the exact `Error` a refusal returns. The rules are Zulip's, as its
+//! API documentation (https://zulip.com/api/) and its server code
+//! (https://github.com/zulip/zulip, `zerver/views/user_groups.py`,
+//! `zerver/lib/user_groups.py`) give them.
 
 mod common;
 
@@ -50,7 +52,7 @@ fn realm_creates_eight_system_groups_in_order_with_ascending_ids() {
         system.windows(2).all(|p| p[0].id < p[1].id),
         "ids ascend in creation order"
     );
-    // Every system group setting is role:nobody (section 7.2).
+    // Every system group setting is role:nobody (https://zulip.com/api/group-setting-values).
     let nobody = SettingValue::Group(w.sys(SystemGroup::Nobody));
     for g in &system {
         assert!(g.settings.iter().all(|v| *v == nobody), "{}", g.name);
@@ -310,7 +312,7 @@ fn invalid_members_are_reported_first_in_input_order() {
             Error::InvalidMember(first_bad)
         );
     }
-    // Members are checked before the name (section 10.2, rows 5 then 6).
+    // Members are checked before the name, as `zerver/views/user_groups.py` does.
     let mut cmd = group_cmd("");
     cmd.members = vec![unknown];
     assert_eq!(
@@ -337,14 +339,14 @@ fn unknown_and_deactivated_subgroups_are_refused() {
         w.err(me, Command::CreateGroup(cmd)),
         Error::GroupDeactivated(old)
     );
-    // Unknown ids are reported before deactivated ones (rows 11 then 12).
+    // Unknown ids are reported before deactivated ones.
     let mut cmd = group_cmd("Team");
     cmd.subgroups = vec![old, GroupId(9_999)];
     assert_eq!(
         w.err(me, Command::CreateGroup(cmd)),
         Error::SubgroupNotFound(GroupId(9_999))
     );
-    // The name is checked before the subgroups (row 10 before 11).
+    // The name is checked before the subgroups.
     let mut cmd = group_cmd("Old");
     cmd.subgroups = vec![GroupId(9_999)];
     assert_eq!(
@@ -1930,7 +1932,8 @@ fn commits_for_another_realm_or_out_of_order_do_not_apply() {
 
 // ------------------------------------------------------------ regressions
 
-/// Reference 12.2: role changes need an administrator, even on one's own bot.
+/// Role changes need an administrator, even on one's own bot
+/// (https://zulip.com/api/update-user).
 #[test]
 fn bot_owners_who_are_not_admins_cannot_change_their_bots_role() {
     let mut w = World::new();

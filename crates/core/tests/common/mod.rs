@@ -360,7 +360,7 @@ pub fn naive_recursive_members(snap: &Snapshot, group: GroupId) -> Vec<UserId> {
     out.into_iter().collect()
 }
 
-/// Section 8's evaluation rule, from scratch: an active user holds a value if
+/// Zulip's evaluation rule (https://zulip.com/api/group-setting-values), from scratch: an active user holds a value if
 /// they are a recursive member of it, except guests when the setting does not
 /// allow `role:everyone` (no setting here allows `role:internet`).
 pub fn naive_holds(
