@@ -9,13 +9,19 @@ use std::path::PathBuf;
 #[command(
     name = "cohort",
     version,
-    about = "One directory of users and user groups, served through Zulip's user-groups API.",
-    long_about = "cohort keeps one directory of users and user groups and serves it through the APIs \
-chat platforms already speak (Zulip's user-groups API today). Reads come from memory; every \
-write is checked by one set of rules and committed durably before it is acknowledged."
+    about = "One directory of users and user groups, served through Zulip's user-groups API \
+and IMKIT's admin API, on SQLite or PostgreSQL.",
+    long_about = "cohort keeps one directory of users and user groups per realm and serves it \
+through two APIs at once: Zulip's user-groups and users API under /api/v1 (the official Zulip \
+clients work against it) and IMKIT's admin API under /admin (groups and clients); a group made \
+through one is the same group in the other. The directory is stored in an embedded SQLite file \
+(the default) or in PostgreSQL, where several `cohort serve` nodes can share one database. \
+Reads come from memory; every write is checked by one set of rules, committed durably and \
+appended to a per-realm change log before it is acknowledged (`cohort check` replays the log)."
 )]
 pub struct Cli {
-    /// Database URL: sqlite://PATH (the embedded default) or a bare file path.
+    /// Database URL: sqlite://PATH (the embedded default) or a bare file path,
+    /// or postgres://USER:PASSWORD@HOST:PORT/DATABASE.
     #[arg(
         long,
         global = true,
