@@ -310,3 +310,34 @@ impl Store for SqliteStore {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A commit is acknowledged only once it is on disk: both connections run
+    /// WAL with `synchronous=FULL` (NORMAL would lose the last commits on a
+    /// power cut).
+    #[tokio::test]
+    async fn connections_are_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("sync.db"), true)
+            .await
+            .unwrap();
+        for conn in [&store.writer, &store.reader] {
+            let conn = conn.lock().unwrap();
+            let synchronous: i64 = conn
+                .query_row("PRAGMA synchronous", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(synchronous, 2, "synchronous is not FULL");
+            let journal: String = conn
+                .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(journal, "wal");
+            let foreign_keys: i64 = conn
+                .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(foreign_keys, 1);
+        }
+    }
+}
