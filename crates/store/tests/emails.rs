@@ -164,3 +164,37 @@ fn sqlite_migration_2_keys_existing_emails() {
         .unwrap();
     assert_eq!(version, cohort_store::sqlite::known_schema_version());
 }
+
+/// The same on PostgreSQL: a schema-1 database (no key column, no email
+/// index) gets both, its existing emails keyed by the core's rule.
+#[test]
+fn postgres_migration_2_keys_existing_emails() {
+    let Some(database) = support::PgDatabase::create() else {
+        return;
+    };
+    let url = database.url();
+    rt().block_on(second_spelling_is_refused(&url));
+    support::psql_on(
+        &url,
+        "ALTER TABLE users DROP COLUMN email_key; DELETE FROM schema_migrations WHERE version = 2;",
+    );
+    rt().block_on(async {
+        cohort_store::open(&DbUrl::parse(&url).unwrap(), true)
+            .await
+            .expect("migrate");
+    });
+    assert_eq!(
+        support::psql_on(
+            &url,
+            "SELECT email_key FROM users WHERE email = 'ÉVA@x.example'"
+        ),
+        "éva@x.example"
+    );
+    assert_eq!(
+        support::psql_on(
+            &url,
+            "SELECT COUNT(*) FROM pg_indexes WHERE indexname = 'users_realm_email'"
+        ),
+        "1"
+    );
+}

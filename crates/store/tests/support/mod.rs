@@ -62,3 +62,18 @@ impl Drop for PgDatabase {
         ));
     }
 }
+
+/// One statement on the database at `url`; its output, unaligned.
+pub fn psql_on(url: &str, sql: &str) -> String {
+    let out = Process::new("psql")
+        .arg(url)
+        .args(["-v", "ON_ERROR_STOP=1", "-qtA", "-c", sql])
+        .output()
+        .expect("run psql");
+    assert!(
+        out.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
