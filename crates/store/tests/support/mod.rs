@@ -1,5 +1,7 @@
 //! What the store suites share: a throwaway PostgreSQL database per run.
 
+#![allow(dead_code)]
+
 use std::process::Command as Process;
 use std::sync::atomic::{AtomicU64, Ordering};
 
