@@ -417,17 +417,43 @@ pub async fn migrate(db: &str) -> Result<()> {
 /// `cohort copy`: replays every realm's change log into the target, so the
 /// target's tables and log are built exactly as the source's were, then checks
 /// row counts and that both load into identical snapshots.
+///
+/// Each chunk of commits is one target transaction (`Store::import` moves the
+/// realm's version with its rows), so the target's version of a realm says
+/// exactly how far its copy got: a rerun resumes from there. A target realm
+/// the source lacks, or one whose last commit is not the source's commit of
+/// that version, is refused (not a copy of this source).
 pub async fn copy(args: crate::args::CopyArgs) -> Result<()> {
     use indicatif::{ProgressBar, ProgressStyle};
     let from = cohort_store::DbUrl::parse(&args.from).map_err(anyhow::Error::msg)?;
     let to = cohort_store::DbUrl::parse(&args.to).map_err(anyhow::Error::msg)?;
     let source = cohort_store::open(&from, false).await?;
     let target = cohort_store::open(&to, true).await?;
-    if target.counts().await?.realms > 0 {
-        bail!("{to} already holds realms; copy only into an empty database");
-    }
     let expected = source.counts().await?;
-    let bar = ProgressBar::new(expected.commits.max(0) as u64);
+    let sources = source.versions().await?;
+    let copied: std::collections::HashMap<RealmId, u64> =
+        target.versions().await?.into_iter().collect();
+    for realm in copied.keys() {
+        if !sources.iter().any(|(id, _)| id == realm) {
+            bail!("{to} holds realm {realm}, which {from} does not: copy only into an empty database or an interrupted copy of this source");
+        }
+    }
+    let mut todo = 0;
+    for (realm, version) in &sources {
+        let done = copied.get(realm).copied().unwrap_or(0);
+        if done > *version {
+            bail!("{to} holds realm {realm} at version {done}, newer than the source's {version}: not a copy of {from}");
+        }
+        if done > 0 {
+            let theirs = target.commits(*realm, done - 1, Some(done)).await?;
+            let ours = source.commits(*realm, done - 1, Some(done)).await?;
+            if theirs != ours {
+                bail!("{to} holds a realm {realm} whose log differs from {from} at version {done}: not a copy of this source");
+            }
+        }
+        todo += version - done;
+    }
+    let bar = ProgressBar::new(todo);
     bar.set_style(
         ProgressStyle::with_template(
             "{msg} [{bar:40}] {pos}/{len} commits ({per_sec}, {eta} left)",
@@ -435,17 +461,24 @@ pub async fn copy(args: crate::args::CopyArgs) -> Result<()> {
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> "),
     );
-    bar.set_message(format!("copying {from} to {to}"));
-    const CHUNK: u64 = 1_000;
-    for (realm, version) in source.versions().await? {
-        let mut after = 0;
+    if copied.is_empty() {
+        bar.set_message(format!("copying {from} to {to}"));
+    } else {
+        bar.set_message(format!("resuming the copy of {from} to {to}"));
+    }
+    for (realm, version) in sources {
+        let mut after = copied.get(&realm).copied().unwrap_or(0);
         while after < version {
-            let up_to = (after + CHUNK).min(version);
+            let up_to = (after + args.chunk).min(version);
             let commits = source.commits(realm, after, Some(up_to)).await?;
-            let copied = commits.len() as u64;
+            let count = commits.len() as u64;
             target.import(commits).await?;
-            bar.inc(copied);
+            bar.inc(count);
             after = up_to;
+            if let Some(ms) = args.pause_ms {
+                eprintln!("copy: realm {realm} at version {after}");
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            }
         }
     }
     target.advance_ids(source.next_id().await?).await?;

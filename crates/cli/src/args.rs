@@ -73,6 +73,12 @@ pub enum Command {
     Migrate,
     /// Copy a whole database (realms, users, groups, keys, change log) into an
     /// empty one, e.g. from SQLite to PostgreSQL, and verify the copy.
+    ///
+    /// Resumable: commits are copied in chunks, each in one transaction of the
+    /// target, so an interrupted copy leaves every realm at a whole commit.
+    /// Run the same command again and it continues from the target's
+    /// per-realm versions, after checking that what the target holds is a
+    /// prefix of this source's log.
     Copy(CopyArgs),
 }
 
@@ -81,9 +87,16 @@ pub struct CopyArgs {
     /// Source database URL.
     #[arg(long)]
     pub from: String,
-    /// Target database URL; it must hold no realm yet.
+    /// Target database URL: empty, or a copy of this source that was
+    /// interrupted (the copy resumes).
     #[arg(long)]
     pub to: String,
+    /// Commits per target transaction.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub chunk: u64,
+    /// Tests only: pause this long after each chunk, announcing it on stderr.
+    #[arg(long, env = "COHORT_COPY_PAUSE_MS", hide = true)]
+    pub pause_ms: Option<u64>,
 }
 
 #[derive(Args, Debug, Clone)]

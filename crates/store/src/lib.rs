@@ -8,9 +8,12 @@
 //! the true latest state).
 //!
 //! Layout: `sqlite/` (the embedded default) and `postgres/` (several nodes on
-//! one database), each with its schema, migrations and row mapping.
+//! one database), each with its schema and its dialect of the row mapping;
+//! `columns` (rows ↔ records, patches → columns, the catch-up rule) and
+//! `migrations` (the runner's rules) are what both engines share.
 
 mod columns;
+mod migrations;
 pub mod postgres;
 pub mod sqlite;
 mod url;
@@ -117,9 +120,6 @@ pub trait Store: Send + Sync + 'static {
     fn watch(&self, changed: Notify) {
         let _ = changed;
     }
-
-    /// A short description for logs, without secrets.
-    fn describe(&self) -> String;
 }
 
 /// Build snapshots from rows read out of any engine's tables.

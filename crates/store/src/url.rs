@@ -48,23 +48,38 @@ impl fmt::Display for DbUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DbUrl::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
-            DbUrl::Postgres(url) => {
-                // postgres://user:secret@host/db → postgres://user:***@host/db
-                match (url.find("://"), url.rfind('@')) {
-                    (Some(scheme), Some(at)) if at > scheme => {
-                        let creds = &url[scheme + 3..at];
-                        match creds.split_once(':') {
-                            Some((user, _)) => {
-                                write!(f, "{}{}:***{}", &url[..scheme + 3], user, &url[at..])
-                            }
-                            None => f.write_str(url),
-                        }
-                    }
-                    _ => f.write_str(url),
-                }
-            }
+            DbUrl::Postgres(url) => f.write_str(&mask_postgres(url)),
         }
     }
+}
+
+/// `postgres://user:secret@host/db?password=secret&x=1` →
+/// `postgres://user:***@host/db?password=***&x=1`: both places libpq takes a
+/// password from.
+fn mask_postgres(url: &str) -> String {
+    let (main, query) = match url.split_once('?') {
+        Some((main, query)) => (main, Some(query)),
+        None => (url, None),
+    };
+    let mut out = match (main.find("://"), main.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => match main[scheme + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{}:***{}", &main[..scheme + 3], user, &main[at..]),
+            None => main.to_string(),
+        },
+        _ => main.to_string(),
+    };
+    if let Some(query) = query {
+        let params: Vec<String> = query
+            .split('&')
+            .map(|param| match param.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                _ => param.to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&params.join("&"));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -85,5 +100,24 @@ mod tests {
         assert!(DbUrl::parse("mysql://x").is_err());
         let pg = DbUrl::parse("postgres://bob:hunter2@localhost/db").unwrap();
         assert_eq!(pg.to_string(), "postgres://bob:***@localhost/db");
+    }
+
+    #[test]
+    fn masks_password_query_parameters() {
+        let pg = DbUrl::parse("postgres://bob@localhost/db?password=hunter2").unwrap();
+        assert_eq!(pg.to_string(), "postgres://bob@localhost/db?password=***");
+        let pg = DbUrl::parse(
+            "postgresql://bob:s3cret@localhost/db?sslmode=disable&password=hunter2&application_name=x",
+        )
+        .unwrap();
+        let shown = format!("{pg:?}");
+        assert_eq!(
+            shown,
+            "postgresql://bob:***@localhost/db?sslmode=disable&password=***&application_name=x"
+        );
+        assert!(!shown.contains("hunter2") && !shown.contains("s3cret"));
+        // Nothing to hide: shown as given.
+        let pg = DbUrl::parse("postgres://localhost/db?sslmode=disable").unwrap();
+        assert_eq!(pg.to_string(), "postgres://localhost/db?sslmode=disable");
     }
 }

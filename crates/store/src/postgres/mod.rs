@@ -14,6 +14,8 @@
 mod rows;
 mod schema;
 
+use crate::columns::{behind, now_millis};
+use crate::migrations::{self, Step};
 use crate::{BoxFuture, Counts, Job, Notify, Result, Store, StoreError, Target};
 use cohort_core::{Commit, RealmId, Snapshot, Version};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
@@ -32,13 +34,12 @@ const STATEMENT_TIMEOUT_MS: u64 = 5_000;
 pub struct PgStore {
     pool: Pool,
     config: tokio_postgres::Config,
-    display: String,
     /// The LISTEN task, stopped when the store goes.
     listener: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 pub fn known_schema_version() -> i64 {
-    schema::MIGRATIONS.last().map(|m| m.0).unwrap_or(0)
+    migrations::known(schema::MIGRATIONS)
 }
 
 /// Connection trouble, timeouts, lock waits and serialisation failures are
@@ -110,20 +111,12 @@ impl PgStore {
         let store = PgStore {
             pool,
             config,
-            display,
             listener: Mutex::new(None),
         };
         if migrate {
             store.migrate().await?;
         } else {
-            let found = store.schema_version().await?;
-            let known = known_schema_version();
-            if found > known {
-                return Err(StoreError::SchemaTooNew { found, known });
-            }
-            if found < known {
-                return Err(StoreError::SchemaTooOld { found, known });
-            }
+            migrations::require_current(schema::MIGRATIONS, store.schema_version().await?)?;
         }
         Ok(store)
     }
@@ -148,8 +141,10 @@ impl PgStore {
             .map_err(pg_error)
     }
 
-    /// Apply pending migrations; returns how many ran. Safe to run from several
-    /// nodes at once (an advisory lock lets one migrate at a time).
+    /// Apply pending migrations, all in one transaction; returns how many ran.
+    /// Safe to run from several nodes at once: the transaction first takes an
+    /// advisory lock, so one migrates while the others wait, then find
+    /// nothing left to do.
     pub async fn migrate(&self) -> Result<usize> {
         let mut client = self.pool.get().await.map_err(pool_error)?;
         let mut applied = 0;
@@ -172,34 +167,29 @@ impl PgStore {
             .await
             .map_err(pg_error)?
             .get(0);
-        let known = known_schema_version();
-        if current > known {
-            return Err(StoreError::SchemaTooNew {
-                found: current,
-                known,
-            });
-        }
-        for (version, name, sql) in schema::MIGRATIONS.iter().filter(|m| m.0 > current) {
-            tx.batch_execute(sql).await.map_err(pg_error)?;
+        for migration in migrations::pending(schema::MIGRATIONS, current)? {
+            for step in migration.steps {
+                match step {
+                    Step::Sql(sql) => tx.batch_execute(sql).await.map_err(pg_error)?,
+                    Step::BackfillEmailKeys => rows::backfill_email_keys(&tx).await?,
+                }
+            }
             tx.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-                &[version, name, &now_millis()],
+                &[&migration.version, &migration.name, &now_millis()],
             )
             .await
             .map_err(pg_error)?;
-            tracing::info!(version, name, "applied PostgreSQL migration");
+            tracing::info!(
+                version = migration.version,
+                name = migration.name,
+                "applied PostgreSQL migration"
+            );
             applied += 1;
         }
         tx.commit().await.map_err(pg_error)?;
         Ok(applied)
     }
-}
-
-fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 impl Drop for PgStore {
@@ -225,16 +215,9 @@ async fn write_jobs(tx: &deadpool_postgres::Transaction<'_>, jobs: &mut [Job]) -
                     .ok_or_else(|| {
                         StoreError::Corrupt(format!("realm {id} is not in the database"))
                     })?;
-                let stored = row.get::<_, i64>(0) as Version;
-                if stored < known {
-                    return Err(StoreError::Corrupt(format!(
-                        "realm {id} is at version {stored} in the database but {known} in memory"
-                    )));
-                }
-                if stored > known {
-                    rows::commits(tx, id, known, Some(stored)).await?
-                } else {
-                    Vec::new()
+                match behind(id, row.get::<_, i64>(0) as Version, known)? {
+                    Some((after, up_to)) => rows::commits(tx, id, after, Some(up_to)).await?,
+                    None => Vec::new(),
                 }
             }
             Target::NewRealm => Vec::new(),
@@ -401,10 +384,6 @@ impl Store for PgStore {
                 old.abort();
             }
         }
-    }
-
-    fn describe(&self) -> String {
-        self.display.clone()
     }
 }
 

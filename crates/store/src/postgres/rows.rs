@@ -1,16 +1,33 @@
-//! Mapping between PostgreSQL rows and the core's records, and each `Change`
-//! as row updates; the twin of `sqlite/rows.rs` (same tables, same meaning).
+//! PostgreSQL's dialect of the row mapping (shared pieces in `columns`): the
+//! twin of `sqlite/rows.rs` (same tables, same meaning), with statements
+//! pipelined so a batch costs a few round trips.
 
 use super::pg_error;
-use crate::columns::{corrupt, from_json, system_kind, to_json, version_spans};
+use crate::columns::{
+    self, corrupt, from_json, to_json, version_spans, Edges, GroupRow, UserRow, Value,
+    GROUP_COLUMNS, USER_COLUMNS,
+};
 use crate::Result;
 use cohort_core::change::{Change, Commit};
-use cohort_core::model::{Group, GroupSetting, Realm, Role, SettingValue, SystemGroup, User};
-use cohort_core::{Actor, GroupId, KeyHash, RealmId, Snapshot, UserId, Version};
+use cohort_core::model::{Group, Realm, User};
+use cohort_core::{Actor, GroupId, RealmId, Snapshot, UserId, Version};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Transaction;
+
+fn placeholder(n: usize) -> String {
+    format!("${n}")
+}
+
+fn param(value: Value) -> Param {
+    match value {
+        Value::Text(text) => Box::new(text),
+        Value::NullableText(text) => Box::new(text),
+        Value::Int(n) => Box::new(n),
+        Value::NullableInt(n) => Box::new(n),
+        Value::Bool(flag) => Box::new(flag),
+    }
+}
 
 pub async fn load_all(tx: &Transaction<'_>) -> Result<Vec<Snapshot>> {
     let mut realms = Vec::new();
@@ -24,35 +41,30 @@ pub async fn load_all(tx: &Transaction<'_>) -> Result<Vec<Snapshot>> {
     }
     let mut users: HashMap<RealmId, Vec<User>> = HashMap::new();
     for row in tx
-        .query(
-            "SELECT id, realm_id, key, email, full_name, avatar_url, role, is_bot, bot_owner_id,
-                    active, can_create_users, api_key_hash, date_joined, updated_at
-             FROM users ORDER BY id",
-            &[],
-        )
+        .query(&columns::select_sql("users", &USER_COLUMNS[..14]), &[])
         .await
         .map_err(pg_error)?
     {
-        let role: i64 = row.get(6);
-        let hash: String = row.get(11);
-        let user = User {
-            id: UserId(row.get(0)),
-            key: Arc::from(row.get::<_, String>(2)),
-            email: row.get::<_, Option<String>>(3).map(Arc::from),
+        let (realm, user) = UserRow {
+            id: row.get(0),
+            realm: row.get(1),
+            key: row.get(2),
+            email: row.get(3),
             full_name: row.get(4),
             avatar_url: row.get(5),
-            role: Role::from_code(role).ok_or_else(|| corrupt(format!("unknown role {role}")))?,
+            role: row.get(6),
             is_bot: row.get(7),
-            bot_owner: row.get::<_, Option<i64>>(8).map(UserId),
+            bot_owner: row.get(8),
             active: row.get(9),
             can_create_users: row.get(10),
-            api_key: KeyHash::from_hex(&hash).ok_or_else(|| corrupt("bad api key hash"))?,
+            api_key_hash: row.get(11),
             date_joined: row.get(12),
             updated_at: row.get(13),
-        };
-        users.entry(RealmId(row.get(1))).or_default().push(user);
+        }
+        .into_user()?;
+        users.entry(realm).or_default().push(user);
     }
-    let mut members: HashMap<GroupId, Vec<UserId>> = HashMap::new();
+    let mut edges = Edges::default();
     for row in tx
         .query(
             "SELECT group_id, user_id FROM group_members ORDER BY group_id, user_id",
@@ -61,12 +73,8 @@ pub async fn load_all(tx: &Transaction<'_>) -> Result<Vec<Snapshot>> {
         .await
         .map_err(pg_error)?
     {
-        members
-            .entry(GroupId(row.get(0)))
-            .or_default()
-            .push(UserId(row.get(1)));
+        edges.member(row.get(0), row.get(1));
     }
-    let mut subgroups: HashMap<GroupId, Vec<GroupId>> = HashMap::new();
     for row in tx
         .query(
             "SELECT group_id, subgroup_id FROM group_subgroups ORDER BY group_id, subgroup_id",
@@ -75,52 +83,53 @@ pub async fn load_all(tx: &Transaction<'_>) -> Result<Vec<Snapshot>> {
         .await
         .map_err(pg_error)?
     {
-        subgroups
-            .entry(GroupId(row.get(0)))
-            .or_default()
-            .push(GroupId(row.get(1)));
+        edges.subgroup(row.get(0), row.get(1));
     }
     let mut groups: HashMap<RealmId, Vec<Group>> = HashMap::new();
     for row in tx
-        .query(
-            "SELECT id, realm_id, key, name, description, avatar_url, system_kind, deactivated,
-                    creator_id, created_at, updated_at, can_add_members_group, can_join_group,
-                    can_leave_group, can_manage_group, can_mention_group, can_remove_members_group
-             FROM groups ORDER BY id",
-            &[],
-        )
+        .query(&columns::select_sql("groups", GROUP_COLUMNS), &[])
         .await
         .map_err(pg_error)?
     {
-        let id = GroupId(row.get(0));
-        let system: Option<String> = row.get(6);
-        let system: Option<SystemGroup> =
-            system.map(|s| from_json(&format!("\"{s}\""))).transpose()?;
-        let mut settings = Vec::with_capacity(6);
-        for column in 11..17 {
-            let text: String = row.get(column);
-            settings.push(from_json::<SettingValue>(&text)?);
-        }
-        let settings: [SettingValue; 6] =
-            settings.try_into().map_err(|_| corrupt("group settings"))?;
-        let group = Group {
-            id,
-            key: Arc::from(row.get::<_, String>(2)),
-            name: Arc::from(row.get::<_, String>(3)),
+        let settings: [String; 6] = std::array::from_fn(|i| row.get(11 + i));
+        let (realm, group) = GroupRow {
+            id: row.get(0),
+            realm: row.get(1),
+            key: row.get(2),
+            name: row.get(3),
             description: row.get(4),
             avatar_url: row.get(5),
-            system,
+            system_kind: row.get(6),
             deactivated: row.get(7),
-            creator: row.get::<_, Option<i64>>(8).map(UserId),
+            creator: row.get(8),
             created_at: row.get(9),
             updated_at: row.get(10),
             settings,
-            members: members.remove(&id).unwrap_or_default(),
-            subgroups: subgroups.remove(&id).unwrap_or_default(),
-        };
-        groups.entry(RealmId(row.get(1))).or_default().push(group);
+        }
+        .into_group(&mut edges)?;
+        groups.entry(realm).or_default().push(group);
     }
     crate::assemble(realms, users, groups)
+}
+
+/// Migration step: `users.email_key` from `users.email` (see `columns::email_key`).
+pub async fn backfill_email_keys(tx: &Transaction<'_>) -> Result<()> {
+    let rows = tx
+        .query("SELECT id, email FROM users WHERE email IS NOT NULL", &[])
+        .await
+        .map_err(pg_error)?;
+    let (ids, keys): (Vec<i64>, Vec<Option<String>>) = rows
+        .iter()
+        .map(|row| (row.get::<_, i64>(0), columns::email_key(Some(row.get(1)))))
+        .unzip();
+    tx.execute(
+        "UPDATE users SET email_key = k.key FROM unnest($1::bigint[], $2::text[]) AS k(id, key)
+         WHERE users.id = k.id",
+        &[&ids, &keys],
+    )
+    .await
+    .map_err(pg_error)?;
+    Ok(())
 }
 
 pub async fn commits(
@@ -239,21 +248,20 @@ impl<'t> Pipeline<'t> {
         Ok(())
     }
 
-    /// Queue `UPDATE table SET a = $2, … WHERE id = $1` (column names come from
-    /// this module, never from input).
-    fn update_row(&mut self, table: &str, id: i64, sets: Vec<(&str, Param)>) {
-        let assignments: Vec<String> = sets
-            .iter()
-            .enumerate()
-            .map(|(i, (column, _))| format!("{column} = ${}", i + 2))
-            .collect();
-        let sql = format!(
-            "UPDATE {table} SET {} WHERE id = $1",
-            assignments.join(", ")
-        );
+    /// Queue `UPDATE table SET … WHERE id = $1`, which must find its row.
+    fn update_row(&mut self, table: &str, id: i64, sets: Vec<(&'static str, Value)>) {
+        let names: Vec<&str> = sets.iter().map(|(name, _)| *name).collect();
+        let sql = columns::update_sql(table, &names, placeholder);
         let mut params: Vec<Param> = vec![Box::new(id)];
-        params.extend(sets.into_iter().map(|(_, value)| value));
+        params.extend(sets.into_iter().map(|(_, value)| param(value)));
         self.push_checked(sql, params, 1, format!("{table} row {id} is missing"));
+    }
+
+    fn insert_row(&mut self, table: &str, names: &[&str], values: Vec<Value>) {
+        self.push(
+            columns::insert_sql(table, names, placeholder),
+            values.into_iter().map(param).collect(),
+        );
     }
 
     fn insert_members(&mut self, group: GroupId, users: &[UserId]) {
@@ -372,7 +380,7 @@ impl<'t> Pipeline<'t> {
         }
         self.write_edges();
         for (group, at) in touched {
-            self.update_row("groups", group.0, vec![("updated_at", Box::new(at))]);
+            self.update_row("groups", group.0, vec![("updated_at", Value::Int(at))]);
         }
         for (realm, (before, after)) in versions {
             self.push_checked(
@@ -413,105 +421,22 @@ impl<'t> Pipeline<'t> {
                     let value = value.clone();
                     self.change_realm(commit.realm, |r| r.settings[setting.index()] = value).await?
                 }
-                Change::UserCreated { user } => self.push(
-                    "INSERT INTO users (id, realm_id, key, email, full_name, avatar_url, role, is_bot,
-                        bot_owner_id, active, can_create_users, api_key_hash, date_joined, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-                    vec![
-                        Box::new(user.id.0),
-                        Box::new(commit.realm.0),
-                        Box::new(user.key.to_string()),
-                        Box::new(user.email.as_deref().map(str::to_string)),
-                        Box::new(user.full_name.clone()),
-                        Box::new(user.avatar_url.clone()),
-                        Box::new(i64::from(user.role.code())),
-                        Box::new(user.is_bot),
-                        Box::new(user.bot_owner.map(|u| u.0)),
-                        Box::new(user.active),
-                        Box::new(user.can_create_users),
-                        Box::new(user.api_key.to_hex()),
-                        Box::new(user.date_joined),
-                        Box::new(at),
-                    ],
-                ),
+                Change::UserCreated { user } => {
+                    self.insert_row("users", USER_COLUMNS, UserRow::values(commit.realm, user, at))
+                }
                 Change::UserUpdated { id, patch } => {
-                    let mut sets: Vec<(&str, Param)> = Vec::new();
-                    if let Some(email) = &patch.email {
-                        sets.push(("email", Box::new(Some(email.clone()))));
-                    }
-                    if let Some(name) = &patch.full_name {
-                        sets.push(("full_name", Box::new(name.clone())));
-                    }
-                    if let Some(avatar) = &patch.avatar_url {
-                        sets.push(("avatar_url", Box::new(avatar.clone())));
-                    }
-                    if let Some(role) = patch.role {
-                        sets.push(("role", Box::new(i64::from(role.code()))));
-                    }
-                    if let Some(active) = patch.active {
-                        sets.push(("active", Box::new(active)));
-                    }
-                    if let Some(key) = patch.api_key {
-                        sets.push(("api_key_hash", Box::new(key.to_hex())));
-                    }
-                    if let Some(flag) = patch.can_create_users {
-                        sets.push(("can_create_users", Box::new(flag)));
-                    }
-                    sets.push(("updated_at", Box::new(at)));
-                    self.update_row("users", id.0, sets);
+                    self.update_row("users", id.0, columns::user_patch(patch, at))
                 }
                 Change::GroupCreated { group } => {
-                    let mut params: Vec<Param> = vec![
-                        Box::new(group.id.0),
-                        Box::new(commit.realm.0),
-                        Box::new(group.key.to_string()),
-                        Box::new(group.name.to_string()),
-                        Box::new(group.description.clone()),
-                        Box::new(group.avatar_url.clone()),
-                        Box::new(system_kind(group.system)?),
-                        Box::new(group.deactivated),
-                        Box::new(group.creator.map(|u| u.0)),
-                        Box::new(group.created_at),
-                        Box::new(at),
-                    ];
-                    for setting in &group.settings {
-                        params.push(Box::new(to_json(setting)?));
-                    }
-                    self.push(
-                        "INSERT INTO groups (id, realm_id, key, name, description, avatar_url, system_kind,
-                            deactivated, creator_id, created_at, updated_at, can_add_members_group,
-                            can_join_group, can_leave_group, can_manage_group, can_mention_group,
-                            can_remove_members_group)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-                        params,
-                    );
+                    self.insert_row("groups", GROUP_COLUMNS, GroupRow::values(commit.realm, group, at)?);
                     self.insert_members(group.id, &group.members);
                     self.insert_subgroups(group.id, &group.subgroups);
                 }
                 Change::GroupUpdated { id, patch } => {
-                    let mut sets: Vec<(&str, Param)> = Vec::new();
-                    if let Some(name) = &patch.name {
-                        sets.push(("name", Box::new(name.clone())));
-                    }
-                    if let Some(description) = &patch.description {
-                        sets.push(("description", Box::new(description.clone())));
-                    }
-                    if let Some(avatar) = &patch.avatar_url {
-                        sets.push(("avatar_url", Box::new(avatar.clone())));
-                    }
-                    if let Some(flag) = patch.deactivated {
-                        sets.push(("deactivated", Box::new(flag)));
-                    }
-                    sets.push(("updated_at", Box::new(at)));
-                    self.update_row("groups", id.0, sets);
+                    self.update_row("groups", id.0, columns::group_patch(patch, at))
                 }
                 Change::GroupSettingChanged { id, setting, value } => {
-                    let column: &str = GroupSetting::name(*setting);
-                    self.update_row(
-                        "groups",
-                        id.0,
-                        vec![(column, Box::new(to_json(value)?)), ("updated_at", Box::new(at))],
-                    );
+                    self.update_row("groups", id.0, columns::group_setting(*setting, value, at)?)
                 }
                 Change::GroupDeleted { id } => {
                     // Parents of the deleted group get a new updated_at (rare: a read).

@@ -1,8 +1,33 @@
 //! PostgreSQL schema migrations, embedded; applied by `cohort migrate` (or
-//! `cohort init`), each in its own transaction, never edited once released.
-//! Same shape as the SQLite schema, so `cohort copy` moves rows one to one.
+//! `cohort init`): every pending one in a single transaction, under an
+//! advisory lock so nodes migrating at once take turns. Never edited once
+//! released. Same shape as the SQLite schema, so `cohort copy` moves rows one
+//! to one.
 
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "initial", INITIAL)];
+use crate::migrations::{Migration, Step};
+
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        steps: &[Step::Sql(INITIAL)],
+    },
+    Migration {
+        version: 2,
+        name: "email key",
+        steps: &[
+            Step::Sql(EMAIL_KEY_COLUMN),
+            Step::BackfillEmailKeys,
+            Step::Sql(EMAIL_KEY_INDEX),
+        ],
+    },
+];
+
+// One email per realm under the core's case rule, as SQLite has it
+// (`lower()` follows the database's locale, not the core, hence a column).
+const EMAIL_KEY_COLUMN: &str = "ALTER TABLE users ADD COLUMN email_key TEXT;";
+const EMAIL_KEY_INDEX: &str =
+    "CREATE UNIQUE INDEX users_realm_email ON users (realm_id, email_key);";
 
 const INITIAL: &str = r#"
 -- One id space for realms, users and groups.

@@ -9,6 +9,8 @@
 mod rows;
 mod schema;
 
+use crate::columns::{behind, now_millis};
+use crate::migrations::{self, Step};
 use crate::{BoxFuture, Counts, Job, Result, Store, StoreError, Target};
 use cohort_core::{Commit, RealmId, Snapshot, Version};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
@@ -23,7 +25,7 @@ pub struct SqliteStore {
 
 /// Highest schema version this build knows.
 pub fn known_schema_version() -> i64 {
-    schema::MIGRATIONS.last().map(|m| m.0).unwrap_or(0)
+    migrations::known(schema::MIGRATIONS)
 }
 
 pub(crate) fn db_error(err: rusqlite::Error) -> StoreError {
@@ -63,34 +65,29 @@ fn migrate(conn: &mut Connection) -> Result<()> {
             |r| r.get(0),
         )
         .map_err(db_error)?;
-    let known = known_schema_version();
-    if current > known {
-        return Err(StoreError::SchemaTooNew {
-            found: current,
-            known,
-        });
-    }
-    for (version, name, sql) in schema::MIGRATIONS.iter().filter(|m| m.0 > current) {
+    for migration in migrations::pending(schema::MIGRATIONS, current)? {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db_error)?;
-        tx.execute_batch(sql).map_err(db_error)?;
+        for step in migration.steps {
+            match step {
+                Step::Sql(sql) => tx.execute_batch(sql).map_err(db_error)?,
+                Step::BackfillEmailKeys => rows::backfill_email_keys(&tx)?,
+            }
+        }
         tx.execute(
             "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
-            rusqlite::params![version, name, now_millis()],
+            rusqlite::params![migration.version, migration.name, now_millis()],
         )
         .map_err(db_error)?;
         tx.commit().map_err(db_error)?;
-        tracing::info!(version, name, "applied SQLite migration");
+        tracing::info!(
+            version = migration.version,
+            name = migration.name,
+            "applied SQLite migration"
+        );
     }
     Ok(())
-}
-
-fn now_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 async fn blocking<T: Send + 'static>(
@@ -185,19 +182,10 @@ fn write_jobs(conn: &mut Connection, jobs: &mut [Job]) -> Result<()> {
         .map_err(db_error)?;
     for job in jobs.iter_mut() {
         let behind = match job.target() {
-            Target::Realm { id, known } => {
-                let stored = stored_version(&tx, id)?;
-                if stored < known {
-                    return Err(StoreError::Corrupt(format!(
-                        "realm {id} is at version {stored} in the database but {known} in memory"
-                    )));
-                }
-                if stored > known {
-                    rows::commits(&tx, id, known, Some(stored))?
-                } else {
-                    Vec::new()
-                }
-            }
+            Target::Realm { id, known } => match behind(id, stored_version(&tx, id)?, known)? {
+                Some((after, up_to)) => rows::commits(&tx, id, after, Some(up_to))?,
+                None => Vec::new(),
+            },
             Target::NewRealm => Vec::new(),
         };
         let ids = reserve_ids(&tx, job.ids_needed())?;
@@ -321,8 +309,35 @@ impl Store for SqliteStore {
             })
         }))
     }
+}
 
-    fn describe(&self) -> String {
-        format!("sqlite://{}", self.path.display())
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A commit is acknowledged only once it is on disk: both connections run
+    /// WAL with `synchronous=FULL` (NORMAL would lose the last commits on a
+    /// power cut).
+    #[tokio::test]
+    async fn connections_are_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("sync.db"), true)
+            .await
+            .unwrap();
+        for conn in [&store.writer, &store.reader] {
+            let conn = conn.lock().unwrap();
+            let synchronous: i64 = conn
+                .query_row("PRAGMA synchronous", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(synchronous, 2, "synchronous is not FULL");
+            let journal: String = conn
+                .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(journal, "wal");
+            let foreign_keys: i64 = conn
+                .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(foreign_keys, 1);
+        }
     }
 }

@@ -1,16 +1,33 @@
-//! Mapping between SQLite rows and the core's records, and the translation of
-//! each `Change` into row updates. `persist` must leave the tables exactly as
-//! `Snapshot::apply` leaves memory; the store tests check that they agree.
+//! SQLite's dialect of the row mapping (shared pieces in `columns`): each
+//! `Change` as row updates. `persist` must leave the tables exactly as
+//! `Snapshot::apply` leaves memory; the parity suite checks that they agree.
 
 use super::db_error;
-use crate::columns::{corrupt, from_json, system_kind, to_json, version_spans};
+use crate::columns::{
+    self, corrupt, from_json, to_json, version_spans, Edges, GroupRow, UserRow, Value,
+    GROUP_COLUMNS, USER_COLUMNS,
+};
 use crate::{Result, StoreError};
 use cohort_core::change::{Change, Commit};
-use cohort_core::model::{Group, GroupSetting, Realm, Role, SettingValue, SystemGroup, User};
-use cohort_core::{Actor, GroupId, KeyHash, RealmId, Snapshot, UserId, Version};
+use cohort_core::model::{Group, Realm, User};
+use cohort_core::{Actor, GroupId, RealmId, Snapshot, UserId, Version};
 use rusqlite::{params, OptionalExtension, Transaction};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+
+fn placeholder(n: usize) -> String {
+    format!("?{n}")
+}
+
+fn sql_value(value: Value) -> rusqlite::types::Value {
+    use rusqlite::types::Value as V;
+    match value {
+        Value::Text(text) => V::Text(text),
+        Value::NullableText(text) => text.map(V::Text).unwrap_or(V::Null),
+        Value::Int(n) => V::Integer(n),
+        Value::NullableInt(n) => n.map(V::Integer).unwrap_or(V::Null),
+        Value::Bool(flag) => V::Integer(i64::from(flag)),
+    }
+}
 
 pub fn load_all(tx: &Transaction<'_>) -> Result<Vec<Snapshot>> {
     let mut realms: Vec<(Realm, Version)> = Vec::new();
@@ -28,55 +45,40 @@ pub fn load_all(tx: &Transaction<'_>) -> Result<Vec<Snapshot>> {
     let mut users: HashMap<RealmId, Vec<User>> = HashMap::new();
     {
         let mut stmt = tx
-            .prepare(
-                "SELECT id, realm_id, key, email, full_name, avatar_url, role, is_bot, bot_owner_id,
-                        active, can_create_users, api_key_hash, date_joined, updated_at
-                 FROM users ORDER BY id",
-            )
+            .prepare(&columns::select_sql("users", &USER_COLUMNS[..14]))
             .map_err(db_error)?;
         let mut rows = stmt.query([]).map_err(db_error)?;
         while let Some(row) = rows.next().map_err(db_error)? {
-            let get_err = |e: rusqlite::Error| db_error(e);
-            let role: i64 = row.get(6).map_err(get_err)?;
-            let hash: String = row.get(11).map_err(get_err)?;
-            let user = User {
-                id: UserId(row.get(0).map_err(get_err)?),
-                key: Arc::from(row.get::<_, String>(2).map_err(get_err)?),
-                email: row
-                    .get::<_, Option<String>>(3)
-                    .map_err(get_err)?
-                    .map(Arc::from),
-                full_name: row.get(4).map_err(get_err)?,
-                avatar_url: row.get(5).map_err(get_err)?,
-                role: Role::from_code(role)
-                    .ok_or_else(|| corrupt(format!("unknown role {role}")))?,
-                is_bot: row.get(7).map_err(get_err)?,
-                bot_owner: row.get::<_, Option<i64>>(8).map_err(get_err)?.map(UserId),
-                active: row.get(9).map_err(get_err)?,
-                can_create_users: row.get(10).map_err(get_err)?,
-                api_key: KeyHash::from_hex(&hash).ok_or_else(|| corrupt("bad api key hash"))?,
-                date_joined: row.get(12).map_err(get_err)?,
-                updated_at: row.get(13).map_err(get_err)?,
-            };
-            let realm = RealmId(row.get(1).map_err(get_err)?);
+            let (realm, user) = UserRow {
+                id: row.get(0).map_err(db_error)?,
+                realm: row.get(1).map_err(db_error)?,
+                key: row.get(2).map_err(db_error)?,
+                email: row.get(3).map_err(db_error)?,
+                full_name: row.get(4).map_err(db_error)?,
+                avatar_url: row.get(5).map_err(db_error)?,
+                role: row.get(6).map_err(db_error)?,
+                is_bot: row.get(7).map_err(db_error)?,
+                bot_owner: row.get(8).map_err(db_error)?,
+                active: row.get(9).map_err(db_error)?,
+                can_create_users: row.get(10).map_err(db_error)?,
+                api_key_hash: row.get(11).map_err(db_error)?,
+                date_joined: row.get(12).map_err(db_error)?,
+                updated_at: row.get(13).map_err(db_error)?,
+            }
+            .into_user()?;
             users.entry(realm).or_default().push(user);
         }
     }
-    let mut members: HashMap<GroupId, Vec<UserId>> = HashMap::new();
+    let mut edges = Edges::default();
     {
         let mut stmt = tx
             .prepare("SELECT group_id, user_id FROM group_members ORDER BY group_id, user_id")
             .map_err(db_error)?;
         let mut rows = stmt.query([]).map_err(db_error)?;
         while let Some(row) = rows.next().map_err(db_error)? {
-            let group = GroupId(row.get(0).map_err(db_error)?);
-            members
-                .entry(group)
-                .or_default()
-                .push(UserId(row.get(1).map_err(db_error)?));
+            edges.member(row.get(0).map_err(db_error)?, row.get(1).map_err(db_error)?);
         }
     }
-    let mut subgroups: HashMap<GroupId, Vec<GroupId>> = HashMap::new();
     {
         let mut stmt = tx
             .prepare(
@@ -85,56 +87,61 @@ pub fn load_all(tx: &Transaction<'_>) -> Result<Vec<Snapshot>> {
             .map_err(db_error)?;
         let mut rows = stmt.query([]).map_err(db_error)?;
         while let Some(row) = rows.next().map_err(db_error)? {
-            let group = GroupId(row.get(0).map_err(db_error)?);
-            subgroups
-                .entry(group)
-                .or_default()
-                .push(GroupId(row.get(1).map_err(db_error)?));
+            edges.subgroup(row.get(0).map_err(db_error)?, row.get(1).map_err(db_error)?);
         }
     }
     let mut groups: HashMap<RealmId, Vec<Group>> = HashMap::new();
     {
         let mut stmt = tx
-            .prepare(
-                "SELECT id, realm_id, key, name, description, avatar_url, system_kind, deactivated,
-                        creator_id, created_at, updated_at, can_add_members_group, can_join_group,
-                        can_leave_group, can_manage_group, can_mention_group, can_remove_members_group
-                 FROM groups ORDER BY id",
-            )
+            .prepare(&columns::select_sql("groups", GROUP_COLUMNS))
             .map_err(db_error)?;
         let mut rows = stmt.query([]).map_err(db_error)?;
         while let Some(row) = rows.next().map_err(db_error)? {
-            let id = GroupId(row.get(0).map_err(db_error)?);
-            let system: Option<String> = row.get(6).map_err(db_error)?;
-            let system: Option<SystemGroup> =
-                system.map(|s| from_json(&format!("\"{s}\""))).transpose()?;
-            let mut settings = Vec::with_capacity(6);
-            for column in 11..17 {
-                let text: String = row.get(column).map_err(db_error)?;
-                settings.push(from_json::<SettingValue>(&text)?);
+            let mut settings: [String; 6] = Default::default();
+            for (i, setting) in settings.iter_mut().enumerate() {
+                *setting = row.get(11 + i).map_err(db_error)?;
             }
-            let settings: [SettingValue; 6] =
-                settings.try_into().map_err(|_| corrupt("group settings"))?;
-            let group = Group {
-                id,
-                key: Arc::from(row.get::<_, String>(2).map_err(db_error)?),
-                name: Arc::from(row.get::<_, String>(3).map_err(db_error)?),
+            let (realm, group) = GroupRow {
+                id: row.get(0).map_err(db_error)?,
+                realm: row.get(1).map_err(db_error)?,
+                key: row.get(2).map_err(db_error)?,
+                name: row.get(3).map_err(db_error)?,
                 description: row.get(4).map_err(db_error)?,
                 avatar_url: row.get(5).map_err(db_error)?,
-                system,
+                system_kind: row.get(6).map_err(db_error)?,
                 deactivated: row.get(7).map_err(db_error)?,
-                creator: row.get::<_, Option<i64>>(8).map_err(db_error)?.map(UserId),
+                creator: row.get(8).map_err(db_error)?,
                 created_at: row.get(9).map_err(db_error)?,
                 updated_at: row.get(10).map_err(db_error)?,
                 settings,
-                members: members.remove(&id).unwrap_or_default(),
-                subgroups: subgroups.remove(&id).unwrap_or_default(),
-            };
-            let realm = RealmId(row.get(1).map_err(db_error)?);
+            }
+            .into_group(&mut edges)?;
             groups.entry(realm).or_default().push(group);
         }
     }
     crate::assemble(realms, users, groups)
+}
+
+/// Migration step: `users.email_key` from `users.email` (see `columns::email_key`).
+pub fn backfill_email_keys(tx: &Transaction<'_>) -> Result<()> {
+    let emails: Vec<(i64, String)> = {
+        let mut stmt = tx
+            .prepare("SELECT id, email FROM users WHERE email IS NOT NULL")
+            .map_err(db_error)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(db_error)?;
+        rows.collect::<std::result::Result<_, _>>()
+            .map_err(db_error)?
+    };
+    let mut stmt = tx
+        .prepare("UPDATE users SET email_key = ?2 WHERE id = ?1")
+        .map_err(db_error)?;
+    for (id, email) in emails {
+        stmt.execute(params![id, columns::email_key(Some(&email))])
+            .map_err(db_error)?;
+    }
+    Ok(())
 }
 
 pub fn commits(
@@ -166,10 +173,6 @@ pub fn commits(
         });
     }
     Ok(out)
-}
-
-fn setting_json(value: &SettingValue) -> Result<String> {
-    to_json(value)
 }
 
 fn load_realm(tx: &Transaction<'_>, id: RealmId) -> Result<Realm> {
@@ -264,124 +267,36 @@ fn apply_commit(
                 save_realm(tx, &realm)?;
             }
             Change::UserCreated { user } => {
-                tx.prepare_cached(
-                    "INSERT INTO users (id, realm_id, key, email, full_name, avatar_url, role, is_bot,
-                        bot_owner_id, active, can_create_users, api_key_hash, date_joined, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-                )
-                .and_then(|mut s| {
-                    s.execute(params![
-                        user.id.0,
-                        commit.realm.0,
-                        &*user.key,
-                        user.email.as_deref(),
-                        user.full_name,
-                        user.avatar_url,
-                        user.role.code(),
-                        user.is_bot,
-                        user.bot_owner.map(|u| u.0),
-                        user.active,
-                        user.can_create_users,
-                        user.api_key.to_hex(),
-                        user.date_joined,
-                        at,
-                    ])
-                })
-                .map_err(db_error)?;
+                insert_row(
+                    tx,
+                    "users",
+                    USER_COLUMNS,
+                    UserRow::values(commit.realm, user, at),
+                )?;
             }
             Change::UserUpdated { id, patch } => {
-                let mut sets: Vec<(&str, rusqlite::types::Value)> = Vec::new();
-                use rusqlite::types::Value;
-                if let Some(email) = &patch.email {
-                    sets.push(("email", Value::Text(email.clone())));
-                }
-                if let Some(name) = &patch.full_name {
-                    sets.push(("full_name", Value::Text(name.clone())));
-                }
-                if let Some(avatar) = &patch.avatar_url {
-                    sets.push((
-                        "avatar_url",
-                        avatar.clone().map(Value::Text).unwrap_or(Value::Null),
-                    ));
-                }
-                if let Some(role) = patch.role {
-                    sets.push(("role", Value::Integer(i64::from(role.code()))));
-                }
-                if let Some(active) = patch.active {
-                    sets.push(("active", Value::Integer(i64::from(active))));
-                }
-                if let Some(key) = patch.api_key {
-                    sets.push(("api_key_hash", Value::Text(key.to_hex())));
-                }
-                if let Some(flag) = patch.can_create_users {
-                    sets.push(("can_create_users", Value::Integer(i64::from(flag))));
-                }
-                sets.push(("updated_at", Value::Integer(at)));
-                update_row(tx, "users", id.0, &sets)?;
+                update_row(tx, "users", id.0, columns::user_patch(patch, at))?;
             }
             Change::GroupCreated { group } => {
-                tx.prepare_cached(
-                    "INSERT INTO groups (id, realm_id, key, name, description, avatar_url, system_kind,
-                        deactivated, creator_id, created_at, updated_at, can_add_members_group,
-                        can_join_group, can_leave_group, can_manage_group, can_mention_group,
-                        can_remove_members_group)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
-                )
-                .and_then(|mut s| {
-                    s.execute(params![
-                        group.id.0,
-                        commit.realm.0,
-                        &*group.key,
-                        &*group.name,
-                        group.description,
-                        group.avatar_url,
-                        system_kind(group.system).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?,
-                        group.deactivated,
-                        group.creator.map(|u| u.0),
-                        group.created_at,
-                        at,
-                        setting_json(&group.settings[0]).map_err(to_sql)?,
-                        setting_json(&group.settings[1]).map_err(to_sql)?,
-                        setting_json(&group.settings[2]).map_err(to_sql)?,
-                        setting_json(&group.settings[3]).map_err(to_sql)?,
-                        setting_json(&group.settings[4]).map_err(to_sql)?,
-                        setting_json(&group.settings[5]).map_err(to_sql)?,
-                    ])
-                })
-                .map_err(db_error)?;
+                insert_row(
+                    tx,
+                    "groups",
+                    GROUP_COLUMNS,
+                    GroupRow::values(commit.realm, group, at)?,
+                )?;
                 insert_members(tx, group.id, &group.members)?;
                 insert_subgroups(tx, group.id, &group.subgroups)?;
             }
             Change::GroupUpdated { id, patch } => {
-                use rusqlite::types::Value;
-                let mut sets: Vec<(&str, Value)> = Vec::new();
-                if let Some(name) = &patch.name {
-                    sets.push(("name", Value::Text(name.clone())));
-                }
-                if let Some(description) = &patch.description {
-                    sets.push(("description", Value::Text(description.clone())));
-                }
-                if let Some(avatar) = &patch.avatar_url {
-                    sets.push((
-                        "avatar_url",
-                        avatar.clone().map(Value::Text).unwrap_or(Value::Null),
-                    ));
-                }
-                if let Some(flag) = patch.deactivated {
-                    sets.push(("deactivated", Value::Integer(i64::from(flag))));
-                }
-                sets.push(("updated_at", Value::Integer(at)));
-                update_row(tx, "groups", id.0, &sets)?;
+                update_row(tx, "groups", id.0, columns::group_patch(patch, at))?;
             }
             Change::GroupSettingChanged { id, setting, value } => {
-                let sets = [
-                    (
-                        setting_column(*setting),
-                        rusqlite::types::Value::Text(setting_json(value)?),
-                    ),
-                    ("updated_at", rusqlite::types::Value::Integer(at)),
-                ];
-                update_row(tx, "groups", id.0, &sets)?;
+                update_row(
+                    tx,
+                    "groups",
+                    id.0,
+                    columns::group_setting(*setting, value, at)?,
+                )?;
             }
             Change::GroupDeleted { id } => {
                 let parents: Vec<i64> = {
@@ -448,30 +363,28 @@ fn to_sql(err: StoreError) -> rusqlite::Error {
     rusqlite::Error::ToSqlConversionFailure(Box::new(err))
 }
 
-fn setting_column(setting: GroupSetting) -> &'static str {
-    // Column names equal the setting names (see the schema).
-    setting.name()
+fn insert_row(tx: &Transaction<'_>, table: &str, names: &[&str], values: Vec<Value>) -> Result<()> {
+    tx.prepare_cached(&columns::insert_sql(table, names, placeholder))
+        .and_then(|mut s| {
+            s.execute(rusqlite::params_from_iter(
+                values.into_iter().map(sql_value),
+            ))
+        })
+        .map_err(db_error)?;
+    Ok(())
 }
 
-/// `UPDATE table SET a = ?, b = ? WHERE id = ?`; column names come from this
-/// module, never from input.
+/// `UPDATE table SET … WHERE id = ?1`, which must find its row.
 fn update_row(
     tx: &Transaction<'_>,
     table: &str,
     id: i64,
-    sets: &[(&str, rusqlite::types::Value)],
+    sets: Vec<(&'static str, Value)>,
 ) -> Result<()> {
-    let assignments: Vec<String> = sets
-        .iter()
-        .enumerate()
-        .map(|(i, (column, _))| format!("{column} = ?{}", i + 2))
-        .collect();
-    let sql = format!(
-        "UPDATE {table} SET {} WHERE id = ?1",
-        assignments.join(", ")
-    );
-    let mut values: Vec<rusqlite::types::Value> = vec![rusqlite::types::Value::Integer(id)];
-    values.extend(sets.iter().map(|(_, v)| v.clone()));
+    let names: Vec<&str> = sets.iter().map(|(name, _)| *name).collect();
+    let sql = columns::update_sql(table, &names, placeholder);
+    let mut values = vec![rusqlite::types::Value::Integer(id)];
+    values.extend(sets.into_iter().map(|(_, v)| sql_value(v)));
     let updated = tx
         .prepare_cached(&sql)
         .and_then(|mut s| s.execute(rusqlite::params_from_iter(values)))

@@ -1,7 +1,32 @@
 //! SQLite schema migrations, embedded. Each runs in its own transaction and is
 //! recorded in `schema_migrations`; once released, a migration is never edited.
 
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "initial", INITIAL)];
+use crate::migrations::{Migration, Step};
+
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        steps: &[Step::Sql(INITIAL)],
+    },
+    Migration {
+        version: 2,
+        name: "email key",
+        steps: &[
+            Step::Sql(EMAIL_KEY_COLUMN),
+            Step::BackfillEmailKeys,
+            Step::Sql(EMAIL_KEY_INDEX),
+        ],
+    },
+];
+
+// `COLLATE NOCASE` folds ASCII only, so "É@x" and "é@x" were two users here
+// but one in the core's email index; the key column holds the core's rule.
+const EMAIL_KEY_COLUMN: &str = "ALTER TABLE users ADD COLUMN email_key TEXT;";
+const EMAIL_KEY_INDEX: &str = r#"
+DROP INDEX users_realm_email;
+CREATE UNIQUE INDEX users_realm_email ON users (realm_id, email_key);
+"#;
 
 const INITIAL: &str = r#"
 -- One id space for realms, users and groups, so an id never means two things
