@@ -10,7 +10,8 @@
 //! (5) a refused command leaves the snapshot as it was (and is never an
 //!     internal error);
 //! plus: at least one active human owner remains, and for group writes by a
-//! user the permission decision matches a from-scratch reading of section 9.2
+//! user the permission decision matches a from-scratch reading of Zulip's permission rule
+//! (https://zulip.com/api/group-setting-values, `zerver/lib/user_groups.py`)
 //! (accepted ⇒ permitted; `InsufficientPermission` ⇒ not permitted).
 //! After the sequence:
 //! (6) replaying every commit from `Snapshot::empty(realm)` reproduces the
@@ -33,7 +34,7 @@ use std::collections::BTreeMap;
 
 // ------------------------------------------------------------------ permission oracle
 
-/// Section 9.2 read from scratch: may `user` perform an operation on `group`
+/// Zulip's group permission rule read from scratch: may `user` perform an operation on `group`
 /// whose specific setting is `setting` (manage-only operations pass
 /// `CanManageGroup`)? `None` when the question does not arise (unknown or
 /// system group, acting user unknown or inactive).
@@ -74,7 +75,7 @@ fn expected_gate(snap: &Snapshot, actor: Actor, cmd: &Command) -> Option<Error> 
     }
 }
 
-/// Whether section 9.2 lets `actor` run `cmd` (for user actors and group
+/// Whether Zulip's permission rule lets `actor` run `cmd` (for user actors and group
 /// writes touching a single list; `None` otherwise).
 fn expected_permission(snap: &Snapshot, actor: Actor, cmd: &Command) -> Option<bool> {
     use GroupSetting::*;
@@ -110,7 +111,7 @@ fn expected_permission(snap: &Snapshot, actor: Actor, cmd: &Command) -> Option<b
     }
 }
 
-/// Sections 8 and 12.2: who may administer users and the realm. Checked on
+/// Who may administer users and the realm (https://zulip.com/api/roles-and-permissions). Checked on
 /// accepted commands by user actors (refusals may come from other rules).
 fn check_administration(
     before: &Snapshot,
@@ -183,7 +184,7 @@ fn check_administration(
     }
 }
 
-/// Section 12.2: the only organization owner can neither stop being an
+/// The only organization owner (https://zulip.com/api/update-user) can neither stop being an
 /// owner nor be deactivated; only that case is refused (Zulip's
 /// `check_last_owner`: a human owner, and exactly one active human owner).
 fn check_last_owner(
@@ -224,7 +225,8 @@ fn check_last_owner(
         .or_default() += 1;
 }
 
-/// Section 10.4's "in use" rule and section 10.8's cycle rule, from scratch.
+/// The "in use" rule of deactivation and the subgroup cycle rule, from scratch
+/// (https://zulip.com/api/deactivate-user-group, https://zulip.com/api/update-user-group-subgroups).
 fn check_in_use_and_cycles(
     before: &Snapshot,
     cmd: &Command,

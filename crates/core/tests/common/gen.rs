@@ -304,7 +304,7 @@ pub fn target_group(snap: &Snapshot, op: &Op) -> Option<GroupId> {
     }
 }
 
-/// The setting section 9.2 checks for a step, after the two manage rights.
+/// The setting Zulip checks for a step, after the two manage rights.
 pub fn step_setting(op: &Op) -> GroupSetting {
     match op {
         Op::AddMembers(..) | Op::AddThenRemove(..) | Op::AddSubgroups(..) => {
@@ -317,7 +317,7 @@ pub fn step_setting(op: &Op) -> GroupSetting {
     }
 }
 
-/// Active users whom section 9.2 lets take the step on its target group, or
+/// Active users whom Zulip's permission rule lets take the step on its target group, or
 /// who may create groups when there is no target.
 pub fn permitted_users(snap: &Snapshot, op: &Op) -> Vec<UserId> {
     let users = snap.users().filter(|u| u.active);
