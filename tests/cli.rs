@@ -60,6 +60,20 @@ fn help_documents_every_command() {
     }
 }
 
+/// The harness's own guarantee: a test whose database fails `cohort check`
+/// fails when its `Cohort` is dropped, whatever else it asserted.
+#[test]
+fn the_final_check_fails_a_test_whose_log_and_tables_disagree() {
+    let (cohort, _owner, _) = Cohort::init();
+    cohort.assert_consistent();
+    let out = cohort.sql("UPDATE users SET full_name = 'Not In The Log'");
+    assert!(out.status.success(), "{out:?}");
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(cohort)));
+    let panic = dropped.expect_err("dropping a Cohort on an inconsistent database did not fail");
+    let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(message.contains("cohort check failed"), "{message}");
+}
+
 #[test]
 fn init_refuses_to_clobber_and_prints_credentials() {
     let (cohort, owner, platform) = Cohort::init();
