@@ -366,15 +366,20 @@ impl Cohort {
         }
     }
 
+    /// SIGTERM, without waiting for the exit (`stop` waits).
+    pub fn terminate(&self) {
+        if let Some(child) = &self.child {
+            unsafe {
+                libc::kill(child.id() as i32, libc::SIGTERM);
+            }
+        }
+    }
+
     /// SIGTERM and wait for a graceful exit; returns whether it exited cleanly.
     pub fn stop(&mut self) -> bool {
+        self.terminate();
         match self.child.take() {
-            Some(mut child) => {
-                unsafe {
-                    libc::kill(child.id() as i32, libc::SIGTERM);
-                }
-                child.wait().map(|s| s.success()).unwrap_or(false)
-            }
+            Some(mut child) => child.wait().map(|s| s.success()).unwrap_or(false),
             None => true,
         }
     }
