@@ -93,7 +93,8 @@ fn assert_user(user: &Value, id: i64, email: &str, name: &str, role: i64, bot: b
 
 /// The direct members of each system group, by name.
 async fn system_members(realm: &Realm) -> Vec<(String, Vec<i64>)> {
-    let (_, body) = realm.api(&realm.owner).get("/user_groups", &[]).await;
+    let (status, body) = realm.api(&realm.owner).get("/user_groups", &[]).await;
+    assert_eq!(status, 200, "GET /user_groups: {body}");
     body["user_groups"]
         .as_array()
         .unwrap()

@@ -457,7 +457,8 @@ impl Realm {
 
     /// Ids of the system groups, by name.
     pub async fn system_group(&self, name: &str) -> i64 {
-        let (_, body) = self.api(&self.owner).get("/user_groups", &[]).await;
+        let (status, body) = self.api(&self.owner).get("/user_groups", &[]).await;
+        assert_eq!(status, 200, "GET /user_groups: {body}");
         body["user_groups"]
             .as_array()
             .unwrap()
@@ -487,13 +488,14 @@ impl Realm {
 
     /// The group object from `GET /user_groups` (including deactivated ones).
     pub async fn group(&self, id: i64) -> Value {
-        let (_, body) = self
+        let (status, body) = self
             .api(&self.owner)
             .get(
                 "/user_groups",
                 &[("include_deactivated_groups", "true".into())],
             )
             .await;
+        assert_eq!(status, 200, "GET /user_groups: {body}");
         body["user_groups"]
             .as_array()
             .unwrap()
@@ -505,13 +507,14 @@ impl Realm {
 
     /// The whole `GET /user_groups` body, to check that refused requests change nothing.
     pub async fn all_groups(&self) -> Value {
-        let (_, body) = self
+        let (status, body) = self
             .api(&self.owner)
             .get(
                 "/user_groups",
                 &[("include_deactivated_groups", "true".into())],
             )
             .await;
+        assert_eq!(status, 200, "GET /user_groups: {body}");
         body
     }
 }
