@@ -752,6 +752,49 @@ async fn deactivation_hides_memberships_until_reactivation() {
     );
 }
 
+/// Reactivation is for administrators: anyone else is refused, and the
+/// refusal commits nothing.
+#[tokio::test]
+async fn reactivation_needs_an_administrator() {
+    let realm = Realm::new();
+    let target = realm.member2.id;
+    assert_success(
+        &realm
+            .api(&realm.owner)
+            .delete(&format!("/users/{target}"), &[])
+            .await,
+    );
+    let before = realm.cohort.realms();
+    for who in [&realm.moderator, &realm.member, &realm.guest, &realm.bot] {
+        let got = realm
+            .api(who)
+            .post(&format!("/users/{target}/reactivate"), &[])
+            .await;
+        assert_error(&got, 400, "BAD_REQUEST", "Insufficient permission");
+        assert_eq!(
+            realm.cohort.realms(),
+            before,
+            "a refused reactivation committed"
+        );
+    }
+    let user = realm
+        .api(&realm.owner)
+        .get(&format!("/users/{target}"), &[])
+        .await;
+    assert_eq!(user.1["user"]["is_active"], false, "{}", user.1);
+    assert_success(
+        &realm
+            .api(&realm.admin)
+            .post(&format!("/users/{target}/reactivate"), &[])
+            .await,
+    );
+    let user = realm
+        .api(&realm.owner)
+        .get(&format!("/users/{target}"), &[])
+        .await;
+    assert_eq!(user.1["user"]["is_active"], true, "{}", user.1);
+}
+
 /// `DELETE /users/me` (reference 12.2): self-deactivation, refused for the
 /// only owner with `CANNOT_DEACTIVATE_LAST_USER`.
 #[tokio::test]

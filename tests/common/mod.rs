@@ -303,6 +303,12 @@ impl Cohort {
         })
     }
 
+    /// `cohort realm list --json`: every realm with its version, so a refused
+    /// command can be shown to have committed nothing.
+    pub fn realms(&self) -> Value {
+        self.cli_json(&["realm", "list", "--json"])
+    }
+
     pub fn add_user(&self, email: &str, name: &str, role: &str, bot: bool) -> Account {
         let mut args = vec![
             "user", "add", "--json", "--email", email, "--name", name, "--role", role,
