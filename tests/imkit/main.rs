@@ -231,10 +231,10 @@ macro_rules! refused {
     }};
 }
 
-/// Retry `$cond` (which may `.await`) for up to 5 s.
+/// Retry `$cond` (which may `.await`) for up to 30 s (a liveness bound).
 macro_rules! eventually {
     ($what:expr, $cond:expr) => {{
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if $cond {
                 break;
