@@ -60,6 +60,20 @@ fn help_documents_every_command() {
     }
 }
 
+/// The harness's own guarantee: a test whose database fails `cohort check`
+/// fails when its `Cohort` is dropped, whatever else it asserted.
+#[test]
+fn the_final_check_fails_a_test_whose_log_and_tables_disagree() {
+    let (cohort, _owner, _) = Cohort::init();
+    cohort.assert_consistent();
+    let out = cohort.sql("UPDATE users SET full_name = 'Not In The Log'");
+    assert!(out.status.success(), "{out:?}");
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(cohort)));
+    let panic = dropped.expect_err("dropping a Cohort on an inconsistent database did not fail");
+    let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(message.contains("cohort check failed"), "{message}");
+}
+
 #[test]
 fn init_refuses_to_clobber_and_prints_credentials() {
     let (cohort, owner, platform) = Cohort::init();
@@ -101,6 +115,7 @@ fn users_groups_and_realms_from_the_command_line() {
     assert_eq!(member.key.len(), 32);
     let users = cohort.cli_json(&["user", "list", "--json"]);
     assert_eq!(users.as_array().unwrap().len(), 2);
+    let realms_before = cohort.realms();
     let bad = cohort.cli(&[
         "user",
         "add",
@@ -121,6 +136,9 @@ fn users_groups_and_realms_from_the_command_line() {
         "emperor",
     ]);
     assert!(!bad.status.success());
+    // Refused commands commit nothing.
+    assert_eq!(cohort.cli_json(&["user", "list", "--json"]), users);
+    assert_eq!(cohort.realms(), realms_before);
 
     let groups = cohort.cli_json(&["group", "list", "--json"]);
     let names: Vec<&str> = groups
@@ -194,20 +212,30 @@ fn users_groups_and_realms_from_the_command_line() {
         "true",
     ]);
     assert!(out.status.success(), "{out:?}");
-    let out = cohort.cli(&[
-        "realm",
-        "set",
-        "--realm",
-        "Test",
-        "--can-manage-all-groups",
-        "role:nobody",
-    ]);
-    assert!(
-        !out.status.success(),
-        "role:nobody accepted for can_manage_all_groups"
-    );
+    let realms_before = cohort.realms();
+    for refused in [
+        vec!["--can-manage-all-groups", "role:nobody"],
+        vec!["--can-create-groups", "role:internet"],
+        vec!["--can-create-groups", "no-such-group"],
+        vec!["--waiting-period-days", "-1"],
+    ] {
+        let mut args = vec!["realm", "set", "--realm", "Test"];
+        args.extend(&refused);
+        let out = cohort.cli(&args);
+        assert!(!out.status.success(), "realm set {refused:?} accepted");
+        assert_eq!(
+            cohort.realms(),
+            realms_before,
+            "the refused realm set {refused:?} committed"
+        );
+    }
     let rotated = cohort.cli_json(&["realm", "key", "rotate", "--realm", "Test", "--json"]);
     assert_eq!(rotated["platform_key"].as_str().unwrap().len(), 32);
+    assert_ne!(
+        cohort.realms(),
+        realms_before,
+        "a committed command moves its realm's version (what the refusals above rely on)"
+    );
 
     let check = cohort.cli_json(&["check", "--json"]);
     assert_eq!(check["ok"], true, "{check}");
@@ -276,16 +304,17 @@ async fn realms_never_see_each_other() {
         "BAD_REQUEST",
         "Invalid user group",
     );
+    // (Our own group, not a system group: those refuse everyone.)
     assert_error(
         &theirs
             .post(
-                &format!("/user_groups/{}/members", their_groups[7]),
-                &[("add", format!("[{}]", realm.member.id))],
+                &format!("/user_groups/{mine}/members"),
+                &[("add", format!("[{}]", other_owner.id))],
             )
             .await,
         400,
         "BAD_REQUEST",
-        "Insufficient permission",
+        "Invalid user group",
     );
     let created = theirs
         .post(
@@ -313,6 +342,67 @@ async fn realms_never_see_each_other() {
     );
     let users = theirs.get("/users", &[]).await.1;
     assert_eq!(users["members"].as_array().unwrap().len(), 1);
+
+    // Writes on our users and settings from their realm: refused, and no
+    // realm moves (no commit in either).
+    let ours = realm.api(&realm.owner);
+    assert_success(
+        &ours
+            .delete(&format!("/users/{}", realm.member2.id), &[])
+            .await,
+    );
+    let realms_before = realm.cohort.realms();
+    let users_before = ours.get("/users", &[]).await;
+    assert_success(&users_before);
+    let member = realm.member.id;
+    let gone = realm.member2.id;
+    let admins = realm.system_group("role:administrators").await;
+    for (what, got) in [
+        (
+            "PATCH /users/{id}",
+            theirs
+                .patch(
+                    &format!("/users/{member}"),
+                    &[("full_name", "Taken Over".into())],
+                )
+                .await,
+        ),
+        (
+            "PATCH /users/{id} role",
+            theirs
+                .patch(&format!("/users/{member}"), &[("role", "100".into())])
+                .await,
+        ),
+        (
+            "DELETE /users/{id}",
+            theirs.delete(&format!("/users/{member}"), &[]).await,
+        ),
+        (
+            "POST /users/{id}/reactivate",
+            theirs.post(&format!("/users/{gone}/reactivate"), &[]).await,
+        ),
+    ] {
+        assert_error(&got, 400, "BAD_REQUEST", "No such user");
+        assert_eq!(realm.cohort.realms(), realms_before, "{what} committed");
+    }
+    // Our group as their realm's setting.
+    let got = theirs
+        .patch(
+            "/realm",
+            &[(
+                "can_create_groups",
+                serde_json::json!({"new": admins}).to_string(),
+            )],
+        )
+        .await;
+    assert_eq!(got.0, 400, "PATCH /realm with our group: {}", got.1);
+    assert_eq!(got.1["result"], "error", "{}", got.1);
+    assert_eq!(
+        realm.cohort.realms(),
+        realms_before,
+        "PATCH /realm committed"
+    );
+    assert_eq!(ours.get("/users", &[]).await, users_before);
     // And ours cannot use theirs.
     let ours = realm.api(&realm.owner);
     assert_error(

@@ -9,15 +9,34 @@ use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const AXIOS: &str = "axios@1";
+/// The axios version the checks were written against (scripts/test.sh pins
+/// the same one).
+const AXIOS_VERSION: &str = "1.21.1";
+const AXIOS: &str = "axios@1.21.1";
+
+/// The axios version installed in `modules`, if any.
+fn axios_version(modules: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(modules.join("axios/package.json")).ok()?;
+    let package: serde_json::Value = serde_json::from_str(&text).ok()?;
+    package["version"].as_str().map(str::to_string)
+}
 
 fn node_modules() -> PathBuf {
     if let Ok(path) = std::env::var("COHORT_NODE_PATH") {
-        return PathBuf::from(path);
+        let modules = PathBuf::from(path);
+        assert_eq!(
+            axios_version(&modules).as_deref(),
+            Some(AXIOS_VERSION),
+            "COHORT_NODE_PATH ({}) must hold axios {AXIOS_VERSION}",
+            modules.display()
+        );
+        return modules;
     }
     let prefix = Path::new(env!("CARGO_TARGET_TMPDIR")).join("imkit-node");
     let modules = prefix.join("node_modules");
-    if !modules.join("axios").exists() {
+    // A cached install of another version (the pin moved) is replaced.
+    if axios_version(&modules).as_deref() != Some(AXIOS_VERSION) {
+        let _ = std::fs::remove_dir_all(&prefix);
         std::fs::create_dir_all(&prefix).unwrap();
         let installed = Command::new("npm")
             .args([

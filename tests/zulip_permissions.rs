@@ -109,7 +109,8 @@ fn assert_refused(got: &(u16, Value), msg: &str) {
     assert_error(got, 400, "BAD_REQUEST", msg);
 }
 
-/// Run `request`, expect a refusal with `msg`, and check nothing changed.
+/// Run `request`, expect a refusal with `msg`, and check nothing changed:
+/// neither the groups nor any realm's version.
 /// The four-argument form names the error code (the status is always 400).
 macro_rules! refused {
     ($realm:expr, $msg:expr, $request:expr) => {
@@ -117,12 +118,20 @@ macro_rules! refused {
     };
     ($realm:expr, $code:expr, $msg:expr, $request:expr) => {{
         let before = $realm.all_groups().await;
+        // The realms' versions: a refused request (including `PATCH /realm`,
+        // whose settings no read shows) commits nothing.
+        let realms_before = $realm.cohort.realms();
         let got = $request.await;
         assert_error(&got, 400, $code, $msg);
         assert_eq!(
             $realm.all_groups().await,
             before,
             "a refused request changed the groups"
+        );
+        assert_eq!(
+            $realm.cohort.realms(),
+            realms_before,
+            "a refused request committed a change"
         );
         got
     }};

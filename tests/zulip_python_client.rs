@@ -11,22 +11,41 @@ use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The client version the checks were written against.
-const ZULIP_CLIENT: &str = "zulip==0.9.1";
+/// The client version the checks were written against (scripts/test.sh pins
+/// the same one).
+const ZULIP_VERSION: &str = "0.9.1";
+const ZULIP_CLIENT: &str = concat!("zulip==", "0.9.1");
+
+/// The `zulip` version `python` has, if any.
+fn client_version(python: &Path) -> Option<String> {
+    let out = Command::new(python)
+        .args([
+            "-c",
+            "import importlib.metadata as m; print(m.version('zulip'))",
+        ])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
 
 fn python_with_zulip() -> PathBuf {
     if let Ok(python) = std::env::var("COHORT_PYTHON") {
-        return PathBuf::from(python);
+        let python = PathBuf::from(python);
+        assert_eq!(
+            client_version(&python).as_deref(),
+            Some(ZULIP_VERSION),
+            "COHORT_PYTHON ({}) must have zulip {ZULIP_VERSION}",
+            python.display()
+        );
+        return python;
     }
     let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("zulip-venv");
     let python = venv.join("bin/python");
-    let has_client = |python: &Path| {
-        Command::new(python)
-            .args(["-c", "import zulip"])
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if !has_client(&python) {
+    // A cached venv with another version (the pin moved) is rebuilt.
+    if client_version(&python).as_deref() != Some(ZULIP_VERSION) {
+        let _ = std::fs::remove_dir_all(&venv);
         let made = Command::new("python3")
             .args(["-m", "venv"])
             .arg(&venv)
@@ -44,9 +63,10 @@ fn python_with_zulip() -> PathBuf {
             "pip install {ZULIP_CLIENT} failed; set COHORT_PYTHON to an interpreter that has it"
         );
     }
-    assert!(
-        has_client(&python),
-        "{} cannot import zulip",
+    assert_eq!(
+        client_version(&python).as_deref(),
+        Some(ZULIP_VERSION),
+        "{} lacks zulip {ZULIP_VERSION}",
         python.display()
     );
     python

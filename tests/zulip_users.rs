@@ -93,7 +93,8 @@ fn assert_user(user: &Value, id: i64, email: &str, name: &str, role: i64, bot: b
 
 /// The direct members of each system group, by name.
 async fn system_members(realm: &Realm) -> Vec<(String, Vec<i64>)> {
-    let (_, body) = realm.api(&realm.owner).get("/user_groups", &[]).await;
+    let (status, body) = realm.api(&realm.owner).get("/user_groups", &[]).await;
+    assert_eq!(status, 200, "GET /user_groups: {body}");
     body["user_groups"]
         .as_array()
         .unwrap()
@@ -749,6 +750,49 @@ async fn deactivation_hides_memberships_until_reactivation() {
         ids_of(&realm.group(group).await["members"]),
         vec![member.id, member2.id]
     );
+}
+
+/// Reactivation is for administrators: anyone else is refused, and the
+/// refusal commits nothing.
+#[tokio::test]
+async fn reactivation_needs_an_administrator() {
+    let realm = Realm::new();
+    let target = realm.member2.id;
+    assert_success(
+        &realm
+            .api(&realm.owner)
+            .delete(&format!("/users/{target}"), &[])
+            .await,
+    );
+    let before = realm.cohort.realms();
+    for who in [&realm.moderator, &realm.member, &realm.guest, &realm.bot] {
+        let got = realm
+            .api(who)
+            .post(&format!("/users/{target}/reactivate"), &[])
+            .await;
+        assert_error(&got, 400, "BAD_REQUEST", "Insufficient permission");
+        assert_eq!(
+            realm.cohort.realms(),
+            before,
+            "a refused reactivation committed"
+        );
+    }
+    let user = realm
+        .api(&realm.owner)
+        .get(&format!("/users/{target}"), &[])
+        .await;
+    assert_eq!(user.1["user"]["is_active"], false, "{}", user.1);
+    assert_success(
+        &realm
+            .api(&realm.admin)
+            .post(&format!("/users/{target}/reactivate"), &[])
+            .await,
+    );
+    let user = realm
+        .api(&realm.owner)
+        .get(&format!("/users/{target}"), &[])
+        .await;
+    assert_eq!(user.1["user"]["is_active"], true, "{}", user.1);
 }
 
 /// `DELETE /users/me` (reference 12.2): self-deactivation, refused for the

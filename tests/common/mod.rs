@@ -9,6 +9,10 @@
 //! The store is SQLite unless `COHORT_TEST_STORE=postgres`: then every test
 //! gets a fresh PostgreSQL database (on `COHORT_TEST_PG`, default
 //! `postgres://postgres@127.0.0.1:5432`), dropped when the test ends.
+//!
+//! Every database a `Cohort` initialised is checked with `cohort check` when
+//! the `Cohort` is dropped (after its server is killed): a test whose change
+//! log and tables disagree fails even if all its own assertions held.
 
 #![allow(dead_code)]
 
@@ -36,9 +40,20 @@ pub struct Cohort {
     pub base: String,
     child: Option<Child>,
     extra_args: Vec<String>,
+    /// `--poll-ms` for `cohort serve`.
+    poll_ms: u64,
+    /// Run `cohort check` on the database when dropped (the `Cohort` that
+    /// initialised the database does; other nodes on it do not).
+    check_on_drop: bool,
     /// A PostgreSQL database this test created (dropped on drop).
     pg_database: Option<PgDatabase>,
 }
+
+/// How often test servers poll for other processes' commits.
+const TEST_POLL_MS: u64 = 50;
+/// A poll interval long enough that only LISTEN/NOTIFY can move a node
+/// within a test (the first poll runs at start-up).
+pub const NO_POLL_MS: u64 = 3_600_000;
 
 /// PostgreSQL server URL for tests (no database part).
 pub fn pg_server() -> String {
@@ -133,6 +148,8 @@ impl Cohort {
             base: String::new(),
             child: None,
             extra_args: Vec::new(),
+            poll_ms: TEST_POLL_MS,
+            check_on_drop: true,
             pg_database: None,
         };
         cohort.init_realm()
@@ -160,6 +177,8 @@ impl Cohort {
             base: String::new(),
             child: None,
             extra_args: Vec::new(),
+            poll_ms: TEST_POLL_MS,
+            check_on_drop: true,
             pg_database,
         };
         cohort.init_realm()
@@ -203,8 +222,54 @@ impl Cohort {
             base: String::new(),
             child: None,
             extra_args: self.extra_args.clone(),
+            poll_ms: self.poll_ms,
+            check_on_drop: false,
             pg_database: None,
         }
+    }
+
+    /// Serve with polling effectively off: only notifications from other
+    /// processes' commits (PostgreSQL's LISTEN/NOTIFY) bring their changes in.
+    pub fn without_polling(mut self) -> Cohort {
+        self.poll_ms = NO_POLL_MS;
+        self
+    }
+
+    /// Do not run `cohort check` when dropped: for a test that damages the
+    /// database on purpose (and checks the damage itself).
+    pub fn skip_final_check(&mut self) {
+        self.check_on_drop = false;
+    }
+
+    /// Run one SQL statement on this database behind cohort's back (`sqlite3`
+    /// or `psql`), for tests that damage it on purpose.
+    pub fn sql(&self, statement: &str) -> Output {
+        match self.db.strip_prefix("sqlite://") {
+            Some(path) => Command::new("sqlite3")
+                .args([path, statement])
+                .output()
+                .expect("run sqlite3"),
+            None => Command::new("psql")
+                .arg(&self.db)
+                .args(["-v", "ON_ERROR_STOP=1", "-q", "-c", statement])
+                .output()
+                .expect("run psql"),
+        }
+    }
+
+    /// Run `cohort check` on this database now; panics with its report unless
+    /// the change log replays to exactly the stored tables.
+    #[track_caller]
+    pub fn assert_consistent(&self) {
+        let out = self.cli(&["check", "--json"]);
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        assert!(
+            out.status.success() && report["ok"] == true,
+            "cohort check failed on {} (exit {:?}): {report} {}",
+            self.db,
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -238,6 +303,12 @@ impl Cohort {
         })
     }
 
+    /// `cohort realm list --json`: every realm with its version, so a refused
+    /// command can be shown to have committed nothing.
+    pub fn realms(&self) -> Value {
+        self.cli_json(&["realm", "list", "--json"])
+    }
+
     pub fn add_user(&self, email: &str, name: &str, role: &str, bot: bool) -> Account {
         let mut args = vec![
             "user", "add", "--json", "--email", email, "--name", name, "--role", role,
@@ -264,7 +335,8 @@ impl Cohort {
         let mut child = Command::new(BIN)
             .arg("--db")
             .arg(&self.db)
-            .args(["serve", "--listen", "127.0.0.1:0", "--poll-ms", "50"])
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .arg(format!("--poll-ms={}", self.poll_ms))
             .args(&self.extra_args)
             .env(
                 "COHORT_LOG",
@@ -300,15 +372,20 @@ impl Cohort {
         }
     }
 
+    /// SIGTERM, without waiting for the exit (`stop` waits).
+    pub fn terminate(&self) {
+        if let Some(child) = &self.child {
+            unsafe {
+                libc::kill(child.id() as i32, libc::SIGTERM);
+            }
+        }
+    }
+
     /// SIGTERM and wait for a graceful exit; returns whether it exited cleanly.
     pub fn stop(&mut self) -> bool {
+        self.terminate();
         match self.child.take() {
-            Some(mut child) => {
-                unsafe {
-                    libc::kill(child.id() as i32, libc::SIGTERM);
-                }
-                child.wait().map(|s| s.success()).unwrap_or(false)
-            }
+            Some(mut child) => child.wait().map(|s| s.success()).unwrap_or(false),
             None => true,
         }
     }
@@ -330,8 +407,12 @@ impl Cohort {
 impl Drop for Cohort {
     fn drop(&mut self) {
         self.kill();
-        // The database goes after the server that used it.
-        self.pg_database.take();
+        // The database goes after the server that used it and after the
+        // check (also when the check panics: it is a local by then).
+        let _database = self.pg_database.take();
+        if self.check_on_drop && !std::thread::panicking() {
+            self.assert_consistent();
+        }
     }
 }
 
@@ -382,7 +463,8 @@ impl Realm {
 
     /// Ids of the system groups, by name.
     pub async fn system_group(&self, name: &str) -> i64 {
-        let (_, body) = self.api(&self.owner).get("/user_groups", &[]).await;
+        let (status, body) = self.api(&self.owner).get("/user_groups", &[]).await;
+        assert_eq!(status, 200, "GET /user_groups: {body}");
         body["user_groups"]
             .as_array()
             .unwrap()
@@ -412,13 +494,14 @@ impl Realm {
 
     /// The group object from `GET /user_groups` (including deactivated ones).
     pub async fn group(&self, id: i64) -> Value {
-        let (_, body) = self
+        let (status, body) = self
             .api(&self.owner)
             .get(
                 "/user_groups",
                 &[("include_deactivated_groups", "true".into())],
             )
             .await;
+        assert_eq!(status, 200, "GET /user_groups: {body}");
         body["user_groups"]
             .as_array()
             .unwrap()
@@ -430,13 +513,14 @@ impl Realm {
 
     /// The whole `GET /user_groups` body, to check that refused requests change nothing.
     pub async fn all_groups(&self) -> Value {
-        let (_, body) = self
+        let (status, body) = self
             .api(&self.owner)
             .get(
                 "/user_groups",
                 &[("include_deactivated_groups", "true".into())],
             )
             .await;
+        assert_eq!(status, 200, "GET /user_groups: {body}");
         body
     }
 }
