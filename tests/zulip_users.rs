@@ -206,6 +206,21 @@ async fn list_users_returns_every_user_with_zulips_fields() {
     want.sort_unstable();
     assert_eq!(got, want);
 
+    // user_ids is bounded like every id list: 10,000 ids, not one more.
+    let at_limit = vec![realm.admin.id; 10_000];
+    let users = list_users(&realm, &realm.member, &[("user_ids", json(&at_limit))]).await;
+    assert_eq!(users.len(), 10_000);
+    let over = vec![realm.admin.id; 10_001];
+    assert_error(
+        &realm
+            .api(&realm.member)
+            .get("/users", &[("user_ids", json(&over))])
+            .await,
+        400,
+        "BAD_REQUEST",
+        "user_ids lists more than 10000 ids.",
+    );
+
     // Deactivated users stay in the list, marked inactive.
     assert_success(
         &realm

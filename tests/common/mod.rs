@@ -127,6 +127,30 @@ impl Drop for PgDatabase {
     }
 }
 
+/// Run one SQL statement directly on the database behind `db` (`psql` or
+/// `sqlite3`), asserting it succeeded; returns what it printed, trimmed.
+pub fn sql(db: &str, statement: &str) -> String {
+    let out = if db.starts_with("postgres") {
+        Command::new("psql")
+            .arg(db)
+            .args(["-v", "ON_ERROR_STOP=1", "-qtA", "-c", statement])
+            .output()
+            .expect("run psql")
+    } else {
+        let path = db.strip_prefix("sqlite://").unwrap_or(db);
+        Command::new("sqlite3")
+            .args([path, statement])
+            .output()
+            .expect("run sqlite3")
+    };
+    assert!(
+        out.status.success(),
+        "{statement}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 /// Which store the black-box suites run on.
 pub fn testing_postgres() -> bool {
     std::env::var("COHORT_TEST_STORE").as_deref() == Ok("postgres")
@@ -241,20 +265,10 @@ impl Cohort {
         self.check_on_drop = false;
     }
 
-    /// Run one SQL statement on this database behind cohort's back (`sqlite3`
-    /// or `psql`), for tests that damage it on purpose.
-    pub fn sql(&self, statement: &str) -> Output {
-        match self.db.strip_prefix("sqlite://") {
-            Some(path) => Command::new("sqlite3")
-                .args([path, statement])
-                .output()
-                .expect("run sqlite3"),
-            None => Command::new("psql")
-                .arg(&self.db)
-                .args(["-v", "ON_ERROR_STOP=1", "-q", "-c", statement])
-                .output()
-                .expect("run psql"),
-        }
+    /// Run one SQL statement on this database behind cohort's back, for
+    /// tests that damage it on purpose; returns what it printed.
+    pub fn sql(&self, statement: &str) -> String {
+        sql(&self.db, statement)
     }
 
     /// Run `cohort check` on this database now; panics with its report unless
