@@ -1,4 +1,5 @@
-//! Who may do what on the user-group endpoints (reference sections 6–9): a
+//! Who may do what on the user-group endpoints (https://zulip.com/api/roles-and-permissions,
+//! https://zulip.com/api/group-setting-values): a
 //! role × action matrix under the default settings, the bot switch, the
 //! per-group and realm settings that grant more, and the realm-settings
 //! endpoint itself. Every refusal must leave the group list untouched.
@@ -228,7 +229,8 @@ fn guest_row(action: Action) -> Expect {
 }
 
 /// Bots by default (Zulip before PR #39116): the bot gate everywhere except
-/// deactivation, which has no role gate in any version (reference 9.1).
+/// deactivation, which has no role gate in any version
+/// (https://zulip.com/api/deactivate-user-group).
 fn bot_row(action: Action) -> Expect {
     match action {
         Action::Deactivate => Expect::Refused(DENIED),

@@ -1,4 +1,5 @@
-//! The users endpoints a group administrator needs (reference section 12):
+//! The users endpoints a group administrator needs (https://zulip.com/api/get-users
+//! and the pages it links):
 //! listing and looking up users, creating them, changing roles and names, and
 //! deactivation/reactivation with their effect on group membership.
 
@@ -477,7 +478,7 @@ async fn create_users() {
     assert_error(&got, 400, "BAD_REQUEST", "Email is already in use.");
 
     // An invalid address. Zulip's view reports a form failure as
-    // "Bad name or username"; the reference lists both messages.
+    // "Bad name or username" (https://zulip.com/api/create-user lists both).
     let got = owner
         .post("/users", &form("not-an-email", "Valid Name"))
         .await;
@@ -810,7 +811,7 @@ async fn reactivation_needs_an_administrator() {
     assert_eq!(user.1["user"]["is_active"], true, "{}", user.1);
 }
 
-/// `DELETE /users/me` (reference 12.2): self-deactivation, refused for the
+/// `DELETE /users/me` (https://zulip.com/api/deactivate-own-user): self-deactivation, refused for the
 /// only owner with `CANNOT_DEACTIVATE_LAST_USER`.
 #[tokio::test]
 async fn deactivating_oneself() {

@@ -695,8 +695,8 @@ async fn client_get_by_id() {
     }
 }
 
-/// The reference's error table (§8) gives `CLIENT_NOT_FOUND` the RM
-/// `"Client not found"`.
+/// IMKIT's documentation (https://github.com/imkit/api-doc) gives
+/// `CLIENT_NOT_FOUND` the RM `"Client not found"`.
 #[tokio::test]
 async fn client_not_found_uses_the_documented_rm() {
     let realm = Realm::new();

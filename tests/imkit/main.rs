@@ -1,7 +1,7 @@
 //! IMKIT's admin API (`/admin/groups`, `/admin/clients`), black-box, against a
 //! live `cohort serve`.
 //!
-//! Contract: `imkit-admin.md` (envelope `{RC, RM, result}` / `{RC, RM, error}`
+//! Contract: IMKIT's documentation, https://github.com/imkit/api-doc (envelope `{RC, RM, result}` / `{RC, RM, error}`
 //! with the HTTP status equal to `RC`, ISO-8601 ms timestamps, `{totalCount,
 //! data}` pages, the `q` subset) plus cohort's documented choices (see
 //! `crates/server/src/imkit/mod.rs`, `error.rs` and `core/src/command/keyed.rs`).

@@ -312,8 +312,8 @@ async fn create_refuses_missing_and_malformed_parameters() {
         refused!(realm, before, got, 400, code, msg);
     }
 
-    // Wrongly shaped group-setting values: 400 BAD_REQUEST (exact text is
-    // UNCONFIRMED in the reference).
+    // Wrongly shaped group-setting values: 400 BAD_REQUEST (Zulip documents
+    // no text for these).
     for value in [
         "true",
         "\"5\"",
@@ -367,7 +367,7 @@ async fn create_refuses_bad_member_ids() {
             &format!("Invalid user ID: {bad}")
         );
     }
-    // Beyond 64 bits: refused (the reference gives no text for it).
+    // Beyond 64 bits: refused (Zulip documents no text for it).
     for raw in ["[99999999999999999999]", "[-99999999999999999999]"] {
         let mut params = create_params("g", &[]);
         params[2] = p("members", raw);
@@ -469,7 +469,7 @@ async fn create_validates_names() {
             "Retired".into(),
             "User group 'Retired' already exists.".into(),
         ),
-        // cohort's text (the reference does not cover NUL in names).
+        // cohort's text (Zulip's documentation does not cover NUL in names).
         (
             "nul\0name".into(),
             "name contains NULL (0x00) characters.".into(),

@@ -1,7 +1,7 @@
 //! Zulip's user-group endpoints, black-box, against a live `cohort serve`.
 //!
-//! Every endpoint of `/api/v1/user_groups…` (reference:
-//! `zulip-user-groups.md`, sections 2, 3, 5, 6, 9, 10 and 11): success paths
+//! Every endpoint of `/api/v1/user_groups…` (https://zulip.com/api/get-user-groups
+//! and the endpoint pages it links): success paths
 //! with the exact response bodies and group objects, and every bad input with
 //! Zulip's status, `code` and `msg`, each followed by a check that the refused
 //! request left no trace in `GET /user_groups?include_deactivated_groups=true`.
@@ -27,7 +27,7 @@ const SETTINGS: [&str; 6] = [
     "can_remove_members_group",
 ];
 
-/// The keys of a user group object (section 5.1), sorted.
+/// The keys of a user group object (https://zulip.com/api/get-user-groups), sorted.
 const GROUP_KEYS: [&str; 15] = [
     "can_add_members_group",
     "can_join_group",
@@ -66,7 +66,7 @@ macro_rules! refused {
     }};
 }
 
-/// Assert a 400 `BAD_REQUEST` whose exact text the reference leaves open, and
+/// Assert a 400 `BAD_REQUEST` whose exact text Zulip does not document, and
 /// that nothing changed.
 macro_rules! refused_any_msg {
     ($realm:expr, $before:expr, $got:expr) => {{

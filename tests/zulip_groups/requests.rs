@@ -84,7 +84,7 @@ async fn routes_and_methods() {
 
 /// Zulip's routes use integer converters: a path whose id is not an integer
 /// matches no route at all, so it is a 404 whatever the method, and before
-/// authentication (reference 1.1, 2.1, 3.4).
+/// authentication (Zulip's `zproject/urls.py`; https://zulip.com/api/rest-error-handling).
 #[tokio::test]
 async fn non_integer_ids_match_no_route() {
     let realm = Realm::new();

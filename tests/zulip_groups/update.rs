@@ -387,7 +387,7 @@ async fn update_each_setting_with_new_and_old() {
         "can_manage_group is not valid JSON"
     );
     // A bare value (accepted only before FL 260) and a missing `new`: 400
-    // BAD_REQUEST, text UNCONFIRMED.
+    // BAD_REQUEST (Zulip documents no text).
     for raw in [
         s.members.to_string(),
         json(anon(&[m], &[])),
