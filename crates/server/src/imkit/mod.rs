@@ -14,10 +14,9 @@ mod clients;
 mod error;
 mod groups;
 mod query;
-mod render;
+pub(crate) mod render;
 
 pub use error::ImkitError;
-pub use render::GroupPageCache;
 
 use crate::AppState;
 use axum::body::Bytes;
