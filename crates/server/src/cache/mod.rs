@@ -86,6 +86,45 @@ impl<T: Versioned> Latest<T> {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::{Latest, Versioned};
+    use cohort_core::{RealmId, Version};
+    use std::sync::Arc;
+
+    struct At(Version);
+
+    impl Versioned for At {
+        fn version(&self) -> Version {
+            self.0
+        }
+    }
+
+    fn cached(latest: &Latest<At>, realm: RealmId) -> Option<Version> {
+        latest.get(realm).map(|a| a.0)
+    }
+
+    /// Two renderings racing: the older one offered last does not replace
+    /// the newer; an older reader is rendered its own version and keeps
+    /// nothing.
+    #[test]
+    fn an_older_rendering_never_replaces_a_newer_entry() {
+        let latest = Latest::<At>::default();
+        let realm = RealmId(1);
+        latest.offer(realm, Arc::new(At(7)));
+        latest.offer(realm, Arc::new(At(5)));
+        assert_eq!(cached(&latest, realm), Some(7));
+        latest.offer(realm, Arc::new(At(9)));
+        assert_eq!(cached(&latest, realm), Some(9));
+        let got = latest.get_or_render(realm, 3, |base| {
+            assert_eq!(base.map(|b| b.0), Some(9));
+            At(3)
+        });
+        assert_eq!(got.0, 3);
+        assert_eq!(cached(&latest, realm), Some(9));
+    }
+}
+
 /// A realm driven through the core's commands, for the caches' tests.
 #[cfg(test)]
 mod test_world {
