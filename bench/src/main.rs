@@ -6,7 +6,8 @@
 //! Layout: `generate.rs` (data sets through the store), `floor.rs` (the
 //! same-bytes server), `fsync.rs` (durable-commit floors), `load.rs` (oha, wrk,
 //! or a built-in client), `writes.rs` (write load and the write-then-read
-//! pair), `run.rs` (the plan and the report).
+//! pair), `run/` (the plan and the report, one
+//! module per scenario).
 
 mod floor;
 mod fsync;

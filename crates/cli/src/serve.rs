@@ -80,8 +80,12 @@ pub async fn serve(db: &str, args: ServeArgs) -> Result<()> {
             max_body_bytes: args.max_body_bytes,
         },
     );
-    println!("cohort listening on {site} ({db}, {realms} realm(s))");
-    tracing::info!(%addr, db, "serving");
+    // The URL as shown anywhere: its password masked.
+    let shown = cohort_store::DbUrl::parse(db)
+        .map(|url| url.to_string())
+        .unwrap_or_else(|_| "the database".into());
+    println!("cohort listening on {site} ({shown}, {realms} realm(s))");
+    tracing::info!(%addr, db = %shown, "serving");
     cohort_server::run(listener, state, shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())

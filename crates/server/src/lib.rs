@@ -3,6 +3,7 @@
 //! Layout:
 //! - `zulip/`: Zulip's REST API under `/api/v1`.
 //! - `imkit/`: IMKIT's admin API under `/admin`.
+//! - `cache/`: rendered responses per realm version (never going back).
 //! - `ops.rs`: `/healthz`, `/readyz`, `/metrics`, request ids, request logs and metrics.
 //!
 //! `run(listener, state, shutdown)` serves until `shutdown` resolves, then stops
@@ -48,11 +49,11 @@ pub struct Shared {
     pub engine: Arc<Engine>,
     pub config: ServerConfig,
     /// Rendered `GET /user_groups` bodies, per realm version.
-    pub zulip_groups: zulip::GroupListCache,
+    pub zulip_groups: cache::GroupListCache,
     /// Rendered `GET /user_groups/{id}/members` bodies, per realm version.
     pub zulip_members: cache::VersionedCache<(cohort_core::GroupId, bool)>,
     /// Rendered IMKIT groups in page order, per realm version.
-    pub imkit_groups: imkit::GroupPageCache,
+    pub imkit_groups: cache::GroupPageCache,
     /// Rendered IMKIT group pages by (limit, skip), per realm version.
     pub imkit_pages: cache::VersionedCache<(usize, usize)>,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
@@ -72,9 +73,9 @@ impl AppState {
         AppState(Arc::new(Shared {
             engine,
             config,
-            zulip_groups: zulip::GroupListCache::default(),
+            zulip_groups: cache::GroupListCache::default(),
             zulip_members: cache::VersionedCache::new(4096),
-            imkit_groups: imkit::GroupPageCache::default(),
+            imkit_groups: cache::GroupPageCache::default(),
             imkit_pages: cache::VersionedCache::new(1024),
             metrics: install_metrics(),
             http_metrics: ops::HttpMetrics::default(),

@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -146,7 +147,8 @@ impl HttpMetrics {
 
 /// Per request: an `x-request-id` (the client's, or a fresh one) on the
 /// request and the response; the `cohort_http_*` metrics labelled by route
-/// (never by raw path); and at `info` level a log line with the request id,
+/// (never by raw path); a `request` span carrying the id around everything
+/// the request logs; and at `info` level a log line with the request id,
 /// route, status and latency.
 pub async fn track(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
@@ -163,7 +165,14 @@ pub async fn track(State(state): State<AppState>, mut request: Request, next: Ne
     let route = matched.as_ref().map(|p| p.as_str()).unwrap_or("unmatched");
     // Only paid for when request logs are on.
     let path = tracing::enabled!(tracing::Level::INFO).then(|| request.uri().path().to_string());
-    let mut response = next.run(request).await;
+    // Every event logged while the request is handled (error logs in the
+    // faces, the engine's and the store's) carries its id. A span costs
+    // little when its level is off.
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id.to_str().unwrap_or("")
+    );
+    let mut response = next.run(request).instrument(span).await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     state

@@ -14,10 +14,9 @@ mod clients;
 mod error;
 mod groups;
 mod query;
-mod render;
+pub(crate) mod render;
 
 pub use error::ImkitError;
-pub use render::GroupPageCache;
 
 use crate::AppState;
 use axum::body::Bytes;
@@ -207,7 +206,7 @@ impl QueryParams {
     pub fn page(&self) -> Result<(usize, usize), ImkitError> {
         let limit = self.number("limit", DEFAULT_LIMIT)?;
         if limit > MAX_LIMIT {
-            return Err(ImkitError::too_large_result(MAX_LIMIT));
+            return Err(ImkitError::too_large_result(limit, MAX_LIMIT));
         }
         let skip = self.number("skip", 0)?;
         let skip = usize::try_from(skip).map_err(|_| ImkitError::invalid("skip is too large"))?;

@@ -1,15 +1,10 @@
-//! IMKIT's objects (Group, Client) and the cached group pages.
-//!
-//! `GET /admin/groups` slices a per-realm-version list of rendered groups; a
-//! group is re-rendered only when it changed since the last version.
+//! IMKIT's objects (Group, Client) and page bodies.
 
 use axum::body::Bytes;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use cohort_core::{Group, GroupId, RealmId, Snapshot, User, Version};
+use cohort_core::{Group, Snapshot, User};
 use serde_json::{json, Value};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 
 /// ISO-8601 in UTC with exactly three fractional digits and `Z`.
 pub fn iso(millis: i64) -> String {
@@ -92,47 +87,4 @@ pub fn page_body<'a>(total: usize, items: impl Iterator<Item = &'a [u8]>) -> Byt
     }
     body.extend_from_slice(b"]}}");
     Bytes::from(body)
-}
-
-struct RenderedGroups {
-    version: Version,
-    /// Visible groups in creation (id) order.
-    ordered: Arc<Vec<Bytes>>,
-    fragments: HashMap<GroupId, (Version, Bytes)>,
-}
-
-/// Per realm: the visible groups, rendered, in order, for the current version.
-#[derive(Default)]
-pub struct GroupPageCache {
-    realms: Mutex<HashMap<RealmId, RenderedGroups>>,
-}
-
-impl GroupPageCache {
-    pub fn ordered(&self, snap: &Snapshot) -> Arc<Vec<Bytes>> {
-        let mut realms = self.realms.lock().unwrap_or_else(|e| e.into_inner());
-        let cached = realms
-            .entry(snap.realm_id())
-            .or_insert_with(|| RenderedGroups {
-                version: Version::MAX,
-                ordered: Arc::new(Vec::new()),
-                fragments: HashMap::new(),
-            });
-        if cached.version != snap.version() {
-            let mut fragments = HashMap::with_capacity(cached.fragments.len());
-            let mut ordered = Vec::new();
-            for group in snap.groups().filter(|g| visible(g)) {
-                let rev = snap.group_rev(group.id);
-                let bytes = match cached.fragments.remove(&group.id) {
-                    Some((at, bytes)) if at == rev => bytes,
-                    _ => Bytes::from(group_json(snap, group).to_string()),
-                };
-                ordered.push(bytes.clone());
-                fragments.insert(group.id, (rev, bytes));
-            }
-            cached.version = snap.version();
-            cached.ordered = Arc::new(ordered);
-            cached.fragments = fragments;
-        }
-        cached.ordered.clone()
-    }
 }

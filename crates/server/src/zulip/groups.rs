@@ -1,9 +1,9 @@
 //! `/api/v1/user_groups…`: Zulip's user-group endpoints.
 
 use super::auth::ZulipUser;
+use super::envelope::{id_list_body, success, success_bytes, success_parts};
 use super::error::ZulipError;
 use super::params::Params;
-use super::render::{self, success, success_bytes, success_parts};
 use super::{PathIds, ZulipResult};
 use crate::AppState;
 use axum::extract::State;
@@ -188,7 +188,7 @@ pub async fn members(
             } else {
                 snap.recursive_members(id)
             };
-            render::id_list_body("members", members.iter().map(|u| u.0))
+            id_list_body("members", members.iter().map(|u| u.0))
         });
     Ok(success_bytes(&params, body))
 }

@@ -5,21 +5,22 @@
 //! - `groups.rs`: `/user_groups…` (list, create, update, deactivate, members, subgroups)
 //! - `users.rs`: `/users…`
 //! - `realm.rs`: `PATCH /realm`, `GET /server_settings`
-//! - `auth.rs`, `params.rs`, `render.rs`, `error.rs`: the dialect itself.
+//! - `auth.rs`, `params.rs`, `envelope.rs`, `views.rs`, `error.rs`: the dialect
+//!   itself (the cached `GET /user_groups` body is in the crate's `cache/`).
 //!
 //! Handlers only translate: parse, call the core (reads) or the engine (writes),
 //! render. Rules live in `cohort_core`.
 
 mod auth;
+mod envelope;
 mod error;
 mod groups;
 mod params;
 mod realm;
-mod render;
 mod users;
+pub(crate) mod views;
 
 pub use error::ZulipError;
-pub use render::GroupListCache;
 
 use crate::AppState;
 use axum::extract::{FromRequestParts, RawPathParams};

@@ -2,9 +2,9 @@
 //! `GET /api/v1/server_settings`.
 
 use super::auth::ZulipUser;
+use super::envelope::success;
 use super::error::ZulipError;
 use super::params::Params;
-use super::render::success;
 use super::{ZulipResult, FEATURE_LEVEL, ZULIP_VERSION};
 use crate::AppState;
 use axum::extract::State;

@@ -1,9 +1,10 @@
 //! `/api/v1/users…`: the user endpoints a group administrator needs.
 
 use super::auth::ZulipUser;
+use super::envelope::success;
 use super::error::ZulipError;
 use super::params::Params;
-use super::render::{success, user_json};
+use super::views::user_json;
 use super::{UserRef, ZulipResult};
 use crate::AppState;
 use axum::extract::State;

@@ -17,6 +17,20 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod auth;
+mod imkit;
+mod mixed;
+mod read;
+mod report;
+mod writes;
+
+use auth::auth_cost;
+use imkit::imkit_scenario;
+use mixed::mixed_scenario;
+use read::read_scenario;
+use report::Report;
+use writes::write_load;
+
 #[derive(clap::Args)]
 pub struct RunArgs {
     /// Smoke mode: tiny data, one short round per scenario (what CI runs so the
@@ -48,8 +62,8 @@ pub struct RunArgs {
     /// Leave out the huge data set (memory and start-up).
     #[arg(long)]
     skip_huge: bool,
-    /// Run only these scenarios: list, imkit, transitive, pair, writes, pg,
-    /// huge, auth (all when empty).
+    /// Run only these scenarios: list, imkit, transitive, pair, mixed, writes,
+    /// pg, huge, auth (all when empty).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
 }
@@ -274,140 +288,6 @@ fn human_bytes(n: f64) -> String {
     }
 }
 
-/// One read scenario's rounds against cohort, the floor, and nginx.
-struct ReadResult {
-    tool: Tool,
-    body: usize,
-    cohort: Vec<Measured>,
-    floor: Vec<Measured>,
-    /// p99 (ms) with one connection, no queueing: (cohort, floor).
-    single: Option<(f64, f64)>,
-    ratios: Vec<f64>,
-    aa: Vec<f64>,
-    nginx_ratios: Vec<f64>,
-    rss_mib: f64,
-}
-
-impl ReadResult {
-    fn median(&self, f: impl Fn(&Measured) -> f64) -> f64 {
-        stats(&self.cohort.iter().map(f).collect::<Vec<_>>()).0
-    }
-}
-
-async fn read_scenario(
-    plan: &Plan,
-    name: &str,
-    cohort: &Proc,
-    path: &str,
-    auth: Option<&str>,
-    aa: bool,
-    latency: bool,
-) -> Result<ReadResult> {
-    let url = format!("{}{path}", cohort.url);
-    let body = fetch(&url, auth).await?;
-    let file = plan.work.join(format!("body-{name}.json"));
-    std::fs::write(&file, &body)?;
-    let floor = plan.floor(&file)?;
-    let nginx = plan.nginx(&file, name)?;
-    let tool = plan.tool_for(body.len());
-    let mut result = ReadResult {
-        tool,
-        body: body.len(),
-        cohort: Vec::new(),
-        floor: Vec::new(),
-        single: None,
-        ratios: Vec::new(),
-        aa: Vec::new(),
-        nginx_ratios: Vec::new(),
-        rss_mib: 0.0,
-    };
-    for _ in 0..plan.rounds {
-        let base = plan.load(tool, &floor.url, None)?;
-        let ours = plan.load(tool, &url, auth)?;
-        result
-            .ratios
-            .push(ours.requests_per_sec / base.requests_per_sec);
-        if aa {
-            let again = plan.load(tool, &floor.url, None)?;
-            result
-                .aa
-                .push(again.requests_per_sec / base.requests_per_sec);
-        }
-        if let Some(nginx) = &nginx {
-            let static_server = plan.load(tool, &nginx.url, None)?;
-            result
-                .nginx_ratios
-                .push(ours.requests_per_sec / static_server.requests_per_sec);
-        }
-        result.cohort.push(ours);
-        result.floor.push(base);
-    }
-    if latency {
-        let mut ours = Vec::new();
-        let mut base = Vec::new();
-        for _ in 0..plan.rounds.min(5) {
-            ours.push(plan.load_with(tool, &url, auth, 1)?.p99_ms);
-            base.push(plan.load_with(tool, &floor.url, None, 1)?.p99_ms);
-        }
-        result.single = Some((stats(&ours).0, stats(&base).0));
-    }
-    result.rss_mib = cohort.rss_mib();
-    Ok(result)
-}
-
-struct Report {
-    lines: Vec<String>,
-}
-
-impl Report {
-    fn push(&mut self, line: impl Into<String>) {
-        self.lines.push(line.into());
-    }
-
-    fn read_row(
-        &mut self,
-        label: &str,
-        r: &ReadResult,
-        target: f64,
-        p99_target: Option<f64>,
-        target_label: &str,
-    ) {
-        let (ratio, lo, hi) = stats(&r.ratios);
-        let aa = if r.aa.is_empty() {
-            "–".to_string()
-        } else {
-            let (m, l, h) = stats(&r.aa);
-            format!("{m:.2} [{l:.2}–{h:.2}]")
-        };
-        let nginx = if r.nginx_ratios.is_empty() {
-            "–".to_string()
-        } else {
-            let (m, l, h) = stats(&r.nginx_ratios);
-            format!("{m:.2} [{l:.2}–{h:.2}]")
-        };
-        let p99 = r.median(|m| m.p99_ms);
-        let floor_p99 = stats(&r.floor.iter().map(|m| m.p99_ms).collect::<Vec<_>>()).0;
-        // Latency targets are judged without queueing (one connection): with 32
-        // connections each answer waits for the others' bytes, floor included.
-        let met = ratio >= target
-            && p99_target.is_none_or(|t| r.single.is_some_and(|(ours, _)| ours <= t));
-        let single = match r.single {
-            Some((ours, floor)) => format!("{ours:.2} / {floor:.2}"),
-            None => "–".into(),
-        };
-        self.push(format!(
-            "| {label} | {} | {} | {:.0} | {ratio:.2} [{lo:.2}–{hi:.2}] | {aa} | {nginx} | {:.2} | {p99:.2} | {floor_p99:.2} | {single} | {}/s | {:.0} MiB | {target_label} | {} |",
-            human_bytes(r.body as f64),
-            r.tool.name(),
-            r.median(|m| m.requests_per_sec),
-            r.median(|m| m.p50_ms),
-            human_bytes(r.median(|m| m.bytes_per_sec)),
-            r.rss_mib,
-            if met { "met" } else { "**not met**" }
-        ));
-    }
-}
-
 fn machine() -> Vec<String> {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -549,12 +429,14 @@ pub async fn run(args: RunArgs) -> Result<()> {
     let mut writes_sqlite = None;
     let mut small_rps = 0.0;
     let mut auth_rows = Vec::new();
+    let mut mixed_rows = Vec::new();
 
     let mut sizes = std::collections::BTreeSet::new();
     if plan.wants("list") {
         sizes.extend(read_sizes.iter().copied());
     }
-    if plan.wants("imkit") || plan.wants("transitive") || plan.wants("pair") {
+    if plan.wants("imkit") || plan.wants("transitive") || plan.wants("pair") || plan.wants("mixed")
+    {
         sizes.insert(reach_size);
     }
     if plan.wants("writes") {
@@ -676,6 +558,9 @@ pub async fn run(args: RunArgs) -> Result<()> {
                 pair["iterations"],
                 if p50 <= 5.0 { "met" } else { "**not met**" }
             ));
+        }
+        if size == reach_size && plan.wants("mixed") {
+            mixed_rows.extend(mixed_scenario(&plan, &name, &server, &auth, &info).await?);
         }
         if size == write_size && plan.wants("writes") {
             writes_sqlite = Some(write_load(&plan, &server, &auth, &info)?);
@@ -803,6 +688,16 @@ pub async fn run(args: RunArgs) -> Result<()> {
         report.push(row.clone());
     }
     report.push("");
+    report.push("## Reads under writes");
+    report.push("");
+    report.push("The same list read alone, then while 64 writers change members (every write is a new realm version). Medians over rounds.");
+    report.push("");
+    report.push("| scenario | body | tool | alone: req/s / p99 ms | with writers: req/s / p99 ms | req/s ratio | p99 ratio | writer ops/s |");
+    report.push("|---|---|---|---|---|---|---|---|");
+    for row in &mixed_rows {
+        report.push(row.clone());
+    }
+    report.push("");
     report.push("## Writes");
     report.push("");
     report.push("| scenario | acknowledged ops/s | p50 / p99 ms | fsync floor (one-row commits/s) | ratio | target | verdict |");
@@ -850,167 +745,4 @@ pub async fn run(args: RunArgs) -> Result<()> {
     std::fs::write(&args.out, report.lines.join("\n") + "\n")?;
     println!("wrote {}", args.out.display());
     Ok(())
-}
-
-/// `GET /admin/groups?limit=50&skip=k` against its floor. The IMKIT key goes in
-/// a header the load tools are given directly.
-async fn imkit_scenario(
-    plan: &Plan,
-    server: &Proc,
-    url: &str,
-    key: &str,
-    body: &Path,
-) -> Result<String> {
-    let floor = plan.floor(body)?;
-    let size = std::fs::metadata(body)?.len() as usize;
-    let tool = plan.tool_for(size);
-    let mut ratios = Vec::new();
-    let mut ours = Vec::new();
-    for _ in 0..plan.rounds {
-        let base = load::run(tool, &floor.url, None, 32, plan.run, plan.client_cpu)?;
-        let mine = load::run(
-            tool,
-            url,
-            Some(("IM-API-KEY", key)),
-            32,
-            plan.run,
-            plan.client_cpu,
-        )?;
-        anyhow::ensure!(mine.errors == 0, "IMKIT page requests failed");
-        ratios.push(mine.requests_per_sec / base.requests_per_sec);
-        ours.push(mine);
-    }
-    let (ratio, lo, hi) = stats(&ratios);
-    let (rps, _, _) = stats(&ours.iter().map(|m| m.requests_per_sec).collect::<Vec<_>>());
-    let (p50, _, _) = stats(&ours.iter().map(|m| m.p50_ms).collect::<Vec<_>>());
-    let (p99, _, _) = stats(&ours.iter().map(|m| m.p99_ms).collect::<Vec<_>>());
-    Ok(format!(
-        "| GET /admin/groups?limit=50&skip=k (IMKIT page) | {} | {} | {rps:.0} | {ratio:.2} [{lo:.2}–{hi:.2}] | – | – | {p50:.2} | {p99:.2} | – | – | – | {:.0} MiB | ≥ 0.85× floor | {} |",
-        human_bytes(size as f64),
-        tool.name(),
-        server.rss_mib(),
-        if ratio >= 0.85 { "met" } else { "**not met**" }
-    ))
-}
-
-/// 64 clients adding and removing members; returns (ops/s, p50, p99).
-fn write_load(plan: &Plan, server: &Proc, auth: &str, info: &Value) -> Result<(f64, f64, f64)> {
-    let groups: Vec<String> = info["group_ids"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .take(8)
-        .map(|g| g.to_string())
-        .collect();
-    let users: Vec<String> = info["user_ids"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .take(64)
-        .map(|u| u.to_string())
-        .collect();
-    let mut command = pinned(plan.client_cpu, &std::env::current_exe()?);
-    command.args([
-        "writes",
-        "--base",
-        &server.url,
-        "--auth",
-        auth,
-        "--clients",
-        "64",
-    ]);
-    command.args(["--groups", &groups.join(","), "--users", &users.join(",")]);
-    command.args([
-        "--millis",
-        &((plan.run.as_secs_f64() * 1000.0 * if plan.smoke { 1.0 } else { 3.0 }) as u64)
-            .to_string(),
-    ]);
-    let out = command.output()?;
-    let result: Value = serde_json::from_slice(&out.stdout)
-        .with_context(|| String::from_utf8_lossy(&out.stderr).to_string())?;
-    anyhow::ensure!(
-        result["acknowledged"].as_u64().unwrap_or(0) > 0,
-        "no write was acknowledged: {result}"
-    );
-    Ok((
-        result["ops_per_sec"].as_f64().unwrap_or(0.0),
-        result["p50_ms"].as_f64().unwrap_or(0.0),
-        result["p99_ms"].as_f64().unwrap_or(0.0),
-    ))
-}
-
-/// A wrong key against a right one (same endpoint), and SHA-256's share of a
-/// request's time.
-fn auth_cost(
-    plan: &Plan,
-    server: &Proc,
-    info: &Value,
-    auth: &str,
-    rps: f64,
-) -> Result<Vec<String>> {
-    let url = format!("{}/api/v1/users/me", server.url);
-    let wrong = basic(
-        info["email"].as_str().unwrap_or(""),
-        "0123456789abcdefghijABCDEFGHIJ01",
-    );
-    let tool = plan.small_tool;
-    let mut right_p50 = Vec::new();
-    let mut wrong_p50 = Vec::new();
-    let mut right_rps = Vec::new();
-    let mut wrong_rps = Vec::new();
-    for _ in 0..plan.rounds.min(5) {
-        let r = load::run(
-            tool,
-            &url,
-            Some(("Authorization", auth)),
-            32,
-            plan.run,
-            plan.client_cpu,
-        )?;
-        let w = load::run(
-            tool,
-            &url,
-            Some(("Authorization", &wrong)),
-            32,
-            plan.run,
-            plan.client_cpu,
-        )?;
-        right_p50.push(r.p50_ms);
-        wrong_p50.push(w.p50_ms);
-        right_rps.push(r.requests_per_sec);
-        wrong_rps.push(w.requests_per_sec);
-    }
-    let iterations = 1_000_000;
-    let started = Instant::now();
-    let mut sink = 0u8;
-    for i in 0..iterations {
-        sink ^= cohort_engine::secrets::hash_key(if i % 2 == 0 {
-            "0123456789abcdefghijABCDEFGHIJ01"
-        } else {
-            "abcdefghijABCDEFGHIJ0123456789xy"
-        })
-        .0[0];
-    }
-    let hash_ns = started.elapsed().as_nanos() as f64 / iterations as f64;
-    let share = if rps > 0.0 { hash_ns * rps / 1e9 } else { 0.0 };
-    let (rr, _, _) = stats(&right_rps);
-    let (wr, _, _) = stats(&wrong_rps);
-    let (rp, _, _) = stats(&right_p50);
-    let (wp, _, _) = stats(&wrong_p50);
-    Ok(vec![
-        "| measure | right key | wrong key | target | verdict |".into(),
-        "|---|---|---|---|---|".into(),
-        format!(
-            "| GET /api/v1/users/me, requests/s (401 for the wrong key) | {rr:.0} | {wr:.0} | a wrong key costs no more than a right one | {} |",
-            if wr >= rr * 0.9 { "met" } else { "**not met**" }
-        ),
-        format!("| p50 latency | {rp:.3} ms | {wp:.3} ms | | |"),
-        format!(
-            "| SHA-256 of the presented key | {hash_ns:.0} ns per request (sink {sink}) = {:.1}% of a small-list request at {rps:.0} req/s on one core | | hashing adds ≤ 5% | {} |",
-            share * 100.0,
-            if share <= 0.05 { "met" } else { "**not met**" }
-        ),
-        "".into(),
-        "Keys are looked up by their SHA-256 in a hash map, never compared byte by byte, so the time to reject a key reveals nothing about valid keys; a wrong key does less work than a right one (no snapshot or response rendering).".into(),
-    ])
 }

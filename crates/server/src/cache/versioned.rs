@@ -1,5 +1,5 @@
-//! Rendered responses kept per realm version: a response for a given key is
-//! rendered once and served as bytes until the realm's version moves.
+//! Whole response bodies by key, per realm version: a body is rendered once
+//! (outside the lock) and served as bytes until the realm's version moves.
 
 use axum::body::Bytes;
 use cohort_core::{RealmId, Snapshot, Version};
