@@ -19,12 +19,12 @@ pub enum Error {
     /// A listed member is unknown, from another realm, or deactivated.
     #[error("user {0} cannot be a member")]
     InvalidMember(UserId),
-    /// A listed member key names no active client.
-    #[error("no client with key {0:?}")]
-    UnknownClient(String),
-    /// A listed member key names a group, where only clients may be members.
-    #[error("{0:?} is a group, not a client")]
-    NotAClient(String),
+    /// A listed member key names no user.
+    #[error("no user with key {0:?}")]
+    UnknownMemberKey(String),
+    /// A listed member key names a group, where only users may be members.
+    #[error("{0:?} is a group, not a user")]
+    MemberKeyIsGroup(String),
 
     // ---- state that forbids the operation ----
     #[error("group {0} is deactivated")]
@@ -70,8 +70,9 @@ pub enum Error {
     GroupExists(String),
     #[error("key {0:?} is listed more than once")]
     DuplicateKey(String),
-    #[error("client {0:?} is deactivated")]
-    ClientDeactivated(String),
+    /// The user a key names is deactivated.
+    #[error("user with key {0:?} is deactivated")]
+    UserKeyDeactivated(String),
     #[error("more than {max} items in one request")]
     TooManyItems { max: usize },
     #[error("key is invalid: {reason}")]

@@ -30,9 +30,9 @@ fn member_ids(snap: &Snapshot, keys: &[String]) -> Result<Vec<UserId>> {
         }
         match snap.principal(key) {
             Some(Principal::User(id)) if snap.is_active_user(id) => ids.push(id),
-            Some(Principal::User(_)) => return Err(Error::ClientDeactivated(key.clone())),
-            Some(Principal::Group(_)) => return Err(Error::NotAClient(key.clone())),
-            None => return Err(Error::UnknownClient(key.clone())),
+            Some(Principal::User(_)) => return Err(Error::UserKeyDeactivated(key.clone())),
+            Some(Principal::Group(_)) => return Err(Error::MemberKeyIsGroup(key.clone())),
+            None => return Err(Error::UnknownMemberKey(key.clone())),
         }
     }
     Ok(ids)
@@ -176,7 +176,7 @@ pub(super) fn put_clients(
             Some(Principal::Group(_)) => return Err(Error::KeyTaken(key.to_string())),
             Some(Principal::User(id)) => {
                 if !plan.snap.is_active_user(id) {
-                    return Err(Error::ClientDeactivated(key.to_string()));
+                    return Err(Error::UserKeyDeactivated(key.to_string()));
                 }
                 update_user(
                     plan,

@@ -153,8 +153,8 @@ impl From<Error> for ImkitError {
             UserNotFound(_) => {
                 ImkitError::not_found("CLIENT_NOT_FOUND", "The specified client does not exist")
             }
-            UnknownClient(key) => ImkitError::invalid(format!("members: no client with _id '{key}'")),
-            NotAClient(key) => ImkitError::invalid(format!("members: '{key}' is a group, not a client")),
+            UnknownMemberKey(key) => ImkitError::invalid(format!("members: no client with _id '{key}'")),
+            MemberKeyIsGroup(key) => ImkitError::invalid(format!("members: '{key}' is a group, not a client")),
             InvalidMember(id) => ImkitError::invalid(format!("members: user {id} is not an active client")),
             DuplicateKey(key) => ImkitError::invalid(format!("'{key}' is listed more than once")),
             KeyTaken(key) => ImkitError::conflict(
@@ -162,7 +162,7 @@ impl From<Error> for ImkitError {
                 format!("'{key}' is already the _id of another client or group (they share one namespace)"),
             ),
             GroupExists(_) => ImkitError::conflict("GROUP_ALREADY_EXISTS", "A group with this ID already exists"),
-            ClientDeactivated(key) => ImkitError::conflict(
+            UserKeyDeactivated(key) => ImkitError::conflict(
                 "CLIENT_DEACTIVATED",
                 format!("Client '{key}' is deactivated; reactivate it before changing it"),
             ),

@@ -177,10 +177,10 @@ impl From<Error> for ZulipError {
             KeyTaken(key) => bad(format!("Key '{key}' is already in use.")),
             KeyInvalid { reason } => bad(format!("Invalid key: {reason}.")),
             // Key-addressed (IMKIT) errors; Zulip requests do not produce them.
-            UnknownClient(key) | NotAClient(key) => bad(format!("Invalid user: {key}")),
+            UnknownMemberKey(key) | MemberKeyIsGroup(key) => bad(format!("Invalid user: {key}")),
             GroupExists(key) => bad(format!("User group with key '{key}' already exists.")),
             DuplicateKey(key) => bad(format!("Key '{key}' is listed more than once.")),
-            ClientDeactivated(_) => bad("User is deactivated"),
+            UserKeyDeactivated(_) => bad("User is deactivated"),
             TooManyItems { max } => bad(format!("At most {max} items per request.")),
             AlreadyMember(id) => bad(format!("User {id} is already a member of this group")),
             NotMember(id) => bad(format!("There is no member '{id}' in this user group")),
