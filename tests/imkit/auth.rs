@@ -117,7 +117,7 @@ async fn api_key_is_required_checked_per_realm_and_rotatable() {
         404,
         "Not Found",
         "GROUP_NOT_FOUND",
-        "ops",
+        "The specified group does not exist",
     );
     assert_err(
         &oik.get(&format!("/admin/clients/{}", realm.bot.id), &[])
@@ -132,7 +132,7 @@ async fn api_key_is_required_checked_per_realm_and_rotatable() {
         404,
         "Not Found",
         "GROUP_NOT_FOUND",
-        "ops",
+        "The specified group does not exist",
     );
     // Its own namespace: the same _id and nickname are free there...
     let theirs = oik.group(j!({"_id": "ops", "nickname": "Ops"})).await;

@@ -560,74 +560,31 @@ async fn bad_queries_are_invalid_query() {
     ik.client(j!({"_id": "ann", "nickname": "Ann", "email": "ann@corp.example"}))
         .await;
     let before = state(&realm, &ik).await;
-    let long_regex = j!({"nickname": {"$regex": "a".repeat(513)}}).to_string();
+    // Each refusal's reason is logged (the query module's unit tests check
+    // them); the client gets IMKIT's one documented message.
     let long_q = j!({"nickname": {"$in": vec!["x".repeat(100); 90]}}).to_string();
-    let many_in =
-        j!({"_id": {"$in": (0..1001).map(|i| i.to_string()).collect::<Vec<_>>()}}).to_string();
-    #[rustfmt::skip]
-    let bad: Vec<(String, &str)> = vec![
-        ("not json".into(), "not valid JSON"),
-        ("{\"nickname\": ".into(), "not valid JSON"),
-        ("{'nickname': 'Ann'}".into(), "not valid JSON"),
-        ("[1]".into(), "must be a JSON object"),
-        (r#"[{"nickname": "Ann"}]"#.into(), "must be a JSON object"),
-        (r#""Ann""#.into(), "must be a JSON object"),
-        ("42".into(), "must be a JSON object"),
-        ("null".into(), "must be a JSON object"),
-        (r#"{"$or": [{"nickname": "Ann"}, {"nickname": "Bo"}]}"#.into(), "$or"),
-        (r#"{"$and": [{"nickname": "Ann"}]}"#.into(), "$and"),
-        (r#"{"$where": "this.nickname == 'Ann'"}"#.into(), "$where"),
-        (r#"{"nickname": {"$where": "1"}}"#.into(), "$where"),
-        (r#"{"nickname": {"$not": {"$eq": "Ann"}}}"#.into(), "$not"),
-        (r#"{"nickname": {"$type": "string"}}"#.into(), "$type"),
-        (r#"{"nickname": {"$elemMatch": {"$eq": "Ann"}}}"#.into(), "$elemMatch"),
-        (r#"{"password": "x"}"#.into(), "unknown field password"),
-        (r#"{"token": {"$exists": true}}"#.into(), "unknown field token"),
-        (r#"{"address.port": 1}"#.into(), "unknown field"),
-        (r#"{"a": {"b": {"c": {"d": {"e": 1}}}}}"#.into(), "nests too deeply"),
-        (r#"{"nickname": {"$in": [[[[["x"]]]]]}}"#.into(), "nests too deeply"),
-        (r#"{"nickname": {}}"#.into(), "operator object or a plain value"),
-        (r#"{"nickname": {"first": "Ann"}}"#.into(), "operator object or a plain value"),
-        (r#"{"nickname": {"$eq": "Ann", "plain": 1}}"#.into(), "operator object or a plain value"),
-        (r#"{"nickname": ["Ann"]}"#.into(), "operator object or a plain value"),
-        (r#"{"nickname": {"$regex": "("}}"#.into(), "invalid regular expression"),
-        (r#"{"nickname": {"$regex": "[a-"}}"#.into(), "invalid regular expression"),
-        (r#"{"nickname": {"$regex": "a{1000}{1000}"}}"#.into(), "too large"),
-        (r#"{"nickname": {"$regex": "Ann", "$options": "x"}}"#.into(), "$options"),
-        (r#"{"nickname": {"$regex": "Ann", "$options": "im"}}"#.into(), "$options"),
-        (r#"{"nickname": {"$regex": "Ann", "$options": 1}}"#.into(), "$options"),
-        (r#"{"nickname": {"$options": "i"}}"#.into(), "$options needs $regex"),
-        (r#"{"nickname": {"$regex": 5}}"#.into(), "$regex needs a string"),
-        (r#"{"createdAt": {"$regex": "2025"}}"#.into(), "text fields only"),
-        (long_regex, "limited to 512 characters"),
-        (r#"{"_id": {"$in": "ann"}}"#.into(), "$in needs an array"),
-        (r#"{"_id": {"$nin": {"a": 1}}}"#.into(), "$nin needs an array"),
-        (many_in, "limited to 1000 values"),
-        (r#"{"email": {"$exists": "yes"}}"#.into(), "$exists needs true or false"),
-        (r#"{"createdAt": {"$gte": "yesterday"}}"#.into(), "is not a date"),
-        (r#"{"createdAt": {"$gte": "2025-13-01"}}"#.into(), "is not a date"),
-        (r#"{"createdAt": "2025-01-01T00:00:00"}"#.into(), "is not a date"),
-        (r#"{"nickname": {"$eq": {"a": 1}}}"#.into(), "comparison values"),
-        (r#"{"nickname": {"$in": [["Ann"]]}}"#.into(), "comparison values"),
-        (long_q.clone(), "limited to 8192 bytes"),
+    let bad = [
+        "not json".to_string(),
+        "[1]".into(),
+        r#"{"$or": [{"nickname": "Ann"}, {"nickname": "Bo"}]}"#.into(),
+        r#"{"nickname": {"$where": "1"}}"#.into(),
+        r#"{"password": "x"}"#.into(),
+        r#"{"a": {"b": {"c": {"d": {"e": 1}}}}}"#.into(),
+        r#"{"nickname": {"$regex": "("}}"#.into(),
+        r#"{"createdAt": {"$gte": "yesterday"}}"#.into(),
+        long_q,
     ];
-    assert!(long_q.len() > 8192);
-    for (q, message) in &bad {
-        let got = ik.get("/admin/clients", &[("q", q.as_str())]).await;
-        assert_err(&got, 400, "Invalid query syntax", "INVALID_QUERY", message);
-        assert!(
-            got.1["error"]["message"]
-                .as_str()
-                .unwrap()
-                .starts_with("MongoDB query syntax error"),
-            "{}",
-            got.1
-        );
-        // Paging does not rescue a bad q.
-        let got = ik
-            .get("/admin/clients", &[("q", q.as_str()), ("limit", "1")])
-            .await;
-        assert_err(&got, 400, "Invalid query syntax", "INVALID_QUERY", message);
+    for q in &bad {
+        for paging in [&[][..], &[("limit", "1")][..]] {
+            let mut params = vec![("q", q.as_str())];
+            params.extend_from_slice(paging);
+            let got = ik.get("/admin/clients", &params).await;
+            assert_err(&got, 400, "Invalid query syntax", "INVALID_QUERY", "");
+            assert_eq!(
+                got.1["error"]["message"], "MongoDB query syntax error",
+                "{q}"
+            );
+        }
     }
     assert_eq!(state(&realm, &ik).await, before);
 }
@@ -670,7 +627,10 @@ async fn client_get_by_id() {
         assert_eq!(got.1["RC"], 404, "{key}: {}", got.1);
         assert_eq!(got.1["error"]["code"], "CLIENT_NOT_FOUND");
         assert_eq!(got.0, 404);
-        assert!(got.1["error"]["message"].as_str().unwrap().contains(key));
+        assert_eq!(
+            got.1["error"]["message"], "The specified client does not exist",
+            "{key}"
+        );
     }
     assert_eq!(state(&realm, &ik).await, before);
 
@@ -706,6 +666,6 @@ async fn client_not_found_uses_the_documented_rm() {
         404,
         "Client not found",
         "CLIENT_NOT_FOUND",
-        "nope",
+        "The specified client does not exist",
     );
 }

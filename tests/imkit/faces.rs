@@ -111,7 +111,7 @@ async fn both_faces_see_one_directory() {
         404,
         "Client not found",
         "CLIENT_NOT_FOUND",
-        "alice",
+        "The specified client does not exist",
     );
     assert_eq!(ik.search(r#"{"_id": "alice"}"#, &[]).await, (vec![], 0));
     assert_eq!(

@@ -110,9 +110,9 @@ pub async fn get(app: ImkitApp, KeyPath(key): KeyPath) -> ImkitResult {
         Principal::Group(_) => None,
     }) {
         Some(user) => Ok(ok(client_json(user))),
-        None => Err(ImkitError::not_found(
-            "CLIENT_NOT_FOUND",
-            format!("Client '{key}' not found"),
-        )),
+        None => {
+            tracing::info!(key, "no such client");
+            Err(ImkitError::client_not_found())
+        }
     }
 }

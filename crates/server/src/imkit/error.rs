@@ -51,15 +51,6 @@ impl ImkitError {
         )
     }
 
-    pub fn query(detail: impl std::fmt::Display) -> ImkitError {
-        ImkitError::new(
-            StatusCode::BAD_REQUEST,
-            "Invalid query syntax",
-            "INVALID_QUERY",
-            format!("MongoDB query syntax error: {detail}"),
-        )
-    }
-
     /// IMKIT's documented message, exactly; the limit goes to the log.
     pub fn too_large_result(asked: u64, max: u64) -> ImkitError {
         tracing::info!(limit = asked, max, "page size refused");
@@ -87,6 +78,16 @@ impl ImkitError {
             _ => "Not Found",
         };
         ImkitError::new(StatusCode::NOT_FOUND, rm, code, message)
+    }
+
+    /// Every unknown client gets IMKIT's one message; which key goes to the log.
+    pub fn client_not_found() -> ImkitError {
+        ImkitError::not_found("CLIENT_NOT_FOUND", "The specified client does not exist")
+    }
+
+    /// cohort's counterpart for groups, worded the same way.
+    pub fn group_not_found() -> ImkitError {
+        ImkitError::not_found("GROUP_NOT_FOUND", "The specified group does not exist")
     }
 
     fn conflict(code: &'static str, message: impl Into<String>) -> ImkitError {
@@ -148,10 +149,10 @@ impl From<Error> for ImkitError {
             )
         }
         match err {
-            GroupNotFound(_) => ImkitError::not_found("GROUP_NOT_FOUND", "The specified group does not exist"),
+            GroupNotFound(_) => ImkitError::group_not_found(),
             SubgroupNotFound(id) => ImkitError::invalid(format!("no group {id} (listed as a subgroup)")),
             UserNotFound(_) => {
-                ImkitError::not_found("CLIENT_NOT_FOUND", "The specified client does not exist")
+                ImkitError::client_not_found()
             }
             UnknownMemberKey(key) => ImkitError::invalid(format!("members: no client with _id '{key}'")),
             MemberKeyIsGroup(key) => ImkitError::invalid(format!("members: '{key}' is a group, not a client")),
@@ -245,5 +246,19 @@ impl From<EngineError> for ImkitError {
                 ImkitError::internal()
             }
         }
+    }
+}
+
+/// IMKIT's documented message, exactly; what was wrong with `q` goes to the
+/// log (inside the request's span, so with its request id).
+impl From<super::query::QueryError> for ImkitError {
+    fn from(err: super::query::QueryError) -> ImkitError {
+        tracing::info!(detail = %err.0, "q refused");
+        ImkitError::new(
+            StatusCode::BAD_REQUEST,
+            "Invalid query syntax",
+            "INVALID_QUERY",
+            "MongoDB query syntax error",
+        )
     }
 }

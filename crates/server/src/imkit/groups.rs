@@ -16,10 +16,10 @@ type ImkitResult = Result<Response, ImkitError>;
 fn group_by_key(snap: &Snapshot, key: &str) -> Result<GroupId, ImkitError> {
     match snap.principal(key) {
         Some(Principal::Group(id)) if snap.group(id).is_some_and(|g| visible(g)) => Ok(id),
-        _ => Err(ImkitError::not_found(
-            "GROUP_NOT_FOUND",
-            format!("Group '{key}' not found"),
-        )),
+        _ => {
+            tracing::info!(key, "no such group");
+            Err(ImkitError::group_not_found())
+        }
     }
 }
 
