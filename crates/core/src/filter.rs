@@ -78,8 +78,7 @@ pub enum Filter {
 #[derive(Clone, Debug)]
 pub struct Pattern(regex::Regex);
 
-/// Longest pattern source accepted.
-pub const MAX_PATTERN_LEN: usize = 512;
+pub use crate::validate::MAX_PATTERN_LEN;
 /// Largest compiled pattern accepted (bytes of the regex program).
 const MAX_PATTERN_PROGRAM: usize = 256 * 1024;
 

@@ -24,6 +24,17 @@ pub const MAX_BATCH: usize = 1_000;
 /// Zulip's user full-name limits and forbidden characters.
 pub const MAX_FULL_NAME: usize = 100;
 pub const MIN_FULL_NAME: usize = 2;
+/// Page size of a paged list (IMKIT's `limit`) when none is asked for, and the
+/// largest page served.
+pub const DEFAULT_PAGE: u64 = 50;
+pub const MAX_PAGE: u64 = 100;
+/// Limits on a query document (IMKIT's `q`): its size in bytes, how deeply
+/// objects and arrays nest, the values of one `$in`/`$nin`, and the length of
+/// a pattern (`$regex`), in characters.
+pub const MAX_QUERY_BYTES: usize = 8 * 1024;
+pub const MAX_QUERY_DEPTH: usize = 4;
+pub const MAX_QUERY_IN: usize = 1_000;
+pub const MAX_PATTERN_LEN: usize = 512;
 /// Zulip's organization-name limit, in characters.
 pub const MAX_REALM_NAME: usize = 40;
 const FULL_NAME_FORBIDDEN: [char; 6] = ['*', '`', '\\', '>', '"', '@'];

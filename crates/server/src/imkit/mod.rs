@@ -26,14 +26,11 @@ use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
+use cohort_core::validate::{DEFAULT_PAGE, MAX_PAGE};
 use cohort_core::{Actor, Command, Snapshot};
 use cohort_engine::{secrets, EngineError, Executed};
 use serde_json::{Map, Value};
 use std::sync::Arc;
-
-/// Page size when `limit` is absent, and the largest page served.
-pub const DEFAULT_LIMIT: u64 = 50;
-pub const MAX_LIMIT: u64 = 100;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -204,9 +201,9 @@ impl QueryParams {
 
     /// `limit` and `skip`, with IMKIT's default and maximum page size.
     pub fn page(&self) -> Result<(usize, usize), ImkitError> {
-        let limit = self.number("limit", DEFAULT_LIMIT)?;
-        if limit > MAX_LIMIT {
-            return Err(ImkitError::too_large_result(limit, MAX_LIMIT));
+        let limit = self.number("limit", DEFAULT_PAGE)?;
+        if limit > MAX_PAGE {
+            return Err(ImkitError::too_large_result(limit, MAX_PAGE));
         }
         let skip = self.number("skip", 0)?;
         let skip = usize::try_from(skip).map_err(|_| ImkitError::invalid("skip is too large"))?;

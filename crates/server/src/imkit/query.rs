@@ -4,6 +4,7 @@
 //! fields. Everything else is refused with `INVALID_QUERY` rather than guessed.
 
 use cohort_core::filter::{Comparison, Filter, Operand, Pattern, UserField};
+use cohort_core::validate::{MAX_QUERY_BYTES, MAX_QUERY_DEPTH, MAX_QUERY_IN};
 use serde_json::{Map, Value};
 
 /// Why a `q` was refused. The face answers IMKIT's one documented message
@@ -14,13 +15,6 @@ pub struct QueryError(pub String);
 fn bad(detail: impl std::fmt::Display) -> QueryError {
     QueryError(detail.to_string())
 }
-
-/// Deepest nesting of objects and arrays accepted in `q`.
-const MAX_DEPTH: usize = 4;
-/// Longest `q` accepted, in bytes.
-const MAX_QUERY: usize = 8 * 1024;
-/// Most values in one `$in`/`$nin`.
-const MAX_IN: usize = 1_000;
 
 fn field(name: &str) -> Result<UserField, QueryError> {
     Ok(match name {
@@ -116,8 +110,8 @@ fn operators(field: UserField, ops: &Map<String, Value>) -> Result<Filter, Query
                 let Value::Array(items) = value else {
                     return Err(bad(format!("{op} needs an array")));
                 };
-                if items.len() > MAX_IN {
-                    return Err(bad(format!("{op} is limited to {MAX_IN} values")));
+                if items.len() > MAX_QUERY_IN {
+                    return Err(bad(format!("{op} is limited to {MAX_QUERY_IN} values")));
                 }
                 let values = items
                     .iter()
@@ -158,11 +152,11 @@ fn operators(field: UserField, ops: &Map<String, Value>) -> Result<Filter, Query
 }
 
 pub fn compile(text: &str) -> Result<Filter, QueryError> {
-    if text.len() > MAX_QUERY {
-        return Err(bad(format!("q is limited to {MAX_QUERY} bytes")));
+    if text.len() > MAX_QUERY_BYTES {
+        return Err(bad(format!("q is limited to {MAX_QUERY_BYTES} bytes")));
     }
     let document: Value = serde_json::from_str(text).map_err(|_| bad("q is not valid JSON"))?;
-    if depth(&document) > MAX_DEPTH {
+    if depth(&document) > MAX_QUERY_DEPTH {
         return Err(bad("q nests too deeply"));
     }
     let Value::Object(document) = document else {
@@ -227,7 +221,7 @@ mod tests {
         use serde_json::json;
         let long_regex = json!({"nickname": {"$regex": "a".repeat(513)}}).to_string();
         let long_q = json!({"nickname": {"$in": vec!["x".repeat(100); 90]}}).to_string();
-        assert!(long_q.len() > MAX_QUERY);
+        assert!(long_q.len() > MAX_QUERY_BYTES);
         let many_in = json!({"_id": {"$in": (0..1001).map(|i| i.to_string()).collect::<Vec<_>>()}})
             .to_string();
         #[rustfmt::skip]
