@@ -26,7 +26,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
-pub use writer::Request;
+use writer::Request;
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum EngineError {

@@ -12,9 +12,9 @@
 mod body;
 mod cache;
 mod form;
-pub mod imkit;
+mod imkit;
 mod ops;
-pub mod zulip;
+mod zulip;
 
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
