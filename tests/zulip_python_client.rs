@@ -30,6 +30,10 @@ fn client_version(python: &Path) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
+/// Tests in this binary run in parallel; the first one builds the virtualenv
+/// and the others wait for it, rather than racing to create the same one.
+static VENV: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn python_with_zulip() -> PathBuf {
     if let Ok(python) = std::env::var("COHORT_PYTHON") {
         let python = PathBuf::from(python);
@@ -41,6 +45,7 @@ fn python_with_zulip() -> PathBuf {
         );
         return python;
     }
+    let _building = VENV.lock().unwrap_or_else(|e| e.into_inner());
     let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("zulip-venv");
     let python = venv.join("bin/python");
     // A cached venv with another version (the pin moved) is rebuilt.
