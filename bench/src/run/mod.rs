@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 mod auth;
 mod huge;
 mod imkit;
+mod lag;
 mod mixed;
 mod pair;
 mod pg;
@@ -29,6 +30,7 @@ mod writes;
 use auth::auth_cost;
 use huge::huge_scenario;
 use imkit::imkit_scenario;
+use lag::lag_scenario;
 use mixed::mixed_scenario;
 use pair::pair_scenario;
 use pg::pg_writes;
@@ -68,7 +70,7 @@ pub struct RunArgs {
     #[arg(long)]
     skip_huge: bool,
     /// Run only these scenarios: list, imkit, transitive, pair, mixed, writes,
-    /// pg, huge, auth (all when empty).
+    /// pg, lag, huge, auth (all when empty).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
 }
@@ -160,9 +162,15 @@ impl Plan {
     }
 
     fn cohort(&self, db: &str, log: &str) -> Result<Proc> {
+        self.cohort_with(db, log, &[])
+    }
+
+    /// `cohort serve` with extra `serve` arguments.
+    fn cohort_with(&self, db: &str, log: &str, serve: &[&str]) -> Result<Proc> {
         let mut command = pinned(self.server_cpu, &self.cohort);
         command
             .args(["--db", db, "serve", "--listen", "127.0.0.1:0"])
+            .args(serve)
             .env("COHORT_LOG", log);
         spawn_until(command, "cohort listening on ")
     }
@@ -569,6 +577,13 @@ pub async fn run(args: RunArgs) -> Result<()> {
         None
     };
 
+    // ---- replication lag between two PostgreSQL nodes
+    let lag = if pg_up && plan.wants("lag") {
+        Some(lag_scenario(&plan, &args.pg, write_size).await?)
+    } else {
+        None
+    };
+
     // ---- huge: memory and cold start
     let mut huge_rows = Vec::new();
     if !args.skip_huge && plan.wants("huge") {
@@ -628,6 +643,28 @@ pub async fn run(args: RunArgs) -> Result<()> {
         _ => report.push("| member add/remove, 64 clients, PostgreSQL | not measured: PostgreSQL unreachable | | | | ≥ 5× | – |".to_string()),
     }
     report.push("");
+    if plan.wants("lag") {
+        report.push("## Replication lag (PostgreSQL)");
+        report.push("");
+        report.push("Two nodes on one database, both with `--poll-ms 600000` so only LISTEN/NOTIFY moves node B. Each write on node A (add or remove one member, alternately) is followed by reading node B back to back; the lag is from A's acknowledgement to B's first answer showing the change (one read's round trip included).");
+        report.push("");
+        report.push("| scenario | writes | median ms | p99 ms | max ms |");
+        report.push("|---|---|---|---|---|");
+        match &lag {
+            Some(l) => report.push(format!(
+                "| member add/remove on node A, read on node B ({}) | {} | {:.2} | {:.2} | {:.2} |",
+                format!("{write_size:?}").to_lowercase(),
+                l.writes,
+                l.median_ms,
+                l.p99_ms,
+                l.max_ms
+            )),
+            None => report.push(
+                "| member add/remove on node A, read on node B | not measured: PostgreSQL unreachable | | | |",
+            ),
+        }
+        report.push("");
+    }
     report.push("## Memory and start-up");
     report.push("");
     report.push("| data set | measured | target | verdict |");
