@@ -11,22 +11,29 @@ use crate::generate::{self, Size};
 use crate::load::{self, Measured, Tool};
 use anyhow::{bail, Context as _, Result};
 use base64::Engine as _;
-use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod auth;
+mod huge;
 mod imkit;
+mod lag;
 mod mixed;
+mod pair;
+mod pg;
 mod read;
 mod report;
 mod writes;
 
 use auth::auth_cost;
+use huge::huge_scenario;
 use imkit::imkit_scenario;
+use lag::lag_scenario;
 use mixed::mixed_scenario;
+use pair::pair_scenario;
+use pg::pg_writes;
 use read::read_scenario;
 use report::Report;
 use writes::write_load;
@@ -63,7 +70,7 @@ pub struct RunArgs {
     #[arg(long)]
     skip_huge: bool,
     /// Run only these scenarios: list, imkit, transitive, pair, mixed, writes,
-    /// pg, huge, auth (all when empty).
+    /// pg, lag, huge, auth (all when empty).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
 }
@@ -155,9 +162,15 @@ impl Plan {
     }
 
     fn cohort(&self, db: &str, log: &str) -> Result<Proc> {
+        self.cohort_with(db, log, &[])
+    }
+
+    /// `cohort serve` with extra `serve` arguments.
+    fn cohort_with(&self, db: &str, log: &str, serve: &[&str]) -> Result<Proc> {
         let mut command = pinned(self.server_cpu, &self.cohort);
         command
             .args(["--db", db, "serve", "--listen", "127.0.0.1:0"])
+            .args(serve)
             .env("COHORT_LOG", log);
         spawn_until(command, "cohort listening on ")
     }
@@ -526,38 +539,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
             }
         }
         if size == reach_size && plan.wants("pair") {
-            // The write-then-read pair.
-            let group = info["group_ids"][0].as_i64().unwrap_or(0);
-            let users: Vec<String> = info["user_ids"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|u| u.to_string())
-                .collect();
-            let mut command = pinned(plan.client_cpu, &std::env::current_exe()?);
-            command.args([
-                "pair",
-                "--base",
-                &server.url,
-                "--auth",
-                &auth,
-                "--group",
-                &group.to_string(),
-                "--users",
-                &users.join(","),
-            ]);
-            command.args(["--iterations", if plan.smoke { "10" } else { "200" }]);
-            let out = command.output()?;
-            let pair: Value = serde_json::from_slice(&out.stdout)
-                .with_context(|| String::from_utf8_lossy(&out.stderr).to_string())?;
-            let p50 = pair["p50_ms"].as_f64().unwrap_or(0.0);
-            extra_rows.push(format!(
-                "| add one member, then GET /api/v1/user_groups ({name}, {} body) | p50 {p50:.2} ms, p99 {:.2} ms over {} pairs (one connection) | | | | | | | | | | | p50 ≤ 5 ms | {} |",
-                human_bytes(pair["body_bytes"].as_f64().unwrap_or(0.0)),
-                pair["p99_ms"].as_f64().unwrap_or(0.0),
-                pair["iterations"],
-                if p50 <= 5.0 { "met" } else { "**not met**" }
-            ));
+            extra_rows.push(pair_scenario(&plan, &name, &server, &auth, &info)?);
         }
         if size == reach_size && plan.wants("mixed") {
             mixed_rows.extend(mixed_scenario(&plan, &name, &server, &auth, &info).await?);
@@ -589,82 +571,23 @@ pub async fn run(args: RunArgs) -> Result<()> {
     }
 
     // ---- PostgreSQL writes
-    let mut writes_pg = None;
-    if pg_up && plan.wants("pg") {
-        let database = format!("cohort_bench_{}", std::process::id());
-        let admin = format!("{}/postgres", args.pg);
-        let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls).await?;
-        tokio::spawn(connection);
-        // One statement each: CREATE DATABASE cannot run in a transaction block.
-        client
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {database}"))
-            .await?;
-        client
-            .batch_execute(&format!("CREATE DATABASE {database}"))
-            .await?;
-        let db = format!("{}/{database}", args.pg);
-        let info = {
-            let store = cohort_store::open(
-                &cohort_store::DbUrl::parse(&db).map_err(anyhow::Error::msg)?,
-                true,
-            )
-            .await?;
-            generate::generate(store.as_ref(), write_size).await?
-        };
-        let auth = basic(
-            info["email"].as_str().unwrap_or(""),
-            info["api_key"].as_str().unwrap_or(""),
-        );
-        let server = plan.cohort(&db, "warn")?;
-        writes_pg = Some(write_load(&plan, &server, &auth, &info)?);
-        drop(server);
-        client
-            .batch_execute(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
-            .await?;
-    }
+    let writes_pg = if pg_up && plan.wants("pg") {
+        Some(pg_writes(&plan, &args.pg, write_size).await?)
+    } else {
+        None
+    };
+
+    // ---- replication lag between two PostgreSQL nodes
+    let lag = if pg_up && plan.wants("lag") {
+        Some(lag_scenario(&plan, &args.pg, write_size).await?)
+    } else {
+        None
+    };
 
     // ---- huge: memory and cold start
     let mut huge_rows = Vec::new();
     if !args.skip_huge && plan.wants("huge") {
-        let size = if plan.smoke { Size::Tiny } else { Size::Huge };
-        let name = format!("{size:?}").to_lowercase();
-        let path = plan.work.join(format!("{name}-coldstart.db"));
-        let _ = std::fs::remove_file(&path);
-        let db = format!("sqlite://{}", path.display());
-        let started = Instant::now();
-        let info = {
-            let store = cohort_store::open(
-                &cohort_store::DbUrl::parse(&db).map_err(anyhow::Error::msg)?,
-                true,
-            )
-            .await?;
-            generate::generate(store.as_ref(), size).await?
-        };
-        let generated = started.elapsed();
-        let auth = basic(
-            info["email"].as_str().unwrap_or(""),
-            info["api_key"].as_str().unwrap_or(""),
-        );
-        let spawned = Instant::now();
-        let server = plan.cohort(&db, "warn")?;
-        let url = format!("{}/api/v1/users/me", server.url);
-        while fetch(&url, Some(&auth)).await.is_err() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        let cold = spawned.elapsed();
-        let rss = server.rss_mib();
-        let users = info["users"].as_f64().unwrap_or(1.0);
-        let edges = info["edges"].as_f64().unwrap_or(1.0);
-        huge_rows.push(format!(
-            "| {name}: {} users, {} groups, {} membership edges (generated in {:.0} s) | cold start to first API answer {:.2} s (listening after {:.2} s); RSS {rss:.0} MiB = {:.0} B per user or {:.0} B per edge (all memory counted against each) | RSS ≤ 1 GiB; serving ≤ 10 s | {} |",
-            info["users"], info["groups"], info["edges"],
-            generated.as_secs_f64(),
-            cold.as_secs_f64(),
-            server.started.as_secs_f64(),
-            rss * 1024.0 * 1024.0 / users,
-            rss * 1024.0 * 1024.0 / edges,
-            if rss <= 1024.0 && cold.as_secs_f64() <= 10.0 { "met" } else { "**not met**" }
-        ));
+        huge_rows.push(huge_scenario(&plan).await?);
     }
 
     // ---- the report
@@ -720,6 +643,28 @@ pub async fn run(args: RunArgs) -> Result<()> {
         _ => report.push("| member add/remove, 64 clients, PostgreSQL | not measured: PostgreSQL unreachable | | | | ≥ 5× | – |".to_string()),
     }
     report.push("");
+    if plan.wants("lag") {
+        report.push("## Replication lag (PostgreSQL)");
+        report.push("");
+        report.push("Two nodes on one database, both with `--poll-ms 600000` so only LISTEN/NOTIFY moves node B. Each write on node A (add or remove one member, alternately) is followed by reading node B back to back; the lag is from A's acknowledgement to B's first answer showing the change (one read's round trip included).");
+        report.push("");
+        report.push("| scenario | writes | median ms | p99 ms | max ms |");
+        report.push("|---|---|---|---|---|");
+        match &lag {
+            Some(l) => report.push(format!(
+                "| member add/remove on node A, read on node B ({}) | {} | {:.2} | {:.2} | {:.2} |",
+                format!("{write_size:?}").to_lowercase(),
+                l.writes,
+                l.median_ms,
+                l.p99_ms,
+                l.max_ms
+            )),
+            None => report.push(
+                "| member add/remove on node A, read on node B | not measured: PostgreSQL unreachable | | | |",
+            ),
+        }
+        report.push("");
+    }
     report.push("## Memory and start-up");
     report.push("");
     report.push("| data set | measured | target | verdict |");
