@@ -640,7 +640,14 @@ pub async fn run(args: RunArgs) -> Result<()> {
                 format!("{write_size:?}").to_lowercase(), w.0, w.1, w.2, if ratio >= 5.0 { "met" } else { "**not met**" }
             ));
         }
-        _ => report.push("| member add/remove, 64 clients, PostgreSQL | not measured: PostgreSQL unreachable | | | | ≥ 5× | – |".to_string()),
+        _ => report.push(format!(
+            "| member add/remove, 64 clients, PostgreSQL | not measured: {} | | | | ≥ 5× | – |",
+            if plan.wants("pg") {
+                "PostgreSQL unreachable"
+            } else {
+                "not selected"
+            }
+        )),
     }
     report.push("");
     if plan.wants("lag") {
