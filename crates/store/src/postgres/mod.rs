@@ -416,6 +416,18 @@ async fn listen(config: tokio_postgres::Config, changed: Notify) {
                     Ok(()) => {
                         metrics::gauge!("cohort_postgres_listening").set(1.0);
                         tracing::info!("listening for other nodes' commits");
+                        // Commits made before LISTEN took effect (at start-up,
+                        // or while reconnecting) were announced to nobody:
+                        // report every realm's version now, so the engine
+                        // catches up without waiting for the next commit.
+                        match client.query("SELECT id, version FROM realms", &[]).await {
+                            Ok(rows) => {
+                                for row in rows {
+                                    changed(RealmId(row.get(0)), row.get::<_, i64>(1) as Version);
+                                }
+                            }
+                            Err(err) => tracing::warn!(%err, "cannot read realm versions"),
+                        }
                         while let Some(payload) = rx.recv().await {
                             let parsed = payload.split_once(':').and_then(|(r, v)| {
                                 Some((RealmId(r.parse().ok()?), v.parse::<Version>().ok()?))
