@@ -3,8 +3,9 @@
 //! version, so this is what the list cache does when readers hold snapshots
 //! of many versions at once.
 
-use super::{fetch, human_bytes, pinned, stats, Plan, Proc};
-use anyhow::{Context as _, Result};
+use super::writes::{writers, writers_result};
+use super::{fetch, human_bytes, stats, Plan, Proc};
+use anyhow::Result;
 use serde_json::Value;
 use std::process::Stdio;
 use std::time::Duration;
@@ -20,31 +21,14 @@ pub(super) async fn mixed_scenario(
     let url = format!("{}/api/v1/user_groups", server.url);
     let body = fetch(&url, Some(auth)).await?;
     let tool = plan.tool_for(body.len());
-    // Writers spread over many groups, so changes land in many segments.
-    let groups: Vec<String> = info["group_ids"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .take(64)
-        .map(|g| g.to_string())
-        .collect();
-    let users: Vec<String> = info["user_ids"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .take(64)
-        .map(|u| u.to_string())
-        .collect();
+    // Writers spread over 64 groups, so changes land in many segments.
+    const GROUPS: usize = 64;
     let (mut alone, mut mixed, mut writes) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..plan.rounds.min(5) {
         alone.push(plan.load(tool, &url, Some(auth))?);
-        let mut command = pinned(plan.client_cpu, &std::env::current_exe()?);
-        command.args(["writes", "--base", &server.url, "--auth", auth]);
-        command.args(["--clients", "64", "--groups", &groups.join(",")]);
-        command.args(["--users", &users.join(",")]);
         // The writers start first and outlast the read load.
         let millis = plan.run.as_millis() as u64 + 600;
-        command.args(["--millis", &millis.to_string()]);
+        let mut command = writers(plan, server, auth, info, GROUPS, millis)?;
         let writers = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -53,13 +37,7 @@ pub(super) async fn mixed_scenario(
         let read = plan.load(tool, &url, Some(auth));
         let out = writers.wait_with_output()?;
         mixed.push(read?);
-        let result: Value = serde_json::from_slice(&out.stdout)
-            .with_context(|| String::from_utf8_lossy(&out.stderr).to_string())?;
-        anyhow::ensure!(
-            result["acknowledged"].as_u64().unwrap_or(0) > 0,
-            "no write was acknowledged: {result}"
-        );
-        writes.push(result["ops_per_sec"].as_f64().unwrap_or(0.0));
+        writes.push(writers_result(&out)?.0);
     }
     let median = |runs: &[crate::load::Measured], f: fn(&crate::load::Measured) -> f64| {
         stats(&runs.iter().map(f).collect::<Vec<_>>()).0
@@ -71,7 +49,7 @@ pub(super) async fn mixed_scenario(
     let (p99_alone, p99_mixed) = (median(&alone, |m| m.p99_ms), median(&mixed, |m| m.p99_ms));
     Ok(vec![format!(
         "| GET /api/v1/user_groups ({name}) while 64 writers add/remove members of {} groups | {} | {} | {rps_alone:.0} / {p99_alone:.2} | {rps_mixed:.0} / {p99_mixed:.2} | {:.2} | {:.1}× | {:.0} |",
-        groups.len(),
+        info["group_ids"].as_array().map_or(0, Vec::len).min(GROUPS),
         human_bytes(body.len() as f64),
         tool.name(),
         rps_mixed / rps_alone.max(f64::MIN_POSITIVE),
