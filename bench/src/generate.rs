@@ -234,6 +234,7 @@ pub async fn generate(store: &dyn Store, size: Size) -> Result<Value> {
                     api_key: secrets::hash_key(&format!("bench-user-{}", id.0)),
                     date_joined: now,
                     updated_at: now,
+                    profile: Default::default(),
                 }),
             });
         }
@@ -281,6 +282,7 @@ pub async fn generate(store: &dyn Store, size: Size) -> Result<Value> {
                 settings: GroupSetting::ALL.map(settings),
                 members,
                 subgroups,
+                external_id: None,
             }),
         }
     };

@@ -234,6 +234,7 @@ pub async fn seed_demo(engine: &Engine, realm: RealmId, owner: UserId) -> Result
             settings,
             key: None,
             avatar_url: None,
+            external_id: None,
         })
     };
     let as_owner = Actor::User(owner);

@@ -2,9 +2,9 @@
 //! appends to the change log and applies to its tables, and what `Snapshot::apply`
 //! replays in memory: one vocabulary for persistence, catch-up and (later) events.
 
-use crate::ids::{Actor, GroupId, KeyHash, Millis, RealmId, UserId, Version};
+use crate::ids::{Actor, GroupId, KeyHash, Millis, RealmId, TokenId, UserId, Version};
 use crate::model::{
-    Group, GroupSetting, GroupUpsert, Realm, RealmSetting, Role, SettingValue, User,
+    Group, GroupSetting, GroupUpsert, Profile, Realm, RealmSetting, Role, SettingValue, Token, User,
 };
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +31,12 @@ pub enum Change {
     RealmSettingChanged {
         setting: RealmSetting,
         value: SettingValue,
+    },
+    TokenCreated {
+        token: Token,
+    },
+    TokenRevoked {
+        id: TokenId,
     },
     UserCreated {
         user: Box<User>,
@@ -107,6 +113,9 @@ pub struct UserPatch {
     pub api_key: Option<KeyHash>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub can_create_users: Option<bool>,
+    /// Replaces the whole identity-provider profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
 }
 
 impl RealmPatch {
@@ -130,6 +139,20 @@ impl RealmPatch {
     }
 }
 
+/// The one place token changes are applied to a realm record (snapshot and
+/// stores share it); `at` is the commit's time.
+pub fn apply_token_change(realm: &mut Realm, change: &Change, at: Millis) {
+    match change {
+        Change::TokenCreated { token } => realm.tokens.push(token.clone()),
+        Change::TokenRevoked { id } => {
+            if let Some(token) = realm.tokens.iter_mut().find(|t| t.id == *id) {
+                token.revoked_at = Some(at);
+            }
+        }
+        _ => {}
+    }
+}
+
 impl UserPatch {
     pub fn is_empty(&self) -> bool {
         *self == UserPatch::default()
@@ -147,6 +170,9 @@ pub struct GroupPatch {
     pub avatar_url: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deactivated: Option<bool>,
+    /// `Some(None)` clears it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<Option<String>>,
 }
 
 impl GroupPatch {

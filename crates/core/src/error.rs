@@ -4,7 +4,7 @@
 //! face until it is rendered.
 
 use crate::ids::{GroupId, UserId};
-use crate::model::{GroupSetting, RealmSetting};
+use crate::model::{GroupSetting, RealmSetting, Scope};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
@@ -77,6 +77,12 @@ pub enum Error {
     TooManyItems { max: usize },
     #[error("key is invalid: {reason}")]
     KeyInvalid { reason: &'static str },
+    #[error("user name {0:?} is already in use")]
+    UserNameTaken(String),
+    #[error("a live token named {0:?} already exists")]
+    TokenNameTaken(String),
+    #[error("no live token named {0:?}")]
+    TokenNotFound(String),
 
     // ---- membership edges ----
     #[error("user {0} is already a member")]
@@ -115,6 +121,15 @@ pub enum Error {
     MustBeOwner,
     #[error("not authorized to create users")]
     CannotCreateUsers,
+    /// A token acting outside its scopes (or revoked since it was checked).
+    #[error("the token lacks the {} scope", .0.name())]
+    MissingScope(Scope),
+    /// Only an operator (the CLI) may do this.
+    #[error("only an operator may do this")]
+    OperatorOnly,
+    /// A conditional write (`If-Match`) whose version is no longer current.
+    #[error("the resource changed since version {0}")]
+    VersionMismatch(String),
     #[error("the only owner cannot stop being an owner")]
     LastOwner,
     #[error("the only owner cannot be deactivated")]

@@ -1,18 +1,22 @@
-//! One filter algebra over directory users. Each dialect compiles its own
-//! syntax into it (IMKIT's MongoDB-style `q` today, SCIM's `filter` next) and
-//! the core evaluates it against a snapshot.
+//! One filter algebra over directory records (users and groups). Each
+//! dialect compiles its own syntax into it (IMKIT's MongoDB-style `q`, SCIM's
+//! `filter`) and the core evaluates it against a snapshot. `Filter<F>` is
+//! generic over the record's field set (`UserField`, `GroupField`); what a
+//! field's value is lives once, in `Record::value`.
 //!
 //! Evaluation is bounded: patterns use the `regex` crate (linear time in the
 //! input, no backtracking) and are refused above a compiled-size limit.
 
 use crate::ids::{GroupId, Millis};
-use crate::model::User;
+use crate::model::{Group, Principal, User};
 use crate::snapshot::Snapshot;
 use std::cmp::Ordering;
 
 /// The user attributes a filter may name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UserField {
+    /// The id, as text (SCIM's `id`).
+    Id,
     /// The IMKIT `_id`.
     Key,
     Name,
@@ -23,6 +27,39 @@ pub enum UserField {
     /// Milliseconds of the last login; cohort records none, so always 0.
     LastLogin,
     IsBot,
+    Active,
+    /// `User::login_name` (SCIM's `userName`).
+    LoginName,
+    ExternalId,
+    GivenName,
+    FamilyName,
+}
+
+/// The group attributes a filter may name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupField {
+    /// The id, as text (SCIM's `id`).
+    Id,
+    Key,
+    Name,
+    Description,
+    ExternalId,
+    CreatedAt,
+    UpdatedAt,
+}
+
+/// A record a filter can be evaluated on.
+pub trait Record {
+    type Field: Copy;
+    fn value(&self, field: Self::Field) -> Operand;
+    /// `Filter::MemberOf`: the record is a user in that group.
+    fn member_of(&self, _snap: &Snapshot, _group: GroupId, _transitive: bool) -> bool {
+        false
+    }
+    /// `Filter::HasMember`: the record is a group with that direct member.
+    fn has_member(&self, _snap: &Snapshot, _member: Principal) -> bool {
+        false
+    }
 }
 
 /// A literal in a filter.
@@ -45,33 +82,55 @@ pub enum Comparison {
     Lte,
 }
 
+/// String comparisons (SCIM's `eq co sw ew gt ge lt le` on text).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TextOp {
+    Equals,
+    Contains,
+    StartsWith,
+    EndsWith,
+    Greater,
+    GreaterOrEqual,
+    Less,
+    LessOrEqual,
+}
+
 #[derive(Clone, Debug)]
-pub enum Filter {
+pub enum Filter<F = UserField> {
     All,
-    And(Vec<Filter>),
-    Or(Vec<Filter>),
-    Not(Box<Filter>),
+    And(Vec<Filter<F>>),
+    Or(Vec<Filter<F>>),
+    Not(Box<Filter<F>>),
     Compare {
-        field: UserField,
+        field: F,
         op: Comparison,
         value: Operand,
     },
     In {
-        field: UserField,
+        field: F,
         values: Vec<Operand>,
     },
     Exists {
-        field: UserField,
+        field: F,
         present: bool,
     },
     Matches {
-        field: UserField,
+        field: F,
         pattern: Pattern,
+    },
+    /// A text field against a string; `ignore_case` folds both sides (SCIM's
+    /// case-insensitive attributes). A missing value never matches.
+    Text {
+        field: F,
+        op: TextOp,
+        value: String,
+        ignore_case: bool,
     },
     MemberOf {
         group: GroupId,
         transitive: bool,
     },
+    HasMember(Principal),
 }
 
 /// A compiled, size-bounded regular expression.
@@ -107,8 +166,55 @@ impl Pattern {
     }
 }
 
+fn text(value: Option<&str>) -> Operand {
+    value
+        .map(|v| Operand::Text(v.to_string()))
+        .unwrap_or(Operand::Null)
+}
+
+impl Record for User {
+    type Field = UserField;
+
+    fn value(&self, field: UserField) -> Operand {
+        value_of(self, field)
+    }
+
+    fn member_of(&self, snap: &Snapshot, group: GroupId, transitive: bool) -> bool {
+        snap.is_member(group, self.id, !transitive)
+    }
+}
+
+impl Record for Group {
+    type Field = GroupField;
+
+    fn value(&self, field: GroupField) -> Operand {
+        match field {
+            GroupField::Id => Operand::Text(self.id.to_string()),
+            GroupField::Key => Operand::Text(self.key.to_string()),
+            GroupField::Name => Operand::Text(self.name.to_string()),
+            GroupField::Description => Operand::Text(self.description.clone()),
+            GroupField::ExternalId => text(self.external_id.as_deref()),
+            GroupField::CreatedAt => Operand::Time(self.created_at),
+            GroupField::UpdatedAt => Operand::Time(self.updated_at),
+        }
+    }
+
+    fn has_member(&self, _snap: &Snapshot, member: Principal) -> bool {
+        match member {
+            Principal::User(id) => self.has_member(id),
+            Principal::Group(id) => self.has_subgroup(id),
+        }
+    }
+}
+
 fn value_of(user: &User, field: UserField) -> Operand {
     match field {
+        UserField::Id => Operand::Text(user.id.to_string()),
+        UserField::Active => Operand::Bool(user.active),
+        UserField::LoginName => Operand::Text(user.login_name().to_string()),
+        UserField::ExternalId => text(user.profile.external_id.as_deref()),
+        UserField::GivenName => text(user.profile.given_name.as_deref()),
+        UserField::FamilyName => text(user.profile.family_name.as_deref()),
         UserField::Key => Operand::Text(user.key.to_string()),
         UserField::Name => Operand::Text(user.full_name.clone()),
         UserField::Email => user
@@ -139,15 +245,28 @@ fn order(a: &Operand, b: &Operand) -> Option<Ordering> {
     }
 }
 
-impl Filter {
-    pub fn matches(&self, snap: &Snapshot, user: &User) -> bool {
+fn text_matches(actual: &str, op: TextOp, wanted: &str) -> bool {
+    match op {
+        TextOp::Equals => actual == wanted,
+        TextOp::Contains => actual.contains(wanted),
+        TextOp::StartsWith => actual.starts_with(wanted),
+        TextOp::EndsWith => actual.ends_with(wanted),
+        TextOp::Greater => actual > wanted,
+        TextOp::GreaterOrEqual => actual >= wanted,
+        TextOp::Less => actual < wanted,
+        TextOp::LessOrEqual => actual <= wanted,
+    }
+}
+
+impl<F: Copy> Filter<F> {
+    pub fn matches<R: Record<Field = F>>(&self, snap: &Snapshot, record: &R) -> bool {
         match self {
             Filter::All => true,
-            Filter::And(parts) => parts.iter().all(|f| f.matches(snap, user)),
-            Filter::Or(parts) => parts.iter().any(|f| f.matches(snap, user)),
-            Filter::Not(inner) => !inner.matches(snap, user),
+            Filter::And(parts) => parts.iter().all(|f| f.matches(snap, record)),
+            Filter::Or(parts) => parts.iter().any(|f| f.matches(snap, record)),
+            Filter::Not(inner) => !inner.matches(snap, record),
             Filter::Compare { field, op, value } => {
-                let ordering = order(&value_of(user, *field), value);
+                let ordering = order(&record.value(*field), value);
                 match op {
                     Comparison::Eq => ordering == Some(Ordering::Equal),
                     Comparison::Ne => ordering != Some(Ordering::Equal),
@@ -160,19 +279,32 @@ impl Filter {
                 }
             }
             Filter::In { field, values } => {
-                let actual = value_of(user, *field);
+                let actual = record.value(*field);
                 values
                     .iter()
                     .any(|v| order(&actual, v) == Some(Ordering::Equal))
             }
             Filter::Exists { field, present } => {
-                (value_of(user, *field) != Operand::Null) == *present
+                (record.value(*field) != Operand::Null) == *present
             }
-            Filter::Matches { field, pattern } => match value_of(user, *field) {
+            Filter::Matches { field, pattern } => match record.value(*field) {
                 Operand::Text(text) => pattern.is_match(&text),
                 _ => false,
             },
-            Filter::MemberOf { group, transitive } => snap.is_member(*group, user.id, !transitive),
+            Filter::Text {
+                field,
+                op,
+                value,
+                ignore_case,
+            } => match record.value(*field) {
+                Operand::Text(actual) if *ignore_case => {
+                    text_matches(&actual.to_lowercase(), *op, &value.to_lowercase())
+                }
+                Operand::Text(actual) => text_matches(&actual, *op, value),
+                _ => false,
+            },
+            Filter::MemberOf { group, transitive } => record.member_of(snap, *group, *transitive),
+            Filter::HasMember(member) => record.has_member(snap, *member),
         }
     }
 }

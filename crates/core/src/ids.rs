@@ -33,6 +33,10 @@ id_type!(
     /// A named group (Zulip `user_group_id`).
     GroupId
 );
+id_type!(
+    /// A realm API token (`cohort token create`); from the same id space.
+    TokenId
+);
 
 /// Position of a realm in its change log; every commit bumps it by one.
 pub type Version = u64;
@@ -103,6 +107,10 @@ pub enum Actor {
     User(UserId),
     /// The realm's platform key (IMKIT): administrative rights over the directory.
     Platform,
+    /// A realm API token: an integration (an identity provider over SCIM, …)
+    /// acting within its token's scopes, with administrative rights over its
+    /// realm's directory and nothing outside it.
+    Token(TokenId),
     /// An operator at the command line.
     Operator,
     /// cohort itself (role bookkeeping, scheduled jobs).

@@ -8,7 +8,7 @@
 //! - `command`: every write, checked and turned into changes (`execute`).
 //! - `permission`: Zulip's permission model as pure functions.
 //! - `validate`: limits and free-text rules.
-//! - `values`: `Email`, `GroupName`, `Key`: values that carry a rule.
+//! - `values`: `Email`, `GroupName`, `Key`, `UserName`: values that carry a rule.
 //! - `filter`: the filter algebra that query dialects compile into.
 //! - `error`: the domain error every face renders in its own dialect.
 
@@ -26,9 +26,10 @@ pub mod values;
 pub use change::{Change, Commit};
 pub use command::{Command, Context, Outcome, Reply};
 pub use error::{Error, Objection};
-pub use ids::{Actor, GroupId, KeyHash, Millis, RealmId, UserId, Version};
+pub use ids::{Actor, GroupId, KeyHash, Millis, RealmId, TokenId, UserId, Version};
 pub use model::{
-    Group, GroupSetting, Principal, Realm, RealmSetting, Role, SettingValue, SystemGroup, User,
+    Group, GroupSetting, Principal, Profile, ProfileEmail, Realm, RealmSetting, Role, Scope,
+    SettingValue, SystemGroup, Token, User,
 };
 pub use snapshot::Snapshot;
-pub use values::{Checked, Email, GroupName, Key};
+pub use values::{Checked, Email, GroupName, Key, UserName};

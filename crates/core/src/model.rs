@@ -1,7 +1,7 @@
 //! The directory's records: realms, users, groups, and the permission settings
 //! that point at groups. Plain data; the rules that change them live in `command`.
 
-use crate::ids::{GroupId, KeyHash, Millis, RealmId, UserId};
+use crate::ids::{GroupId, KeyHash, Millis, RealmId, TokenId, UserId};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -342,11 +342,84 @@ pub struct Realm {
     pub group_upsert: GroupUpsert,
     /// The IMKIT platform key (`IM-API-KEY`), hashed.
     pub platform_key: Option<KeyHash>,
+    /// API tokens, revoked ones included (the change log names them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tokens: Vec<Token>,
 }
 
 impl Realm {
     pub fn setting(&self, setting: RealmSetting) -> &SettingValue {
         &self.settings[setting.index()]
+    }
+
+    pub fn token(&self, id: TokenId) -> Option<&Token> {
+        self.tokens.iter().find(|t| t.id == id)
+    }
+
+    /// The live (unrevoked) token with this name.
+    pub fn live_token(&self, name: &str) -> Option<&Token> {
+        self.tokens
+            .iter()
+            .find(|t| t.revoked_at.is_none() && t.name == name)
+    }
+}
+
+/// What a realm API token may be used for. Each face or API checks the scope
+/// it needs (`permission::require_scope`); a token has no rights beyond them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Scope {
+    /// Provision users and groups over SCIM (reads and writes of the directory).
+    #[serde(rename = "scim")]
+    Scim,
+    /// Read the audit trail and the native admin API.
+    #[serde(rename = "audit:read")]
+    AuditRead,
+    /// Hold an event stream open.
+    #[serde(rename = "events")]
+    Events,
+    /// Manage webhook endpoints.
+    #[serde(rename = "webhooks")]
+    Webhooks,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 4] = [
+        Scope::Scim,
+        Scope::AuditRead,
+        Scope::Events,
+        Scope::Webhooks,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::Scim => "scim",
+            Scope::AuditRead => "audit:read",
+            Scope::Events => "events",
+            Scope::Webhooks => "webhooks",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Scope> {
+        Scope::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+/// A realm API token: shown once when created, kept only as a hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Token {
+    pub id: TokenId,
+    /// Unique among the realm's live tokens (`cohort token revoke NAME`).
+    pub name: String,
+    pub scopes: Vec<Scope>,
+    pub hash: KeyHash,
+    pub created_at: Millis,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<Millis>,
+}
+
+impl Token {
+    pub fn has_scope(&self, scope: Scope) -> bool {
+        self.revoked_at.is_none() && self.scopes.contains(&scope)
     }
 }
 
@@ -369,6 +442,66 @@ pub struct User {
     pub api_key: KeyHash,
     pub date_joined: Millis,
     pub updated_at: Millis,
+    /// What identity providers know about the user (SCIM); empty until one
+    /// provisions it.
+    #[serde(default, skip_serializing_if = "Profile::is_empty")]
+    pub profile: Profile,
+}
+
+/// A user's identity-provider attributes (SCIM `userName`, `externalId`,
+/// `displayName`, `name`, `emails`) as the provider sent them, and whether
+/// it deleted the user. The directory's own fields follow them: the full name
+/// is made from the display name (or the name parts), the email is the
+/// primary email's value.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    /// Login name, unique per realm under the email case rule
+    /// (`values::UserName`). Unset, SCIM shows the email, then the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<Arc<str>>,
+    /// The provider's display name, verbatim (the full name is a version of it
+    /// that meets Zulip's rules); kept equal to the full name when the user is
+    /// renamed through another face.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// Emails as sent; the primary one (or the first) is the user's email.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub emails: Vec<ProfileEmail>,
+    /// The provider's own id for the user; stored as given, case-exact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub given_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family_name: Option<String>,
+    /// Deleted through SCIM: deactivated, and gone from SCIM (404) until an
+    /// administrator reactivates the user.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+}
+
+impl Profile {
+    pub fn is_empty(&self) -> bool {
+        *self == Profile::default()
+    }
+
+    /// The email that becomes the user's: the primary one, else the first.
+    pub fn primary_email(&self) -> Option<&ProfileEmail> {
+        self.emails
+            .iter()
+            .find(|e| e.primary == Some(true))
+            .or(self.emails.first())
+    }
+}
+
+/// One of a provisioned user's emails (SCIM `emails[]`), as sent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileEmail {
+    pub value: String,
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary: Option<bool>,
 }
 
 /// A named group of one realm: its record, settings and direct edges.
@@ -392,6 +525,9 @@ pub struct Group {
     pub members: Vec<UserId>,
     /// Direct subgroups, sorted, no duplicates.
     pub subgroups: Vec<GroupId>,
+    /// The identity provider's own id for the group (SCIM `externalId`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
 }
 
 impl Group {
@@ -417,4 +553,104 @@ impl Group {
 pub enum Principal {
     User(UserId),
     Group(GroupId),
+}
+
+impl User {
+    /// The name identity providers see (SCIM `userName`): the login name one
+    /// set, or else the email, or else the key.
+    pub fn login_name(&self) -> &str {
+        self.profile
+            .user_name
+            .as_deref()
+            .or(self.email.as_deref())
+            .unwrap_or(&self.key)
+    }
+
+    /// A version of the record's own attributes (SCIM `meta.version`): equal
+    /// exactly when they are, on every node and across restarts, because it is
+    /// computed from them (group memberships are versioned on the groups).
+    pub fn version_tag(&self) -> String {
+        let mut h = Fnv::new();
+        h.int(self.id.0);
+        h.int(self.updated_at);
+        h.text(&self.key);
+        h.opt(self.email.as_deref());
+        h.text(&self.full_name);
+        h.opt(self.avatar_url.as_deref());
+        h.int(i64::from(self.role.code()));
+        h.int(i64::from(self.active) | i64::from(self.is_bot) << 1);
+        h.opt(self.profile.user_name.as_deref());
+        h.opt(self.profile.external_id.as_deref());
+        h.opt(self.profile.given_name.as_deref());
+        h.opt(self.profile.family_name.as_deref());
+        h.opt(self.profile.display_name.as_deref());
+        for email in &self.profile.emails {
+            h.text(&email.value);
+            h.opt(email.kind.as_deref());
+            h.int(email.primary.map_or(-1, i64::from));
+        }
+        h.int(i64::from(self.profile.deleted));
+        h.finish()
+    }
+}
+
+impl Group {
+    /// Like `User::version_tag`: the record, its settings' shape and its edges.
+    pub fn version_tag(&self) -> String {
+        let mut h = Fnv::new();
+        h.int(self.id.0);
+        h.int(self.updated_at);
+        h.text(&self.key);
+        h.text(&self.name);
+        h.text(&self.description);
+        h.opt(self.avatar_url.as_deref());
+        h.opt(self.external_id.as_deref());
+        h.int(i64::from(self.deactivated));
+        h.int(self.members.len() as i64);
+        for user in &self.members {
+            h.int(user.0);
+        }
+        h.int(self.subgroups.len() as i64);
+        for group in &self.subgroups {
+            h.int(group.0);
+        }
+        h.finish()
+    }
+}
+
+/// 64-bit FNV-1a: a fixed, portable hash (std's `DefaultHasher` may differ
+/// between Rust releases, and nodes of one database must agree on versions).
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+
+    fn bytes(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn int(&mut self, n: i64) {
+        self.bytes(&n.to_le_bytes());
+    }
+
+    fn text(&mut self, text: &str) {
+        self.int(text.len() as i64);
+        self.bytes(text.as_bytes());
+    }
+
+    fn opt(&mut self, text: Option<&str>) {
+        match text {
+            Some(t) => self.text(t),
+            None => self.int(-1),
+        }
+    }
+
+    fn finish(&self) -> String {
+        format!("{:016x}", self.0)
+    }
 }

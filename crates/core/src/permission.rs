@@ -9,7 +9,7 @@
 use crate::error::{Error, Result};
 use crate::ids::{Actor, GroupId};
 use crate::model::{
-    Group, GroupSetting, RealmSetting, Role, SettingConfig, SettingValue, SystemGroup, User,
+    Group, GroupSetting, RealmSetting, Role, Scope, SettingConfig, SettingValue, SystemGroup, User,
 };
 use crate::snapshot::Snapshot;
 use std::sync::Arc;
@@ -51,8 +51,13 @@ pub enum Gate {
     Administrator,
 }
 
-/// Run `gate` for `actor`.
+/// Run `gate` for `actor`. A token passes the user gates but, for any
+/// command, must be live and hold the `scim` scope, the one scope that writes
+/// the directory (token commands themselves are for operators only).
 pub fn check_gate(snap: &Snapshot, actor: Actor, gate: Gate) -> Result<()> {
+    if let Actor::Token(_) = actor {
+        return require_scope(snap, actor, Scope::Scim);
+    }
     let Some(user) = acting_user(snap, actor)? else {
         return Ok(());
     };
@@ -81,6 +86,18 @@ fn group_api_gate(snap: &Snapshot, user: &User) -> Result<()> {
     Ok(())
 }
 
+/// A token acting must be live and hold `scope`; other actors are governed by
+/// the gates and the permission settings instead.
+pub fn require_scope(snap: &Snapshot, actor: Actor, scope: Scope) -> Result<()> {
+    match actor {
+        Actor::Token(id) => match snap.realm().token(id) {
+            Some(token) if token.has_scope(scope) => Ok(()),
+            _ => Err(Error::MissingScope(scope)),
+        },
+        _ => Ok(()),
+    }
+}
+
 /// The actor's user record, for actors that are users; `Ok(None)` for the
 /// platform, operators and the system, which pass every permission check.
 pub fn acting_user(snap: &Snapshot, actor: Actor) -> Result<Option<&Arc<User>>> {
@@ -90,7 +107,7 @@ pub fn acting_user(snap: &Snapshot, actor: Actor) -> Result<Option<&Arc<User>>> 
             Some(_) => Err(Error::UserDeactivated(id)),
             None => Err(Error::UserNotFound(id)),
         },
-        Actor::Platform | Actor::Operator | Actor::System => Ok(None),
+        Actor::Platform | Actor::Token(_) | Actor::Operator | Actor::System => Ok(None),
     }
 }
 

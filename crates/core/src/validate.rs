@@ -37,6 +37,13 @@ pub const MAX_QUERY_IN: usize = 1_000;
 pub const MAX_PATTERN_LEN: usize = 512;
 /// Zulip's organization-name limit, in characters.
 pub const MAX_REALM_NAME: usize = 40;
+/// SCIM `userName`, `externalId`, `name.givenName`/`familyName`.
+pub const MAX_USER_NAME: usize = 254;
+pub const MAX_PROFILE_TEXT: usize = 256;
+/// Emails one provisioned user may carry.
+pub const MAX_PROFILE_EMAILS: usize = 10;
+/// Realm API token names (`cohort token create --name`).
+pub const MAX_TOKEN_NAME: usize = 64;
 const FULL_NAME_FORBIDDEN: [char; 6] = ['*', '`', '\\', '>', '"', '@'];
 
 fn chars(text: &str) -> usize {
@@ -113,6 +120,53 @@ pub(crate) fn key(key: &str) -> Result<()> {
     if key.trim() != key {
         return Err(Error::KeyInvalid {
             reason: "has leading or trailing whitespace",
+        });
+    }
+    Ok(())
+}
+
+/// A SCIM `userName`: non-empty after trimming, bounded, printable.
+pub(crate) fn user_name(raw: &str) -> Result<String> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err(Error::Invalid {
+            field: "userName",
+            reason: "must not be empty".into(),
+        });
+    }
+    profile_text("userName", name, MAX_USER_NAME)?;
+    Ok(name.to_string())
+}
+
+/// An identity provider's free text (`externalId`, name parts): bounded and
+/// without control characters; stored as given.
+pub fn profile_text(field: &'static str, text: &str, max: usize) -> Result<()> {
+    if chars(text) > max {
+        return Err(Error::TooLong { field, max });
+    }
+    if text.chars().any(char::is_control) {
+        return Err(Error::Invalid {
+            field,
+            reason: "contains control characters".into(),
+        });
+    }
+    Ok(())
+}
+
+/// A token name: 1–64 letters, digits, `-`, `_` or `.`, so it is safe to
+/// print and to type.
+pub fn token_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && chars(name) <= MAX_TOKEN_NAME
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !ok {
+        return Err(Error::Invalid {
+            field: "name",
+            reason: format!(
+                "a token name is 1 to {MAX_TOKEN_NAME} letters, digits, '-', '_' or '.'"
+            ),
         });
     }
     Ok(())

@@ -1,4 +1,4 @@
-//! Values that carry a rule: `Email`, `GroupName` and `Key` can only be built
+//! Values that carry a rule: `Email`, `GroupName`, `Key` and `UserName` can only be built
 //! through a constructor that checks the rule (the limits are in `validate`),
 //! and each carries its one normalisation.
 //!
@@ -111,6 +111,25 @@ impl Key {
     }
 }
 
+/// A SCIM `userName`: trimmed, non-empty, bounded; compared under the email
+/// case rule (`Email::fold`), as identity providers treat it as case-insensitive.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct UserName(Arc<str>);
+
+impl UserName {
+    pub fn parse(raw: &str) -> Result<UserName> {
+        Ok(UserName(Arc::from(validate::user_name(raw)?)))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_arc(self) -> Arc<str> {
+        self.0
+    }
+}
+
 macro_rules! text_value {
     ($($t:ty),*) => {$(
         impl From<&str> for Checked<$t> {
@@ -140,7 +159,7 @@ macro_rules! text_value {
         }
     )*};
 }
-text_value!(Email, GroupName, Key);
+text_value!(Email, GroupName, Key, UserName);
 
 #[cfg(test)]
 mod tests {

@@ -18,7 +18,8 @@ mod writer;
 use arc_swap::ArcSwap;
 use cohort_core::command::CreateRealm;
 use cohort_core::{
-    Actor, Change, Command, Commit, KeyHash, RealmId, Reply, Snapshot, UserId, Version,
+    Actor, Change, Command, Commit, KeyHash, Millis, RealmId, Reply, Snapshot, Token, TokenId,
+    UserId, Version,
 };
 use cohort_store::{Store, StoreError};
 use std::collections::HashMap;
@@ -67,6 +68,8 @@ pub struct EngineConfig {
     pub poll_interval: Duration,
     /// How often to move members across the waiting period into role:fullmembers.
     pub maintenance_interval: Duration,
+    /// How often noted token uses are written to the store.
+    pub token_use_interval: Duration,
 }
 
 impl Default for EngineConfig {
@@ -74,6 +77,7 @@ impl Default for EngineConfig {
         EngineConfig {
             poll_interval: Duration::from_millis(500),
             maintenance_interval: Duration::from_secs(60),
+            token_use_interval: Duration::from_secs(30),
         }
     }
 }
@@ -86,6 +90,7 @@ impl Default for EngineConfig {
 struct KeyIndex {
     users: HashMap<u128, (RealmId, UserId)>,
     platforms: HashMap<KeyHash, RealmId>,
+    tokens: HashMap<KeyHash, (RealmId, TokenId)>,
 }
 
 impl KeyIndex {
@@ -96,6 +101,9 @@ impl KeyIndex {
         }
         if let Some(key) = snap.realm().platform_key {
             self.platforms.insert(key, snap.realm_id());
+        }
+        for token in &snap.realm().tokens {
+            self.tokens.insert(token.hash, (snap.realm_id(), token.id));
         }
     }
 }
@@ -109,6 +117,8 @@ pub struct Engine {
     requests: mpsc::Sender<Request>,
     /// The newest version other nodes announced per realm, for the lag gauge.
     announced: std::sync::Mutex<HashMap<RealmId, Version>>,
+    /// Tokens used since the last flush to the store, with the latest time.
+    token_uses: std::sync::Mutex<HashMap<TokenId, (RealmId, Millis)>>,
 }
 
 impl Engine {
@@ -125,6 +135,7 @@ impl Engine {
             keys: RwLock::new(KeyIndex::default()),
             requests: tx,
             announced: std::sync::Mutex::new(HashMap::new()),
+            token_uses: std::sync::Mutex::new(HashMap::new()),
         });
         for snap in snapshots {
             engine
@@ -149,6 +160,10 @@ impl Engine {
         tokio::spawn(maintain(
             Arc::downgrade(&engine),
             config.maintenance_interval,
+        ));
+        tokio::spawn(flush_token_uses(
+            Arc::downgrade(&engine),
+            config.token_use_interval,
         ));
         Ok(engine)
     }
@@ -197,6 +212,43 @@ impl Engine {
         };
         let snap = self.snapshot(found?)?;
         (snap.realm().platform_key == Some(*hash)).then_some(snap)
+    }
+
+    /// The live token a secret's hash belongs to, with its realm's snapshot;
+    /// the use is noted for `cohort token list`. A revoked token stops at
+    /// once: the hit is confirmed against the current snapshot.
+    pub fn token_for_key(&self, hash: &KeyHash) -> Option<(Arc<Snapshot>, Token)> {
+        let found = {
+            let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
+            keys.tokens.get(hash).copied()
+        };
+        let (realm, id) = found?;
+        let snap = self.snapshot(realm)?;
+        let token = snap
+            .realm()
+            .token(id)
+            .filter(|t| t.hash == *hash && t.revoked_at.is_none())?
+            .clone();
+        self.token_uses
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, (realm, now_millis()));
+        Some((snap, token))
+    }
+
+    /// Write the noted token uses to the store (also done periodically).
+    pub async fn flush_token_uses(&self) -> Result<(), EngineError> {
+        let uses: Vec<(RealmId, TokenId, Millis)> = {
+            let mut pending = self.token_uses.lock().unwrap_or_else(|e| e.into_inner());
+            pending
+                .drain()
+                .map(|(id, (realm, at))| (realm, id, at))
+                .collect()
+        };
+        if uses.is_empty() {
+            return Ok(());
+        }
+        Ok(self.store.record_token_uses(uses).await?)
     }
 
     /// Run a command through the write path; returns once it is durable and
@@ -312,6 +364,9 @@ impl KeyIndex {
                         self.platforms.insert(key, commit.realm);
                     }
                 }
+                Change::TokenCreated { token } => {
+                    self.tokens.insert(token.hash, (commit.realm, token.id));
+                }
                 _ => {}
             }
         }
@@ -335,6 +390,22 @@ async fn poll_other_writers(engine: std::sync::Weak<Engine>, every: Duration) {
         };
         if engine.send(Request::CatchUp { done: None }).await.is_err() {
             return;
+        }
+    }
+}
+
+/// Write token uses to the store now and then, so `last used` costs no
+/// write per request.
+async fn flush_token_uses(engine: std::sync::Weak<Engine>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(engine) = engine.upgrade() else {
+            return;
+        };
+        if let Err(err) = engine.flush_token_uses().await {
+            tracing::warn!(%err, "recording token uses failed");
         }
     }
 }

@@ -18,6 +18,25 @@ pub fn hash_key(key: &str) -> KeyHash {
     KeyHash(out)
 }
 
+/// Prefix of realm API tokens, so a leaked one is recognisable (and
+/// secret scanners can be taught it).
+pub const TOKEN_PREFIX: &str = "cohort_";
+
+/// A fresh realm API token: the prefix and 40 letters and digits (~238 bits).
+pub fn generate_token() -> String {
+    format!(
+        "{TOKEN_PREFIX}{}",
+        Alphanumeric.sample_string(&mut rand::rng(), 40)
+    )
+}
+
+/// A realm API token's shape, checked before any lookup.
+pub fn is_well_formed_token(token: &str) -> bool {
+    token
+        .strip_prefix(TOKEN_PREFIX)
+        .is_some_and(|rest| rest.len() == 40 && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
 /// Zulip's API-key shape, checked before any lookup.
 pub fn is_well_formed_api_key(key: &str) -> bool {
     key.len() == 32 && key.bytes().all(|b| b.is_ascii_alphanumeric())

@@ -71,6 +71,7 @@ async fn commits_survive_reopening_and_match_memory() {
                 settings: vec![],
                 key: None,
                 avatar_url: None,
+                external_id: None,
             }),
         )
         .await

@@ -6,7 +6,7 @@
 
 use crate::{Result, StoreError};
 use cohort_core::change::{Commit, GroupPatch, UserPatch};
-use cohort_core::model::{Group, GroupSetting, Role, SettingValue, SystemGroup, User};
+use cohort_core::model::{Group, GroupSetting, Profile, Role, SettingValue, SystemGroup, User};
 use cohort_core::{GroupId, KeyHash, RealmId, UserId, Version};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -92,6 +92,8 @@ pub(crate) const USER_COLUMNS: &[&str] = &[
     "date_joined",
     "updated_at",
     "email_key",
+    "profile",
+    "user_name_key",
 ];
 
 /// `groups` columns, in the order of `GroupRow`'s fields (the six settings
@@ -114,6 +116,7 @@ pub(crate) const GROUP_COLUMNS: &[&str] = &[
     "can_manage_group",
     "can_mention_group",
     "can_remove_members_group",
+    "external_id",
 ];
 
 /// `SELECT <columns> FROM table ORDER BY id`.
@@ -155,7 +158,19 @@ pub(crate) fn update_sql(
     )
 }
 
-/// One `users` row (`email_key` is derived on write and not read back).
+/// `users.profile`: the identity-provider profile as JSON, `NULL` when empty.
+fn profile_json(profile: &Profile) -> Result<Option<String>> {
+    (!profile.is_empty()).then(|| to_json(profile)).transpose()
+}
+
+/// `users.user_name_key`: the login name under the email case rule, for the
+/// unique index (as `email_key`).
+fn user_name_key(profile: &Profile) -> Option<String> {
+    profile.user_name.as_deref().map(cohort_core::Email::fold)
+}
+
+/// One `users` row (`email_key` and `user_name_key` are derived on write and
+/// not read back).
 pub(crate) struct UserRow {
     pub id: i64,
     pub realm: i64,
@@ -171,6 +186,7 @@ pub(crate) struct UserRow {
     pub api_key_hash: String,
     pub date_joined: i64,
     pub updated_at: i64,
+    pub profile: Option<String>,
 }
 
 impl UserRow {
@@ -191,13 +207,17 @@ impl UserRow {
                 .ok_or_else(|| corrupt("bad api key hash"))?,
             date_joined: self.date_joined,
             updated_at: self.updated_at,
+            profile: match &self.profile {
+                Some(text) => from_json(text)?,
+                None => Profile::default(),
+            },
         };
         Ok((RealmId(self.realm), user))
     }
 
     /// The values of a new user's row, in `USER_COLUMNS` order.
-    pub fn values(realm: RealmId, user: &User, at: i64) -> Vec<Value> {
-        vec![
+    pub fn values(realm: RealmId, user: &User, at: i64) -> Result<Vec<Value>> {
+        Ok(vec![
             Value::Int(user.id.0),
             Value::Int(realm.0),
             Value::Text(user.key.to_string()),
@@ -213,7 +233,9 @@ impl UserRow {
             Value::Int(user.date_joined),
             Value::Int(at),
             Value::NullableText(email_key(user.email.as_deref())),
-        ]
+            Value::NullableText(profile_json(&user.profile)?),
+            Value::NullableText(user_name_key(&user.profile)),
+        ])
     }
 }
 
@@ -231,6 +253,7 @@ pub(crate) struct GroupRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub settings: [String; 6],
+    pub external_id: Option<String>,
 }
 
 impl GroupRow {
@@ -256,6 +279,7 @@ impl GroupRow {
             settings,
             members: edges.members.remove(&id).unwrap_or_default(),
             subgroups: edges.subgroups.remove(&id).unwrap_or_default(),
+            external_id: self.external_id,
         };
         Ok((RealmId(self.realm), group))
     }
@@ -278,6 +302,7 @@ impl GroupRow {
         for setting in &group.settings {
             values.push(Value::Text(to_json(setting)?));
         }
+        values.push(Value::NullableText(group.external_id.clone()));
         Ok(values)
     }
 }
@@ -306,8 +331,12 @@ impl Edges {
 }
 
 /// A user patch as column assignments (with `updated_at`).
-pub(crate) fn user_patch(patch: &UserPatch, at: i64) -> Vec<(&'static str, Value)> {
+pub(crate) fn user_patch(patch: &UserPatch, at: i64) -> Result<Vec<(&'static str, Value)>> {
     let mut sets = Vec::new();
+    if let Some(profile) = &patch.profile {
+        sets.push(("profile", Value::NullableText(profile_json(profile)?)));
+        sets.push(("user_name_key", Value::NullableText(user_name_key(profile))));
+    }
     if let Some(email) = &patch.email {
         sets.push(("email", Value::NullableText(Some(email.clone()))));
         sets.push(("email_key", Value::NullableText(email_key(Some(email)))));
@@ -331,7 +360,7 @@ pub(crate) fn user_patch(patch: &UserPatch, at: i64) -> Vec<(&'static str, Value
         sets.push(("can_create_users", Value::Bool(flag)));
     }
     sets.push(("updated_at", Value::Int(at)));
-    sets
+    Ok(sets)
 }
 
 /// A group patch as column assignments (with `updated_at`).
@@ -348,6 +377,9 @@ pub(crate) fn group_patch(patch: &GroupPatch, at: i64) -> Vec<(&'static str, Val
     }
     if let Some(flag) = patch.deactivated {
         sets.push(("deactivated", Value::Bool(flag)));
+    }
+    if let Some(external_id) = &patch.external_id {
+        sets.push(("external_id", Value::NullableText(external_id.clone())));
     }
     sets.push(("updated_at", Value::Int(at)));
     sets

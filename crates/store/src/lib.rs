@@ -20,7 +20,7 @@ mod url;
 
 pub use url::DbUrl;
 
-use cohort_core::{Commit, RealmId, Snapshot, Version};
+use cohort_core::{Commit, Millis, RealmId, Snapshot, TokenId, Version};
 use std::future::Future;
 use std::pin::Pin;
 
@@ -113,6 +113,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// Rows per table.
     fn counts(&self) -> BoxFuture<'_, Result<Counts>>;
+
+    /// Remember when tokens were last used (a later time wins; never moves
+    /// back). Bookkeeping outside the change log.
+    fn record_token_uses(&self, uses: Vec<(RealmId, TokenId, Millis)>)
+        -> BoxFuture<'_, Result<()>>;
+
+    /// When each of a realm's tokens was last used, for those ever used.
+    fn token_uses(&self, realm: RealmId) -> BoxFuture<'_, Result<Vec<(TokenId, Millis)>>>;
 
     /// Call `changed` with (realm, version) whenever another process commits,
     /// for as long as the store lives; engines that cannot tell (SQLite) do

@@ -30,6 +30,7 @@ fn user(id: i64, email: &str, key: u8) -> User {
         api_key: KeyHash([key; 32]),
         date_joined: 1,
         updated_at: 1,
+        profile: Default::default(),
     }
 }
 
@@ -44,6 +45,7 @@ async fn second_spelling_is_refused(url: &str) {
         EngineConfig {
             poll_interval: Duration::from_secs(3_600),
             maintenance_interval: Duration::from_secs(3_600),
+            ..EngineConfig::default()
         },
     )
     .await

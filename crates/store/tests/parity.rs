@@ -87,6 +87,7 @@ async fn engine_on(url: &str) -> (Arc<dyn Store>, Arc<Engine>) {
             // Nothing but the test's own commands moves the directory.
             poll_interval: Duration::from_secs(3_600),
             maintenance_interval: Duration::from_secs(3_600),
+            ..EngineConfig::default()
         },
     )
     .await

@@ -111,6 +111,7 @@ pub(super) fn create_group(
         settings,
         members,
         subgroups,
+        external_id: cmd.external_id.clone(),
     };
     plan.push(Change::GroupCreated {
         group: Box::new(group),

@@ -78,6 +78,7 @@ pub(super) fn put_group(
                 settings: Vec::new(),
                 key: cmd.key.clone(),
                 avatar_url: cmd.avatar_url.clone(),
+                external_id: None,
             },
             ctx,
         );
@@ -118,7 +119,7 @@ pub(super) fn put_group(
 
 /// Settings anywhere (active or deactivated groups, the realm) that name `id`:
 /// a deleted group must leave none dangling.
-fn settings_naming(snap: &Snapshot, id: GroupId) -> Vec<Objection> {
+pub(super) fn settings_naming(snap: &Snapshot, id: GroupId) -> Vec<Objection> {
     let mut found: Vec<Objection> = objections(snap, id)
         .into_iter()
         .filter(|o| !matches!(o, Objection::Subgroup { .. }))

@@ -8,16 +8,20 @@
 
 use crate::change::Change;
 use crate::error::{Error, Result};
-use crate::ids::{Actor, GroupId, KeyHash, Millis, RealmId, UserId};
-use crate::model::{GroupSetting, GroupUpsert, RealmSetting, Role, SettingValue};
+use crate::ids::{Actor, GroupId, KeyHash, Millis, RealmId, TokenId, UserId};
+use crate::model::{
+    GroupSetting, GroupUpsert, Principal, ProfileEmail, RealmSetting, Role, Scope, SettingValue,
+};
 use crate::permission::{self, Gate};
 use crate::snapshot::Snapshot;
-use crate::values::{Checked, Email, GroupName, Key};
+use crate::values::{Checked, Email, GroupName, Key, UserName};
 
 mod groups;
 mod keyed;
+mod provision;
 mod realm;
 mod settings;
+mod tokens;
 mod users;
 
 use groups::{change_members, create_group, deactivate_group, update_group};
@@ -73,6 +77,8 @@ pub struct CreateGroup {
     /// IMKIT `_id`; generated when absent.
     pub key: Option<Checked<Key>>,
     pub avatar_url: Option<String>,
+    /// SCIM `externalId`.
+    pub external_id: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -158,6 +164,67 @@ pub struct PutClient {
     pub api_key: KeyHash,
 }
 
+/// SCIM's create of a user: named by its login name, a member of the realm.
+/// The attributes are kept as sent (see `model::Profile`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProvisionUser {
+    pub user_name: Checked<UserName>,
+    pub display_name: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub emails: Vec<ProfileEmail>,
+    pub external_id: Option<String>,
+    pub active: bool,
+    /// For the Zulip face, should an operator later hand the key out.
+    pub api_key: KeyHash,
+}
+
+/// SCIM's PUT and PATCH of a user: only the attributes the request touches
+/// (`None`: leave as is; `Some(None)`: clear), so a concurrent change to
+/// another attribute is kept.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EditUser {
+    pub user_name: Option<Checked<UserName>>,
+    pub display_name: Option<Option<String>>,
+    pub given_name: Option<Option<String>>,
+    pub family_name: Option<Option<String>>,
+    pub emails: Option<Vec<ProfileEmail>>,
+    pub external_id: Option<Option<String>>,
+    pub active: Option<bool>,
+    /// `If-Match`: the `version_tag` the caller last saw.
+    pub expect: Option<String>,
+}
+
+/// One step of a group's membership edit; members are users or groups
+/// (direct subgroups).
+#[derive(Clone, Debug, PartialEq)]
+pub enum MemberEdit {
+    /// Add those not yet members (the others are no change).
+    Add(Vec<Principal>),
+    /// Remove those that are members (the others are no change).
+    Remove(Vec<Principal>),
+    /// Exactly these, afterwards.
+    Replace(Vec<Principal>),
+}
+
+/// SCIM's PUT and PATCH of a group: name, external id and membership steps,
+/// applied in order against the group as it is when the command runs.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EditGroup {
+    pub name: Option<Checked<GroupName>>,
+    pub external_id: Option<Option<String>>,
+    pub members: Vec<MemberEdit>,
+    pub expect: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CreateToken {
+    pub name: String,
+    pub scopes: Vec<Scope>,
+    /// SHA-256 of the secret, which only its creator ever sees.
+    pub hash: KeyHash,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
     CreateGroup(CreateGroup),
@@ -178,6 +245,16 @@ pub enum Command {
     DeleteGroup(GroupId),
     /// Upsert clients by key, all or nothing.
     PutClients(Vec<PutClient>),
+    ProvisionUser(ProvisionUser),
+    EditUser(UserId, EditUser),
+    /// SCIM's delete of a user (deactivation); `expect` as in `EditUser`.
+    DeleteUser(UserId, Option<String>),
+    EditGroup(GroupId, EditGroup),
+    /// SCIM's delete of a group; `expect` as in `EditGroup`.
+    RemoveGroup(GroupId, Option<String>),
+    CreateToken(CreateToken),
+    /// Revoke the live token with this name.
+    RevokeToken(String),
 }
 
 impl Command {
@@ -188,10 +265,16 @@ impl Command {
             Command::UpdateGroup(..)
             | Command::ChangeMembers(..)
             | Command::PutGroup(_)
-            | Command::DeleteGroup(_) => Gate::GroupEndpoint,
-            Command::CreateUser(_) | Command::UpdateRealm(_) | Command::PutClients(_) => {
-                Gate::Administrator
-            }
+            | Command::DeleteGroup(_)
+            | Command::EditGroup(..)
+            | Command::RemoveGroup(..) => Gate::GroupEndpoint,
+            Command::CreateUser(_)
+            | Command::UpdateRealm(_)
+            | Command::PutClients(_)
+            | Command::ProvisionUser(_)
+            | Command::EditUser(..)
+            | Command::DeleteUser(..) => Gate::Administrator,
+            Command::CreateToken(_) | Command::RevokeToken(_) => Gate::Open,
             Command::DeactivateGroup(_)
             | Command::UpdateUser(..)
             | Command::DeactivateUser(_)
@@ -204,7 +287,11 @@ impl Command {
     /// How many fresh ids the store must reserve before running this command.
     pub fn ids_needed(&self) -> usize {
         match self {
-            Command::CreateGroup(_) | Command::CreateUser(_) | Command::PutGroup(_) => 1,
+            Command::CreateGroup(_)
+            | Command::CreateUser(_)
+            | Command::PutGroup(_)
+            | Command::ProvisionUser(_)
+            | Command::CreateToken(_) => 1,
             Command::PutClients(clients) => clients.len(),
             _ => 0,
         }
@@ -220,6 +307,7 @@ pub enum Reply {
     Realm(RealmId),
     /// One user per input, in input order.
     Users(Vec<UserId>),
+    Token(TokenId),
 }
 
 /// A command's accepted result: the changes to commit, and the snapshot as it
@@ -298,6 +386,13 @@ pub fn execute(
         Command::PutGroup(cmd) => keyed::put_group(&mut plan, actor, cmd, ctx)?,
         Command::DeleteGroup(id) => keyed::delete_group(&mut plan, actor, *id)?,
         Command::PutClients(clients) => keyed::put_clients(&mut plan, actor, clients, ctx)?,
+        Command::ProvisionUser(cmd) => provision::provision_user(&mut plan, actor, cmd, ctx)?,
+        Command::EditUser(id, cmd) => provision::edit_user(&mut plan, actor, *id, cmd)?,
+        Command::DeleteUser(id, expect) => provision::delete_user(&mut plan, actor, *id, expect)?,
+        Command::EditGroup(id, cmd) => provision::edit_group(&mut plan, actor, *id, cmd)?,
+        Command::RemoveGroup(id, expect) => provision::remove_group(&mut plan, actor, *id, expect)?,
+        Command::CreateToken(cmd) => tokens::create_token(&mut plan, actor, cmd, ctx)?,
+        Command::RevokeToken(name) => tokens::revoke_token(&mut plan, actor, name)?,
         Command::SyncFullMembers => {
             sync_full_members(&mut plan)?;
             Reply::Done

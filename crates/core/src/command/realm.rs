@@ -36,6 +36,7 @@ pub fn create_realm(cmd: &CreateRealm, ctx: &mut Context) -> Result<(RealmId, Ou
         bots_may_manage_groups: false,
         group_upsert: GroupUpsert::default(),
         platform_key: None,
+        tokens: Vec::new(),
     };
     let empty = Snapshot::empty(realm.clone());
     let mut plan = Plan::new(&empty, ctx.now);
@@ -60,6 +61,7 @@ pub fn create_realm(cmd: &CreateRealm, ctx: &mut Context) -> Result<(RealmId, Ou
                 settings: std::array::from_fn(|_| nobody.clone()),
                 members: Vec::new(),
                 subgroups: which.direct_subgroup().map(system_id).into_iter().collect(),
+                external_id: None,
             }),
         })?;
     }

@@ -106,6 +106,7 @@ pub(super) fn create_user(
         api_key: cmd.api_key,
         date_joined: ctx.now,
         updated_at: ctx.now,
+        profile: Default::default(),
     };
     let groups = system_groups_for(snap.realm(), cmd.role, ctx.now, ctx.now);
     let memberships = system_membership_changes(snap, id, &[], &groups)?;
@@ -205,6 +206,7 @@ pub(super) fn update_user(
         }
     }
     patch.api_key = cmd.api_key;
+    patch.profile = profile_following(&target, &patch);
     if !patch.is_empty() {
         plan.push(Change::UserUpdated { id, patch })?;
     }
@@ -212,6 +214,28 @@ pub(super) fn update_user(
         plan.push(change)?;
     }
     Ok(Reply::Done)
+}
+
+/// A provisioned user's profile after another face renames it or changes its
+/// email, so identity providers see what every face sees.
+fn profile_following(target: &User, patch: &UserPatch) -> Option<crate::model::Profile> {
+    let mut profile = target.profile.clone();
+    if let Some(name) = &patch.full_name {
+        if profile.display_name.is_some() {
+            profile.display_name = Some(name.clone());
+        }
+    }
+    if let Some(email) = &patch.email {
+        let primary = profile
+            .emails
+            .iter()
+            .position(|e| e.primary == Some(true))
+            .or((!profile.emails.is_empty()).then_some(0));
+        if let Some(i) = primary {
+            profile.emails[i].value = email.clone();
+        }
+    }
+    (profile != target.profile).then_some(profile)
 }
 
 pub(super) fn deactivate_user(plan: &mut Plan, actor: Actor, id: UserId) -> Result<Reply> {
@@ -272,10 +296,16 @@ pub(super) fn reactivate_user(plan: &mut Plan, actor: Actor, id: UserId) -> Resu
             return Err(Error::EmailTaken(email.to_string()));
         }
     }
+    // A user an identity provider deleted comes back to it too.
+    let profile = target.profile.deleted.then(|| crate::model::Profile {
+        deleted: false,
+        ..target.profile.clone()
+    });
     plan.push(Change::UserUpdated {
         id,
         patch: UserPatch {
             active: Some(true),
+            profile,
             ..UserPatch::default()
         },
     })?;

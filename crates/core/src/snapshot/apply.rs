@@ -1,7 +1,7 @@
 //! `apply`: the only way a snapshot moves, one commit (or one staged change)
 //! at a time, keeping the indexes and render revisions in step.
 
-use super::{email_key, fail, stored_email_key, ApplyError, Snapshot};
+use super::{email_key, fail, stored_email_key, user_name_key, ApplyError, Snapshot};
 use crate::change::{Change, Commit};
 use crate::ids::{GroupId, Millis, Version};
 use crate::model::{Group, Principal, User};
@@ -56,6 +56,9 @@ impl Snapshot {
             Change::RealmSettingChanged { setting, value } => {
                 Arc::make_mut(&mut self.realm).settings[setting.index()] = value.clone();
             }
+            Change::TokenCreated { .. } | Change::TokenRevoked { .. } => {
+                crate::change::apply_token_change(Arc::make_mut(&mut self.realm), change, at);
+            }
             Change::UserCreated { user } => {
                 let mut user = (**user).clone();
                 user.updated_at = at;
@@ -87,6 +90,15 @@ impl Snapshot {
                 }
                 if let Some(flag) = patch.can_create_users {
                     u.can_create_users = flag;
+                }
+                if let Some(profile) = &patch.profile {
+                    if let Some(old) = &u.profile.user_name {
+                        self.user_names.remove(&*user_name_key(old));
+                    }
+                    if let Some(new) = &profile.user_name {
+                        self.user_names.insert(user_name_key(new), u.id);
+                    }
+                    u.profile = profile.clone();
                 }
                 if let Some(active) = patch.active {
                     if u.active != active {
@@ -127,6 +139,9 @@ impl Snapshot {
                     }
                     if let Some(deactivated) = patch.deactivated {
                         g.deactivated = deactivated;
+                    }
+                    if let Some(external_id) = &patch.external_id {
+                        g.external_id = external_id.clone();
                     }
                 })?;
             }
@@ -198,6 +213,9 @@ impl Snapshot {
         }
         if let Some(email) = &user.email {
             self.emails.insert(stored_email_key(email), user.id);
+        }
+        if let Some(name) = &user.profile.user_name {
+            self.user_names.insert(user_name_key(name), user.id);
         }
         if !user.active {
             self.inactive_users += 1;

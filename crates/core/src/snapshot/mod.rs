@@ -28,6 +28,8 @@ pub struct Snapshot {
     groups: OrdMap<GroupId, Arc<Group>>,
     /// Lower-cased email → user.
     emails: HashMap<Arc<str>, UserId>,
+    /// Folded SCIM `userName` → user (only users that have one).
+    user_names: HashMap<Arc<str>, UserId>,
     /// IMKIT `_id` → user or group (one namespace).
     keys: HashMap<Arc<str>, Principal>,
     /// Exact group name → group (Zulip names are case-sensitive).
@@ -59,6 +61,11 @@ pub fn email_key(email: &str) -> Arc<str> {
     Arc::from(crate::values::Email::fold(email))
 }
 
+/// User names follow the email case rule.
+pub(crate) fn user_name_key(name: &str) -> Arc<str> {
+    email_key(name)
+}
+
 /// The index key for a stored email: the email itself when it is already in
 /// index form (the usual case), so no second copy is kept.
 fn stored_email_key(email: &Arc<str>) -> Arc<str> {
@@ -79,6 +86,7 @@ impl Snapshot {
             users: OrdMap::new(),
             groups: OrdMap::new(),
             emails: HashMap::new(),
+            user_names: HashMap::new(),
             keys: HashMap::new(),
             names: HashMap::new(),
             revs: OrdMap::new(),
@@ -133,6 +141,32 @@ impl Snapshot {
         self.emails
             .get(&*email_key(email))
             .and_then(|id| self.users.get(id))
+    }
+
+    /// The user whose SCIM `userName` is `name` under the email case rule: a
+    /// user's own login name, or else (for users no provider named) its email,
+    /// or else its key (exactly) — what SCIM shows as their `userName`.
+    pub fn user_by_user_name(&self, name: &str) -> Option<&Arc<User>> {
+        if let Some(user) = self
+            .user_names
+            .get(&*user_name_key(name))
+            .and_then(|id| self.users.get(id))
+        {
+            return Some(user);
+        }
+        if let Some(user) = self
+            .user_by_email(name)
+            .filter(|u| u.profile.user_name.is_none())
+        {
+            return Some(user);
+        }
+        match self.principal(name) {
+            Some(Principal::User(id)) => self
+                .users
+                .get(&id)
+                .filter(|u| u.profile.user_name.is_none() && u.email.is_none()),
+            _ => None,
+        }
     }
 
     pub fn principal(&self, key: &str) -> Option<Principal> {

@@ -55,6 +55,7 @@ pub fn group_cmd(name: &str) -> CreateGroup {
         settings: Vec::new(),
         key: None,
         avatar_url: None,
+        external_id: None,
     }
 }
 

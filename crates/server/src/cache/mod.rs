@@ -213,6 +213,7 @@ mod test_world {
                 settings: vec![],
                 key: None,
                 avatar_url: None,
+                external_id: None,
             })) {
                 Reply::Group(id) => id,
                 other => panic!("{other:?}"),

@@ -27,7 +27,7 @@ pub async fn list(app: ImkitApp, query: QueryParams) -> ImkitResult {
     let mut page = Vec::with_capacity(limit);
     for user in snap
         .users()
-        .filter(|u| u.active && filter.matches(&snap, u))
+        .filter(|u| u.active && filter.matches(&snap, &***u))
     {
         if total >= skip && page.len() < limit {
             page.push(client_json(user).to_string().into_bytes());

@@ -60,6 +60,7 @@ pub async fn create(
         settings,
         key: None,
         avatar_url: None,
+        external_id: None,
     });
     let done = caller.execute(&state, command).await?;
     let Reply::Group(id) = done.reply else {

@@ -17,7 +17,7 @@ mod schema;
 use crate::columns::{behind, now_millis};
 use crate::migrations::{self, Step};
 use crate::{BoxFuture, Counts, Job, Notify, Result, Store, StoreError, Target};
-use cohort_core::{Commit, RealmId, Snapshot, Version};
+use cohort_core::{Commit, Millis, RealmId, Snapshot, TokenId, Version};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -373,6 +373,41 @@ impl Store for PgStore {
                 subgroups: row.get(4),
                 commits: row.get(5),
             })
+        })
+    }
+
+    fn record_token_uses(
+        &self,
+        uses: Vec<(RealmId, TokenId, Millis)>,
+    ) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            let client = self.pool.get().await.map_err(pool_error)?;
+            for (realm, token, at) in uses {
+                client
+                    .execute(
+                        "INSERT INTO token_uses (token_id, realm_id, last_used_at) VALUES ($1, $2, $3)
+                         ON CONFLICT (token_id) DO UPDATE
+                         SET last_used_at = GREATEST(token_uses.last_used_at, excluded.last_used_at)",
+                        &[&token.0, &realm.0, &at],
+                    )
+                    .await
+                    .map_err(pg_error)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn token_uses(&self, realm: RealmId) -> BoxFuture<'_, Result<Vec<(TokenId, Millis)>>> {
+        Box::pin(async move {
+            let client = self.pool.get().await.map_err(pool_error)?;
+            let rows = client
+                .query(
+                    "SELECT token_id, last_used_at FROM token_uses WHERE realm_id = $1 ORDER BY token_id",
+                    &[&realm.0],
+                )
+                .await
+                .map_err(pg_error)?;
+            Ok(rows.iter().map(|r| (TokenId(r.get(0)), r.get(1))).collect())
         })
     }
 

@@ -60,6 +60,7 @@ pub async fn load_all(tx: &Transaction<'_>) -> Result<Vec<Snapshot>> {
             api_key_hash: row.get(11),
             date_joined: row.get(12),
             updated_at: row.get(13),
+            profile: row.get(15),
         }
         .into_user()?;
         users.entry(realm).or_default().push(user);
@@ -105,6 +106,7 @@ pub async fn load_all(tx: &Transaction<'_>) -> Result<Vec<Snapshot>> {
             created_at: row.get(9),
             updated_at: row.get(10),
             settings,
+            external_id: row.get(17),
         }
         .into_group(&mut edges)?;
         groups.entry(realm).or_default().push(group);
@@ -421,11 +423,17 @@ impl<'t> Pipeline<'t> {
                     let value = value.clone();
                     self.change_realm(commit.realm, |r| r.settings[setting.index()] = value).await?
                 }
+                Change::TokenCreated { .. } | Change::TokenRevoked { .. } => {
+                    self.change_realm(commit.realm, |r| {
+                        cohort_core::change::apply_token_change(r, change, at)
+                    })
+                    .await?
+                }
                 Change::UserCreated { user } => {
-                    self.insert_row("users", USER_COLUMNS, UserRow::values(commit.realm, user, at))
+                    self.insert_row("users", USER_COLUMNS, UserRow::values(commit.realm, user, at)?)
                 }
                 Change::UserUpdated { id, patch } => {
-                    self.update_row("users", id.0, columns::user_patch(patch, at))
+                    self.update_row("users", id.0, columns::user_patch(patch, at)?)
                 }
                 Change::GroupCreated { group } => {
                     self.insert_row("groups", GROUP_COLUMNS, GroupRow::values(commit.realm, group, at)?);

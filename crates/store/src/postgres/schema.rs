@@ -21,7 +21,28 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
             Step::Sql(EMAIL_KEY_INDEX),
         ],
     },
+    Migration {
+        version: 3,
+        name: "identity providers",
+        steps: &[Step::Sql(IDENTITY_PROVIDERS)],
+    },
 ];
+
+// SCIM: a user's provider profile (the core's `Profile`, as JSON) with its
+// login name's folded key under a unique index, a group's external id, and
+// when each realm API token was last used (bookkeeping outside the change
+// log: it is not directory state, and `cohort check` does not compare it).
+const IDENTITY_PROVIDERS: &str = r#"
+ALTER TABLE users ADD COLUMN profile TEXT;
+ALTER TABLE users ADD COLUMN user_name_key TEXT;
+CREATE UNIQUE INDEX users_realm_user_name ON users (realm_id, user_name_key);
+ALTER TABLE groups ADD COLUMN external_id TEXT;
+CREATE TABLE token_uses (
+    token_id     BIGINT PRIMARY KEY,
+    realm_id     BIGINT NOT NULL REFERENCES realms (id),
+    last_used_at BIGINT NOT NULL
+);
+"#;
 
 // One email per realm under the core's case rule, as SQLite has it
 // (`lower()` follows the database's locale, not the core, hence a column).

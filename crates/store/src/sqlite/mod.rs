@@ -12,7 +12,7 @@ mod schema;
 use crate::columns::{behind, now_millis};
 use crate::migrations::{self, Step};
 use crate::{BoxFuture, Counts, Job, Result, Store, StoreError, Target};
-use cohort_core::{Commit, RealmId, Snapshot, Version};
+use cohort_core::{Commit, Millis, RealmId, Snapshot, TokenId, Version};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -307,6 +307,40 @@ impl Store for SqliteStore {
                 subgroups: count("group_subgroups")?,
                 commits: count("changes")?,
             })
+        }))
+    }
+
+    fn record_token_uses(
+        &self,
+        uses: Vec<(RealmId, TokenId, Millis)>,
+    ) -> BoxFuture<'_, Result<()>> {
+        Box::pin(blocking(&self.writer, move |conn| {
+            let tx = conn.transaction().map_err(db_error)?;
+            for (realm, token, at) in uses {
+                tx.prepare_cached(
+                    "INSERT INTO token_uses (token_id, realm_id, last_used_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (token_id) DO UPDATE
+                     SET last_used_at = max(last_used_at, excluded.last_used_at)",
+                )
+                .and_then(|mut s| s.execute(rusqlite::params![token.0, realm.0, at]))
+                .map_err(db_error)?;
+            }
+            tx.commit().map_err(db_error)
+        }))
+    }
+
+    fn token_uses(&self, realm: RealmId) -> BoxFuture<'_, Result<Vec<(TokenId, Millis)>>> {
+        Box::pin(blocking(&self.reader, move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT token_id, last_used_at FROM token_uses WHERE realm_id = ?1 ORDER BY token_id",
+                )
+                .map_err(db_error)?;
+            let rows = stmt
+                .query_map([realm.0], |r| Ok((TokenId(r.get(0)?), r.get(1)?)))
+                .map_err(db_error)?;
+            rows.collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(db_error)
         }))
     }
 }

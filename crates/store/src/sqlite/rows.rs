@@ -64,6 +64,7 @@ pub fn load_all(tx: &Transaction<'_>) -> Result<Vec<Snapshot>> {
                 api_key_hash: row.get(11).map_err(db_error)?,
                 date_joined: row.get(12).map_err(db_error)?,
                 updated_at: row.get(13).map_err(db_error)?,
+                profile: row.get(15).map_err(db_error)?,
             }
             .into_user()?;
             users.entry(realm).or_default().push(user);
@@ -114,6 +115,7 @@ pub fn load_all(tx: &Transaction<'_>) -> Result<Vec<Snapshot>> {
                 created_at: row.get(9).map_err(db_error)?,
                 updated_at: row.get(10).map_err(db_error)?,
                 settings,
+                external_id: row.get(17).map_err(db_error)?,
             }
             .into_group(&mut edges)?;
             groups.entry(realm).or_default().push(group);
@@ -266,16 +268,21 @@ fn apply_commit(
                 realm.settings[setting.index()] = value.clone();
                 save_realm(tx, &realm)?;
             }
+            Change::TokenCreated { .. } | Change::TokenRevoked { .. } => {
+                let mut realm = load_realm(tx, commit.realm)?;
+                cohort_core::change::apply_token_change(&mut realm, change, at);
+                save_realm(tx, &realm)?;
+            }
             Change::UserCreated { user } => {
                 insert_row(
                     tx,
                     "users",
                     USER_COLUMNS,
-                    UserRow::values(commit.realm, user, at),
+                    UserRow::values(commit.realm, user, at)?,
                 )?;
             }
             Change::UserUpdated { id, patch } => {
-                update_row(tx, "users", id.0, columns::user_patch(patch, at))?;
+                update_row(tx, "users", id.0, columns::user_patch(patch, at)?)?;
             }
             Change::GroupCreated { group } => {
                 insert_row(

@@ -18,7 +18,28 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
             Step::Sql(EMAIL_KEY_INDEX),
         ],
     },
+    Migration {
+        version: 3,
+        name: "identity providers",
+        steps: &[Step::Sql(IDENTITY_PROVIDERS)],
+    },
 ];
+
+// SCIM: a user's provider profile (the core's `Profile`, as JSON) with its
+// login name's folded key under a unique index, a group's external id, and
+// when each realm API token was last used (bookkeeping outside the change
+// log: it is not directory state, and `cohort check` does not compare it).
+const IDENTITY_PROVIDERS: &str = r#"
+ALTER TABLE users ADD COLUMN profile TEXT;
+ALTER TABLE users ADD COLUMN user_name_key TEXT;
+CREATE UNIQUE INDEX users_realm_user_name ON users (realm_id, user_name_key);
+ALTER TABLE groups ADD COLUMN external_id TEXT;
+CREATE TABLE token_uses (
+    token_id     INTEGER PRIMARY KEY,
+    realm_id     INTEGER NOT NULL REFERENCES realms (id),
+    last_used_at INTEGER NOT NULL
+);
+"#;
 
 // `COLLATE NOCASE` folds ASCII only, so "É@x" and "é@x" were two users here
 // but one in the core's email index; the key column holds the core's rule.
