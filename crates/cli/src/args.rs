@@ -136,6 +136,11 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes (larger ones get 413).
     #[arg(long, env = "COHORT_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
+    /// The URL clients reach cohort at, e.g. `https://cohort.example.com`
+    /// behind a proxy; SCIM's `meta.location` and `$ref`s are built from it.
+    /// Without it, `http://` and the request's `Host` header.
+    #[arg(long, env = "COHORT_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// How often to pick up changes other processes committed, in milliseconds.
     #[arg(long, env = "COHORT_POLL_MS", default_value_t = 500)]
     pub poll_ms: u64,

@@ -78,6 +78,7 @@ pub async fn serve(db: &str, args: ServeArgs) -> Result<()> {
         engine,
         ServerConfig {
             max_body_bytes: args.max_body_bytes,
+            public_url: args.public_url.clone(),
         },
     );
     // The URL as shown anywhere: its password masked.

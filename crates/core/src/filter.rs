@@ -33,6 +33,9 @@ pub enum UserField {
     ExternalId,
     GivenName,
     FamilyName,
+    /// The `type` of the user's email as SCIM shows it (the primary profile
+    /// email's, `work` for a user no provider touched).
+    EmailType,
 }
 
 /// The group attributes a filter may name.
@@ -215,6 +218,11 @@ fn value_of(user: &User, field: UserField) -> Operand {
         UserField::ExternalId => text(user.profile.external_id.as_deref()),
         UserField::GivenName => text(user.profile.given_name.as_deref()),
         UserField::FamilyName => text(user.profile.family_name.as_deref()),
+        UserField::EmailType => match (&user.email, user.profile.user_name.is_some()) {
+            (None, _) => Operand::Null,
+            (Some(_), false) => Operand::Text("work".into()),
+            (Some(_), true) => text(user.profile.primary_email().and_then(|e| e.kind.as_deref())),
+        },
         UserField::Key => Operand::Text(user.key.to_string()),
         UserField::Name => Operand::Text(user.full_name.clone()),
         UserField::Email => user

@@ -3,7 +3,7 @@
 //! Layout:
 //! - `zulip/`: Zulip's REST API under `/api/v1`.
 //! - `imkit/`: IMKIT's admin API under `/admin`.
-//! - `scim/`: SCIM 2.0, under construction (only the filter parser so far).
+//! - `scim/`: SCIM 2.0 under `/scim/v2`, for identity providers.
 //! - `cache/`: rendered responses per realm version (never going back).
 //! - `ops.rs`: `/healthz`, `/readyz`, `/metrics`, request ids, request logs and metrics.
 //!
@@ -15,8 +15,6 @@ mod cache;
 mod form;
 mod imkit;
 mod ops;
-// Not wired into the router yet: only the filter parser exists so far.
-#[allow(dead_code)]
 mod scim;
 mod zulip;
 
@@ -34,12 +32,16 @@ pub use ops::install_metrics;
 pub struct ServerConfig {
     /// Largest request body accepted; larger ones get 413.
     pub max_body_bytes: usize,
+    /// The URL clients reach cohort at (`--public-url`), for SCIM's absolute
+    /// `meta.location`; without it, `http://` and the request's `Host`.
+    pub public_url: Option<String>,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             max_body_bytes: 1024 * 1024,
+            public_url: None,
         }
     }
 }
@@ -93,6 +95,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(zulip::router())
         .merge(imkit::router())
+        .merge(scim::router())
         .merge(ops::router())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
@@ -108,6 +111,8 @@ async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
     use axum::response::IntoResponse;
     if uri.path().starts_with("/admin") {
         imkit::no_such_endpoint().await.into_response()
+    } else if uri.path().starts_with("/scim/") || uri.path() == "/scim" {
+        scim::no_such_endpoint().await.into_response()
     } else {
         zulip::ZulipError::not_found().into_response()
     }

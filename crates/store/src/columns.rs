@@ -91,10 +91,14 @@ pub(crate) const USER_COLUMNS: &[&str] = &[
     "api_key_hash",
     "date_joined",
     "updated_at",
-    "email_key",
     "profile",
+    // Derived on write, never read back: the unique indexes' keys.
+    "email_key",
     "user_name_key",
 ];
+
+/// The `users` columns read back (`USER_COLUMNS` without the derived keys).
+pub(crate) const USER_READ_COLUMNS: &[&str] = USER_COLUMNS.split_at(15).0;
 
 /// `groups` columns, in the order of `GroupRow`'s fields (the six settings
 /// last, in `GroupSetting` order; their columns are named after them).
@@ -232,8 +236,8 @@ impl UserRow {
             Value::Text(user.api_key.to_hex()),
             Value::Int(user.date_joined),
             Value::Int(at),
-            Value::NullableText(email_key(user.email.as_deref())),
             Value::NullableText(profile_json(&user.profile)?),
+            Value::NullableText(email_key(user.email.as_deref())),
             Value::NullableText(user_name_key(&user.profile)),
         ])
     }

@@ -128,17 +128,25 @@ fn postgres_emails_are_unique_under_the_core_rule() {
 }
 
 /// A schema-1 SQLite file (as released: `NOCASE` index, no key column) is
-/// brought to schema 2 on open, its existing emails keyed by the core's rule.
+/// brought to the current schema on open, its existing emails keyed by the
+/// core's rule and its rows readable with the columns migration 3 adds.
 #[test]
 fn sqlite_migration_2_keys_existing_emails() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("old.db");
     let url = format!("sqlite://{}", path.display());
     rt().block_on(second_spelling_is_refused(&url));
-    // Back to schema 1: drop what migration 2 added, restore the old index.
+    // Back to schema 1: drop what migrations 3 and 2 added, restore the old
+    // index (reopening then runs both over existing rows).
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP INDEX users_realm_email;
+        "DROP INDEX users_realm_user_name;
+         ALTER TABLE users DROP COLUMN profile;
+         ALTER TABLE users DROP COLUMN user_name_key;
+         ALTER TABLE groups DROP COLUMN external_id;
+         DROP TABLE token_uses;
+         DELETE FROM schema_migrations WHERE version = 3;
+         DROP INDEX users_realm_email;
          ALTER TABLE users DROP COLUMN email_key;
          CREATE UNIQUE INDEX users_realm_email ON users (realm_id, email COLLATE NOCASE);
          DELETE FROM schema_migrations WHERE version = 2;",
@@ -178,7 +186,10 @@ fn postgres_migration_2_keys_existing_emails() {
     rt().block_on(second_spelling_is_refused(&url));
     support::psql_on(
         &url,
-        "ALTER TABLE users DROP COLUMN email_key; DELETE FROM schema_migrations WHERE version = 2;",
+        "ALTER TABLE users DROP COLUMN profile, DROP COLUMN user_name_key;
+         ALTER TABLE groups DROP COLUMN external_id; DROP TABLE token_uses;
+         ALTER TABLE users DROP COLUMN email_key;
+         DELETE FROM schema_migrations WHERE version IN (2, 3);",
     );
     rt().block_on(async {
         cohort_store::open(&DbUrl::parse(&url).unwrap(), true)

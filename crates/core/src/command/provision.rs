@@ -281,6 +281,16 @@ fn member_delta(
             MemberEdit::Add(p) | MemberEdit::Remove(p) | MemberEdit::Replace(p) => (p, split(p)),
         };
         validate::id_list("members", listed)?;
+        // A deactivated user stays a (hidden) member; listing it again keeps
+        // it so rather than refusing it as an inactive user.
+        let wanted = (
+            wanted
+                .0
+                .into_iter()
+                .filter(|u| snap.is_active_user(*u) || !group.has_member(*u))
+                .collect::<Vec<_>>(),
+            wanted.1,
+        );
         match edit {
             MemberEdit::Add(_) => {
                 check_listed_users(snap, &wanted.0)?;

@@ -80,6 +80,15 @@ impl Snapshot {
 
     /// Whether `user` is in `group`, directly or through subgroups. Inactive users
     /// are in no group.
+    /// The groups `user` is a direct member of, in id order (a scan: there
+    /// is no reverse index).
+    pub fn groups_of(&self, user: UserId) -> Vec<GroupId> {
+        self.groups()
+            .filter(|g| g.has_member(user))
+            .map(|g| g.id)
+            .collect()
+    }
+
     pub fn is_member(&self, group: GroupId, user: UserId, direct_only: bool) -> bool {
         if !self.is_active_user(user) {
             return false;
