@@ -262,13 +262,17 @@ fn split(listed: &[Principal]) -> (Vec<UserId>, Vec<GroupId>) {
     (unique(&users), unique_groups(&groups))
 }
 
+/// What a group's membership edits come to.
+struct Delta {
+    add: Vec<UserId>,
+    remove: Vec<UserId>,
+    add_groups: Vec<GroupId>,
+    remove_groups: Vec<GroupId>,
+}
+
 /// Members and subgroups to add and remove so that, applied in order, the
 /// edits hold; adding a present member or removing an absent one is no change.
-fn member_delta(
-    snap: &Snapshot,
-    id: GroupId,
-    edits: &[MemberEdit],
-) -> Result<(Vec<UserId>, Vec<UserId>, Vec<GroupId>, Vec<GroupId>)> {
+fn member_delta(snap: &Snapshot, id: GroupId, edits: &[MemberEdit]) -> Result<Delta> {
     let group = snap.group(id).ok_or(Error::GroupNotFound(id))?;
     // Visible members only: a deactivated user's membership is kept as it is
     // (Zulip restores it on reactivation), as IMKIT's replace does.
@@ -314,12 +318,12 @@ fn member_delta(
             }
         }
     }
-    Ok((
-        users.difference(&before_users).copied().collect(),
-        before_users.difference(&users).copied().collect(),
-        groups.difference(&before_groups).copied().collect(),
-        before_groups.difference(&groups).copied().collect(),
-    ))
+    Ok(Delta {
+        add: users.difference(&before_users).copied().collect(),
+        remove: before_users.difference(&users).copied().collect(),
+        add_groups: groups.difference(&before_groups).copied().collect(),
+        remove_groups: before_groups.difference(&groups).copied().collect(),
+    })
 }
 
 pub(super) fn edit_group(
@@ -348,7 +352,12 @@ pub(super) fn edit_group(
             patch.external_id = Some(external_id.clone());
         }
     }
-    let (add, remove, add_groups, remove_groups) = member_delta(snap, id, &cmd.members)?;
+    let Delta {
+        add,
+        remove,
+        add_groups,
+        remove_groups,
+    } = member_delta(snap, id, &cmd.members)?;
     if add_groups.contains(&id) || snap.closure_of(add_groups.iter().copied()).contains(&id) {
         return Err(Error::SubgroupCycle(id));
     }

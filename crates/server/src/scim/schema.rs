@@ -34,12 +34,6 @@ pub enum Mutability {
     Immutable,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Returned {
-    Always,
-    Default,
-}
-
 #[derive(Debug)]
 pub struct Attr {
     pub name: &'static str,
@@ -48,7 +42,6 @@ pub struct Attr {
     pub required: bool,
     pub case_exact: bool,
     pub mutability: Mutability,
-    pub returned: Returned,
     pub unique: bool,
     pub canonical: &'static [&'static str],
     pub reference_types: &'static [&'static str],
@@ -64,7 +57,6 @@ const fn attr(name: &'static str, kind: Kind, description: &'static str) -> Attr
         required: false,
         case_exact: false,
         mutability: Mutability::ReadWrite,
-        returned: Returned::Default,
         unique: false,
         canonical: &[],
         reference_types: &[],
@@ -263,11 +255,9 @@ fn attr_json(a: &Attr) -> Value {
         Mutability::Immutable => "immutable",
     };
     out.insert("mutability".into(), json!(mutability));
-    let returned = match a.returned {
-        Returned::Always => "always",
-        Returned::Default => "default",
-    };
-    out.insert("returned".into(), json!(returned));
+    // Every listed attribute is returned unless excluded (`id`, `schemas`
+    // and `meta`, always returned, are common attributes, not listed).
+    out.insert("returned".into(), json!("default"));
     out.insert(
         "uniqueness".into(),
         json!(if a.unique { "server" } else { "none" }),
