@@ -41,7 +41,7 @@ pub async fn load_all(tx: &Transaction<'_>) -> Result<Vec<Snapshot>> {
     }
     let mut users: HashMap<RealmId, Vec<User>> = HashMap::new();
     for row in tx
-        .query(&columns::select_sql("users", &USER_COLUMNS[..14]), &[])
+        .query(&columns::select_sql("users", &USER_COLUMNS[..16]), &[])
         .await
         .map_err(pg_error)?
     {

@@ -45,7 +45,7 @@ pub fn load_all(tx: &Transaction<'_>) -> Result<Vec<Snapshot>> {
     let mut users: HashMap<RealmId, Vec<User>> = HashMap::new();
     {
         let mut stmt = tx
-            .prepare(&columns::select_sql("users", &USER_COLUMNS[..14]))
+            .prepare(&columns::select_sql("users", &USER_COLUMNS[..16]))
             .map_err(db_error)?;
         let mut rows = stmt.query([]).map_err(db_error)?;
         while let Some(row) = rows.next().map_err(db_error)? {
