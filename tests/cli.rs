@@ -13,7 +13,7 @@ use std::time::Duration;
 fn help_documents_every_command() {
     let out = Command::new(BIN).arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
-    for command in ["init", "serve", "user", "group", "realm", "check"] {
+    for command in ["init", "serve", "user", "group", "realm", "token", "check"] {
         assert!(
             help.contains(command),
             "--help does not mention {command}:\n{help}"
@@ -47,6 +47,11 @@ fn help_documents_every_command() {
             vec!["init", "--help"],
             vec!["--json", "--owner-email", "--zuliprc"],
         ),
+        (
+            vec!["token", "create", "--help"],
+            vec!["--scope", "--name", "--realm", "--json", "audit:read"],
+        ),
+        (vec!["token", "list", "--help"], vec!["--all", "--json"]),
     ] {
         let out = Command::new(BIN).args(&args).output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
@@ -450,6 +455,15 @@ async fn serve_demo_on_a_fresh_machine_shows_real_groups() {
         text.contains("owner API key") && text.contains("IMKIT platform key"),
         "{text}"
     );
+    let scim_token = text
+        .lines()
+        .find_map(|l| l.strip_prefix("SCIM token: "))
+        .unwrap_or_else(|| panic!("no SCIM token printed:\n{text}"));
+    assert!(is_token(scim_token), "{scim_token:?}");
+    assert!(
+        text.contains(&format!("SCIM base URL: {base}/scim/v2")),
+        "{text}"
+    );
     let zuliprc = std::fs::read_to_string(dir.path().join("zuliprc")).unwrap();
     let field = |name: &str| {
         zuliprc
@@ -487,4 +501,192 @@ async fn serve_demo_on_a_fresh_machine_shows_real_groups() {
     assert!(users["members"].as_array().unwrap().len() >= 9);
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// A realm API token's shape: `cohort_` and 40 letters and digits.
+fn is_token(text: &str) -> bool {
+    text.strip_prefix("cohort_")
+        .is_some_and(|rest| rest.len() == 40 && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `token list --json`, by name.
+fn tokens(cohort: &Cohort, all: bool) -> Vec<Value> {
+    let mut args = vec!["token", "list", "--json"];
+    if all {
+        args.push("--all");
+    }
+    cohort.cli_json(&args).as_array().unwrap().clone()
+}
+
+fn names(tokens: &[Value]) -> Vec<&str> {
+    tokens.iter().map(|t| t["name"].as_str().unwrap()).collect()
+}
+
+#[test]
+fn init_issues_a_scim_token() {
+    let (cohort, _owner, _) = Cohort::init();
+    // The harness keeps only some of `init --json`'s output: run it again on a
+    // second database (of the same kind) to see the token itself.
+    let dir = tempfile::tempdir().unwrap();
+    let pg = testing_postgres().then(PgDatabase::create);
+    let db = match &pg {
+        Some(database) => database.url(),
+        None => format!("sqlite://{}", dir.path().join("t.db").display()),
+    };
+    let out = Command::new(BIN)
+        .args(["--db", &db, "init", "--json"])
+        .current_dir(dir.path())
+        .env("COHORT_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let init: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let token = init["scim_token"].as_str().unwrap_or_default();
+    assert!(is_token(token), "{init}");
+    for key in [
+        "realm_id",
+        "realm",
+        "database",
+        "site",
+        "email",
+        "api_key",
+        "platform_key",
+        "zuliprc",
+    ] {
+        assert!(init.get(key).is_some(), "init --json lost {key}: {init}");
+    }
+    let listed = tokens(&cohort, false);
+    assert_eq!(names(&listed), ["scim"]);
+    assert_eq!(listed[0]["scopes"], serde_json::json!(["scim"]));
+}
+
+#[test]
+fn tokens_are_created_listed_and_revoked() {
+    let (cohort, _owner, _) = Cohort::init();
+
+    // Plain: a short text with the token alone on its line.
+    let out = cohort.cli(&[
+        "token",
+        "create",
+        "--scope",
+        "scim",
+        "--scope",
+        "audit:read,events",
+        "--name",
+        "okta",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let secret = text
+        .lines()
+        .find(|l| is_token(l))
+        .unwrap_or_else(|| panic!("no token on its own line:\n{text}"))
+        .to_string();
+    assert!(text.contains("okta"), "{text}");
+
+    // JSON, with a default name.
+    let made = cohort.cli_json(&["token", "create", "--scope", "scim", "--json"]);
+    assert_eq!(made["name"], "token-1", "{made}");
+    assert_eq!(made["scopes"], serde_json::json!(["scim"]));
+    assert!(is_token(made["token"].as_str().unwrap()), "{made}");
+    assert!(
+        made["created_at"].as_str().unwrap().ends_with('Z'),
+        "{made}"
+    );
+    let second = made["token"].as_str().unwrap().to_string();
+    let made = cohort.cli_json(&["token", "create", "--scope", "events", "--json"]);
+    assert_eq!(made["name"], "token-2", "{made}");
+
+    // Listed without secrets, never used.
+    let listed = tokens(&cohort, false);
+    assert_eq!(names(&listed), ["scim", "okta", "token-1", "token-2"]);
+    let okta = &listed[1];
+    assert_eq!(
+        okta["scopes"],
+        serde_json::json!(["scim", "audit:read", "events"])
+    );
+    assert_eq!(okta["last_used_at"], Value::Null);
+    assert_eq!(okta["revoked_at"], Value::Null);
+    let out = cohort.cli(&["token", "list"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let plain = stdout(&out);
+    let row = plain
+        .lines()
+        .find(|l| l.starts_with("okta "))
+        .unwrap_or_else(|| panic!("okta not listed:\n{plain}"));
+    assert!(
+        row.contains("scim,audit:read,events") && row.contains("never"),
+        "{row}"
+    );
+    for shown in [plain, listed.iter().map(|t| t.to_string()).collect()] {
+        assert!(
+            !shown.contains(&secret) && !shown.contains(&second),
+            "a secret is listed: {shown}"
+        );
+        assert!(!shown.contains("cohort_"), "{shown}");
+    }
+
+    // Refusals commit nothing.
+    let realms_before = cohort.realms();
+    let dup = cohort.cli(&["token", "create", "--scope", "scim", "--name", "okta"]);
+    assert!(!dup.status.success(), "a duplicate name was accepted");
+    assert!(stderr(&dup).contains("already exists"), "{}", stderr(&dup));
+    let unknown = cohort.cli(&["token", "create", "--scope", "scim,admin", "--name", "x"]);
+    assert!(!unknown.status.success(), "an unknown scope was accepted");
+    let why = stderr(&unknown);
+    assert!(
+        why.contains("admin")
+            && ["scim", "audit:read", "events", "webhooks"]
+                .iter()
+                .all(|s| why.contains(s)),
+        "{why}"
+    );
+    let gone = cohort.cli(&["token", "revoke", "no-such-token"]);
+    assert!(
+        !gone.status.success(),
+        "revoking an unknown token succeeded"
+    );
+    assert!(stderr(&gone).contains("no-such-token"), "{}", stderr(&gone));
+    assert_eq!(cohort.realms(), realms_before);
+    assert_eq!(
+        names(&tokens(&cohort, true)),
+        ["scim", "okta", "token-1", "token-2"]
+    );
+
+    // Revoked: gone from the list, kept with --all.
+    let out = cohort.cli(&["token", "revoke", "okta"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        names(&tokens(&cohort, false)),
+        ["scim", "token-1", "token-2"]
+    );
+    let all = tokens(&cohort, true);
+    assert_eq!(names(&all), ["scim", "okta", "token-1", "token-2"]);
+    assert!(
+        all[1]["revoked_at"].as_str().unwrap().ends_with('Z'),
+        "{}",
+        all[1]
+    );
+    let plain = stdout(&cohort.cli(&["token", "list", "--all"]));
+    let row = plain.lines().find(|l| l.starts_with("okta ")).unwrap();
+    assert!(row.trim_end().ends_with('Z'), "revoked time missing: {row}");
+    let again = cohort.cli(&["token", "revoke", "okta"]);
+    assert!(!again.status.success(), "revoking twice succeeded");
+    // The name is free again once revoked.
+    let reused = cohort.cli_json(&[
+        "token", "create", "--scope", "webhooks", "--name", "okta", "--json",
+    ]);
+    assert_eq!(reused["name"], "okta");
+    assert_eq!(
+        names(&tokens(&cohort, true)),
+        ["scim", "okta", "token-1", "token-2", "okta"]
+    );
 }

@@ -13,7 +13,8 @@ use cohort_engine::{secrets, Engine, EngineConfig};
 use serde_json::json;
 use std::sync::Arc;
 
-fn pick_realm(engine: &Engine, selector: &RealmSelector) -> Result<Arc<Snapshot>> {
+/// The realm `--realm` names, or the only one.
+pub fn pick_realm(engine: &Engine, selector: &RealmSelector) -> Result<Arc<Snapshot>> {
     let realms: Vec<Arc<Snapshot>> = engine
         .realm_ids()
         .into_iter()

@@ -65,6 +65,9 @@ pub enum Command {
     /// Manage realms (tenants).
     #[command(subcommand)]
     Realm(RealmCommand),
+    /// Manage realm API tokens (for SCIM and other machine clients).
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Verify the database: replay each realm's change log from the start and
     /// compare the result with the stored state. Exits non-zero on a mismatch.
     Check(JsonFlag),
@@ -222,6 +225,60 @@ pub struct ListArgs {
     pub realm: RealmSelector,
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Create a realm API token; prints its secret once.
+    Create(TokenCreateArgs),
+    /// List the realm's tokens (never their secrets).
+    List(TokenListArgs),
+    /// Revoke the live token with this name; it stops working at once.
+    Revoke(TokenRevokeArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct TokenCreateArgs {
+    #[command(flatten)]
+    pub realm: RealmSelector,
+    /// What the token may be used for: scim, audit:read, events or webhooks.
+    /// Repeat the flag or separate scopes with commas.
+    #[arg(long = "scope", required = true, value_delimiter = ',', value_parser = parse_scope)]
+    pub scopes: Vec<cohort_core::Scope>,
+    /// Name of the token, unique among the realm's live tokens (default:
+    /// token-N).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A scope name as `cohort_core::Scope` spells it.
+fn parse_scope(text: &str) -> Result<cohort_core::Scope, String> {
+    cohort_core::Scope::from_name(text.trim()).ok_or_else(|| {
+        let valid: Vec<&str> = cohort_core::Scope::ALL.iter().map(|s| s.name()).collect();
+        format!("unknown scope {text:?}; valid scopes: {}", valid.join(", "))
+    })
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct TokenListArgs {
+    #[command(flatten)]
+    pub realm: RealmSelector,
+    /// Include revoked tokens.
+    #[arg(long)]
+    pub all: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct TokenRevokeArgs {
+    #[command(flatten)]
+    pub realm: RealmSelector,
+    /// The token's name.
+    pub name: String,
 }
 
 #[derive(Subcommand, Debug)]

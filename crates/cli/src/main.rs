@@ -4,12 +4,14 @@
 //!
 //! Layout: `args.rs` (the command line), `serve.rs` (`serve`, including
 //! `--demo`), `setup.rs` (`init`, `realm add`, the demo seed, `zuliprc`),
-//! `admin.rs` (`user …`, `group …`, `realm set/list`, `check`, `migrate`, `copy`).
+//! `admin.rs` (`user …`, `group …`, `realm set/list`, `check`, `migrate`, `copy`),
+//! `tokens.rs` (`token …`, and the SCIM token `init` and `serve --demo` issue).
 
 mod admin;
 mod args;
 mod serve;
 mod setup;
+mod tokens;
 
 use args::{Cli, Command};
 use clap::Parser;
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
             Command::User(args) => admin::user(&cli.db, args).await,
             Command::Group(args) => admin::group(&cli.db, args).await,
             Command::Realm(args) => admin::realm(&cli.db, args).await,
+            Command::Token(args) => tokens::token(&cli.db, args).await,
             Command::Check(args) => admin::check(&cli.db, args).await,
             Command::Migrate => admin::migrate(&cli.db).await,
             Command::Copy(args) => admin::copy(args).await,

@@ -1,5 +1,6 @@
 //! `cohort serve`: bind, (with `--demo`) create and seed a missing database,
-//! start the engine and every face, and shut down gracefully on SIGINT/SIGTERM.
+//! start the engine and every face, and shut down gracefully on SIGINT/SIGTERM
+//! (in-flight requests finish, then the last token uses are written).
 
 use crate::args::{LogFormat, ServeArgs};
 use crate::setup;
@@ -48,8 +49,10 @@ pub async fn serve(db: &str, args: ServeArgs) -> Result<()> {
     // `--demo` may create the database; it seeds one that holds no realm yet.
     let engine = setup::open_engine(db, args.demo, config).await?;
     if args.demo && engine.realm_ids().is_empty() {
-        let created =
+        let mut created =
             setup::create_realm(&engine, "Zulip Dev", "desdemona@example.com", "Desdemona").await?;
+        created.scim_token =
+            Some(crate::tokens::issue_scim(&engine, created.realm.realm_id()).await?);
         let owner = created
             .realm
             .user_by_email(&created.owner_email)
@@ -75,7 +78,7 @@ pub async fn serve(db: &str, args: ServeArgs) -> Result<()> {
     }
     let realms = engine.realm_ids().len();
     let state = AppState::new(
-        engine,
+        engine.clone(),
         ServerConfig {
             max_body_bytes: args.max_body_bytes,
             public_url: args.public_url.clone(),
@@ -87,7 +90,12 @@ pub async fn serve(db: &str, args: ServeArgs) -> Result<()> {
         .unwrap_or_else(|_| "the database".into());
     println!("cohort listening on {site} ({shown}, {realms} realm(s))");
     tracing::info!(%addr, db = %shown, "serving");
-    cohort_server::run(listener, state, shutdown_signal()).await?;
+    let served = cohort_server::run(listener, state, shutdown_signal()).await;
+    // Token uses noted since the last periodic flush would otherwise be lost.
+    if let Err(err) = engine.flush_token_uses().await {
+        tracing::warn!(error = %err, "could not record the last token uses");
+    }
+    served?;
     tracing::info!("stopped");
     Ok(())
 }

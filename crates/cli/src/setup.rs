@@ -26,6 +26,8 @@ pub struct NewRealm {
     pub owner_email: String,
     pub owner_api_key: String,
     pub platform_key: String,
+    /// The SCIM token (`init` and `serve --demo` issue one; `realm add` does not).
+    pub scim_token: Option<String>,
 }
 
 pub async fn create_realm(
@@ -69,6 +71,7 @@ pub async fn create_realm(
         owner_email: owner_email.trim().to_string(),
         owner_api_key: api_key,
         platform_key,
+        scim_token: None,
     })
 }
 
@@ -104,6 +107,10 @@ pub fn print_new_realm(
             "platform_key": created.platform_key,
             "zuliprc": zuliprc.map(|p| p.display().to_string()),
         });
+        let mut out = out;
+        if let Some(token) = &created.scim_token {
+            out["scim_token"] = json!(token);
+        }
         println!("{out}");
         return;
     }
@@ -120,6 +127,10 @@ pub fn print_new_realm(
             path.display()
         );
     }
+    if let Some(token) = &created.scim_token {
+        println!("SCIM token: {token}");
+        println!("SCIM base URL: {site}/scim/v2   (header Authorization: Bearer <token>)");
+    }
     println!("Keys are shown only now; cohort stores their hashes.");
 }
 
@@ -129,13 +140,14 @@ pub async fn init(db: &str, args: InitArgs) -> Result<()> {
     if !engine.realm_ids().is_empty() {
         bail!("{db} already holds a realm; refusing to create another over it (use `cohort realm add` to add a realm)");
     }
-    let created = create_realm(
+    let mut created = create_realm(
         &engine,
         &args.realm_name,
         &args.owner_email,
         &args.owner_name,
     )
     .await?;
+    created.scim_token = Some(crate::tokens::issue_scim(&engine, created.realm.realm_id()).await?);
     write_zuliprc(
         &args.zuliprc,
         &created.owner_email,
