@@ -96,6 +96,26 @@ pub(crate) const USER_COLUMNS: &[&str] = &[
     "user_name_key",
 ];
 
+/// The `users` columns a load reads, in the order `load` reads them: the
+/// record's own, then the profile (the two keys are derived from them).
+pub(crate) const USER_LOAD_COLUMNS: [&str; 15] = [
+    "id",
+    "realm_id",
+    "key",
+    "email",
+    "full_name",
+    "avatar_url",
+    "role",
+    "is_bot",
+    "bot_owner_id",
+    "active",
+    "can_create_users",
+    "api_key_hash",
+    "date_joined",
+    "updated_at",
+    "profile",
+];
+
 /// `groups` columns, in the order of `GroupRow`'s fields (the six settings
 /// last, in `GroupSetting` order; their columns are named after them).
 pub(crate) const GROUP_COLUMNS: &[&str] = &[

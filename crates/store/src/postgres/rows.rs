@@ -5,7 +5,7 @@
 use super::pg_error;
 use crate::columns::{
     self, corrupt, from_json, to_json, version_spans, Edges, GroupRow, UserRow, Value,
-    GROUP_COLUMNS, USER_COLUMNS,
+    GROUP_COLUMNS, USER_COLUMNS, USER_LOAD_COLUMNS,
 };
 use crate::Result;
 use cohort_core::change::{Change, Commit};
@@ -41,7 +41,7 @@ pub async fn load_all(tx: &Transaction<'_>) -> Result<Vec<Snapshot>> {
     }
     let mut users: HashMap<RealmId, Vec<User>> = HashMap::new();
     for row in tx
-        .query(&columns::select_sql("users", &USER_COLUMNS[..14]), &[])
+        .query(&columns::select_sql("users", &USER_LOAD_COLUMNS), &[])
         .await
         .map_err(pg_error)?
     {
@@ -60,7 +60,7 @@ pub async fn load_all(tx: &Transaction<'_>) -> Result<Vec<Snapshot>> {
             api_key_hash: row.get(11),
             date_joined: row.get(12),
             updated_at: row.get(13),
-            profile: row.get(15),
+            profile: row.get(14),
         }
         .into_user()?;
         users.entry(realm).or_default().push(user);

@@ -5,7 +5,7 @@
 use super::db_error;
 use crate::columns::{
     self, corrupt, from_json, to_json, version_spans, Edges, GroupRow, UserRow, Value,
-    GROUP_COLUMNS, USER_COLUMNS,
+    GROUP_COLUMNS, USER_COLUMNS, USER_LOAD_COLUMNS,
 };
 use crate::{Result, StoreError};
 use cohort_core::change::{Change, Commit};
@@ -45,7 +45,7 @@ pub fn load_all(tx: &Transaction<'_>) -> Result<Vec<Snapshot>> {
     let mut users: HashMap<RealmId, Vec<User>> = HashMap::new();
     {
         let mut stmt = tx
-            .prepare(&columns::select_sql("users", &USER_COLUMNS[..14]))
+            .prepare(&columns::select_sql("users", &USER_LOAD_COLUMNS))
             .map_err(db_error)?;
         let mut rows = stmt.query([]).map_err(db_error)?;
         while let Some(row) = rows.next().map_err(db_error)? {
@@ -64,7 +64,7 @@ pub fn load_all(tx: &Transaction<'_>) -> Result<Vec<Snapshot>> {
                 api_key_hash: row.get(11).map_err(db_error)?,
                 date_joined: row.get(12).map_err(db_error)?,
                 updated_at: row.get(13).map_err(db_error)?,
-                profile: row.get(15).map_err(db_error)?,
+                profile: row.get(14).map_err(db_error)?,
             }
             .into_user()?;
             users.entry(realm).or_default().push(user);
