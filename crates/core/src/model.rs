@@ -578,7 +578,13 @@ impl User {
         h.text(&self.full_name);
         h.opt(self.avatar_url.as_deref());
         h.int(i64::from(self.role.code()));
-        h.int(i64::from(self.active) | i64::from(self.is_bot) << 1);
+        h.int(
+            i64::from(self.active)
+                | i64::from(self.is_bot) << 1
+                | i64::from(self.can_create_users) << 2,
+        );
+        h.int(self.bot_owner.map_or(-1, |owner| owner.0));
+        h.int(self.date_joined);
         h.opt(self.profile.user_name.as_deref());
         h.opt(self.profile.external_id.as_deref());
         h.opt(self.profile.given_name.as_deref());
@@ -595,7 +601,7 @@ impl User {
 }
 
 impl Group {
-    /// Like `User::version_tag`: the record, its settings' shape and its edges.
+    /// Like `User::version_tag`: the record, its settings and its edges.
     pub fn version_tag(&self) -> String {
         let mut h = Fnv::new();
         h.int(self.id.0);
@@ -606,6 +612,21 @@ impl Group {
         h.opt(self.avatar_url.as_deref());
         h.opt(self.external_id.as_deref());
         h.int(i64::from(self.deactivated));
+        for value in &self.settings {
+            match value {
+                SettingValue::Group(id) => h.int(id.0),
+                SettingValue::Anonymous { members, subgroups } => {
+                    h.int(-1 - members.len() as i64);
+                    for user in members {
+                        h.int(user.0);
+                    }
+                    h.int(subgroups.len() as i64);
+                    for group in subgroups {
+                        h.int(group.0);
+                    }
+                }
+            }
+        }
         h.int(self.members.len() as i64);
         for user in &self.members {
             h.int(user.0);

@@ -9,7 +9,9 @@
 //! (4) applying the commit to the previous snapshot equals the staged one;
 //! (5) a refused command leaves the snapshot as it was (and is never an
 //!     internal error);
-//! plus: at least one active human owner remains, and for group writes by a
+//! plus: login names are unique under the email case rule and nobody deleted
+//! through SCIM is active (both in `check_structure`); a token writes only
+//! while live with the `scim` scope; at least one active human owner remains, and for group writes by a
 //! user the permission decision matches a from-scratch reading of Zulip's permission rule
 //! (https://zulip.com/api/group-setting-values, `zerver/lib/user_groups.py`)
 //! (accepted ⇒ permitted; `InsufficientPermission` ⇒ not permitted).
@@ -24,8 +26,11 @@ mod common;
 mod gen;
 
 use cohort_core::command::Command;
+use cohort_core::command::MemberEdit;
 use cohort_core::model::{GroupSetting, RealmSetting};
-use cohort_core::{Actor, Error, GroupId, Role, SettingValue, Snapshot, SystemGroup, UserId};
+use cohort_core::{
+    Actor, Error, GroupId, Principal, Role, Scope, SettingValue, Snapshot, SystemGroup, UserId,
+};
 use common::*;
 use gen::*;
 use proptest::prelude::*;
@@ -54,6 +59,15 @@ fn may(snap: &Snapshot, user: UserId, group: GroupId, setting: GroupSetting) -> 
 /// and (unless the realm allows them) bots are refused every user-group write
 /// but deactivation, before any other check.
 fn expected_gate(snap: &Snapshot, actor: Actor, cmd: &Command) -> Option<Error> {
+    if let Actor::Token(id) = actor {
+        // A token may run directory commands only while live and scoped.
+        let scoped = snap
+            .realm()
+            .tokens
+            .iter()
+            .any(|t| t.id == id && t.revoked_at.is_none() && t.scopes.contains(&Scope::Scim));
+        return (!scoped).then_some(Error::MissingScope(Scope::Scim));
+    }
     let Actor::User(me) = actor else { return None };
     let me = snap.user(me).filter(|u| u.active)?;
     let gated = matches!(
@@ -63,8 +77,16 @@ fn expected_gate(snap: &Snapshot, actor: Actor, cmd: &Command) -> Option<Error> 
             | Command::ChangeMembers(..)
             | Command::PutGroup(_)
             | Command::DeleteGroup(_)
+            | Command::EditGroup(..)
+            | Command::RemoveGroup(..)
     );
-    if !gated {
+    let admin_only = matches!(
+        cmd,
+        Command::ProvisionUser(_) | Command::EditUser(..) | Command::DeleteUser(..)
+    );
+    if admin_only && !me.role.is_admin() {
+        Some(Error::MustBeAdmin)
+    } else if !gated {
         None
     } else if me.role == Role::Guest {
         Some(Error::GuestNotAllowed)
@@ -104,9 +126,10 @@ fn expected_permission(snap: &Snapshot, actor: Actor, cmd: &Command) -> Option<b
                 may(snap, me, *g, CanManageGroup)
             }
         }
-        Command::UpdateGroup(g, _) | Command::DeactivateGroup(g) => {
-            may(snap, me, *g, CanManageGroup)
-        }
+        Command::UpdateGroup(g, _)
+        | Command::DeactivateGroup(g)
+        | Command::EditGroup(g, _)
+        | Command::RemoveGroup(g, _) => may(snap, me, *g, CanManageGroup),
         _ => None,
     }
 }
@@ -166,6 +189,10 @@ fn check_administration(
             }
             *stats.oracles.entry("administration").or_default() += 1;
         }
+        Command::ProvisionUser(_) | Command::EditUser(..) | Command::DeleteUser(..) => {
+            assert!(me.role.is_admin(), "{shown}: provisioned or edited a user");
+            *stats.oracles.entry("administration").or_default() += 1;
+        }
         Command::UpdateRealm(c) => {
             assert!(me.role.is_admin(), "{shown}: changed the realm");
             if !c.settings.is_empty()
@@ -198,7 +225,18 @@ fn check_last_owner(
         (Command::UpdateUser(t, c), _) if c.role.is_some_and(|r| r != Role::Owner) => {
             (*t, result == &Err(Error::LastOwner))
         }
-        (Command::DeactivateUser(t), _) => (*t, result == &Err(Error::DeactivateLastOwner)),
+        (Command::DeactivateUser(t), _)
+        | (
+            Command::EditUser(
+                t,
+                cohort_core::command::EditUser {
+                    active: Some(false),
+                    ..
+                },
+            ),
+            _,
+        )
+        | (Command::DeleteUser(t, _), _) => (*t, result == &Err(Error::DeactivateLastOwner)),
         _ => return,
     };
     let Some(target) = before.user(target) else {
@@ -251,6 +289,71 @@ fn check_in_use_and_cycles(
                 .oracles
                 .entry(if in_use { "in use: yes" } else { "in use: no" })
                 .or_default() += 1;
+        }
+        (Command::RemoveGroup(g, _), Ok(()) | Err(Error::GroupInUse(_))) => {
+            // Settings of any other group, deactivated or not, or of the
+            // realm; supergroups lose the edge instead.
+            let names = |v: &SettingValue| v.groups().contains(g);
+            let in_use = before
+                .groups()
+                .filter(|x| x.id != *g)
+                .any(|x| x.settings.iter().any(names))
+                || before.realm().settings.iter().any(names);
+            assert_eq!(
+                result.is_err(),
+                in_use,
+                "{shown}: in use is {in_use}, result {result:?}"
+            );
+            *stats
+                .oracles
+                .entry(if in_use {
+                    "removal in use: yes"
+                } else {
+                    "removal in use: no"
+                })
+                .or_default() += 1;
+        }
+        (Command::EditGroup(g, c), Ok(()) | Err(Error::SubgroupCycle(_))) => {
+            // The subgroups the edit ends with that the group lacked.
+            let mut subs: Vec<GroupId> = before
+                .group(*g)
+                .map(|x| x.subgroups.clone())
+                .unwrap_or_default();
+            for edit in &c.members {
+                let listed = |p: &[Principal]| -> Vec<GroupId> {
+                    p.iter()
+                        .filter_map(|p| match p {
+                            Principal::Group(x) => Some(*x),
+                            Principal::User(_) => None,
+                        })
+                        .collect()
+                };
+                match edit {
+                    MemberEdit::Add(p) => subs.extend(listed(p)),
+                    MemberEdit::Remove(p) => subs.retain(|x| !listed(p).contains(x)),
+                    MemberEdit::Replace(p) => subs = listed(p),
+                }
+            }
+            let cycle = subs.iter().any(|s| naive_reach(before, *s).contains(g));
+            if result.is_ok() || cycle {
+                assert_eq!(
+                    result,
+                    &if cycle {
+                        Err(Error::SubgroupCycle(*g))
+                    } else {
+                        Ok(())
+                    },
+                    "{shown}: cycle is {cycle}"
+                );
+                *stats
+                    .oracles
+                    .entry(if cycle {
+                        "edit cycle: yes"
+                    } else {
+                        "edit cycle: no"
+                    })
+                    .or_default() += 1;
+            }
         }
         (Command::ChangeMembers(g, c), Ok(()) | Err(Error::SubgroupCycle(_)))
             if !c.add_subgroups.is_empty() =>
@@ -313,10 +416,20 @@ fn kind(op: &Op) -> &'static str {
         Op::SetWaitingPeriod(_) => "waiting period",
         Op::SetBotsMayManage(_) => "bots may manage",
         Op::Tick(_) => "tick",
+        Op::ProvisionUser { .. } => "provision user",
+        Op::EditUser { .. } => "edit user",
+        Op::DeleteUser(..) => "delete user",
+        Op::EditGroup { .. } => "edit group",
+        Op::RemoveGroup(..) => "remove group",
     }
 }
 
-const KINDS: [&str; 20] = [
+const KINDS: [&str; 25] = [
+    "provision user",
+    "edit user",
+    "delete user",
+    "edit group",
+    "remove group",
     "create user",
     "create group",
     "add members",
@@ -365,6 +478,8 @@ fn seeded_world() -> World {
     ];
     w.create_group(owner, open);
     w.add_group(Actor::User(admin), "admins' own", &[admin]);
+    w.add_token("idp", &[Scope::Scim]);
+    w.add_token("auditor", &[Scope::AuditRead]);
     w
 }
 
@@ -390,8 +505,8 @@ fn run_counting(steps: &[(Who, Op)], stats: &mut Stats) {
         let shown = format!("step {step}: {cmd:?} by {actor:?}");
         let result = w.try_exec(actor, cmd.clone()).map(|_| ());
         // The gate comes first, whatever else is wrong with the command.
-        if let Some(gate) = gate {
-            assert_eq!(result, Err(gate), "{shown}: the endpoint gate");
+        if let Some(gate) = &gate {
+            assert_eq!(result, Err(gate.clone()), "{shown}: the endpoint gate");
         }
         match &result {
             Ok(()) => {
@@ -435,6 +550,20 @@ fn run_counting(steps: &[(Who, Op)], stats: &mut Stats) {
                     "group permission: yes"
                 } else {
                     "group permission: no"
+                })
+                .or_default() += 1;
+        }
+        if let Actor::Token(_) = actor {
+            let scoped = gate.is_none();
+            if result.is_ok() {
+                assert!(scoped, "{shown}: accepted from an unscoped token");
+            }
+            *stats
+                .oracles
+                .entry(if scoped {
+                    "token scope: yes"
+                } else {
+                    "token scope: no"
                 })
                 .or_default() += 1;
         }
@@ -521,6 +650,12 @@ fn random_sequences_exercise_every_kind_of_step() {
         "cycle: no",
         "last owner: yes",
         "last owner: no",
+        "removal in use: yes",
+        "removal in use: no",
+        "edit cycle: yes",
+        "edit cycle: no",
+        "token scope: yes",
+        "token scope: no",
     ] {
         assert!(
             stats.oracles.get(oracle).is_some_and(|n| *n > 0),

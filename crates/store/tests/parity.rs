@@ -17,9 +17,9 @@ mod common;
 mod gen;
 mod support;
 
-use cohort_core::command::{Command, CreateRealm};
+use cohort_core::command::{Command, CreateRealm, CreateToken};
 use cohort_core::model::GroupSetting;
-use cohort_core::{Actor, GroupId, KeyHash, RealmId, Role, Snapshot, UserId};
+use cohort_core::{Actor, GroupId, KeyHash, RealmId, Role, Scope, Snapshot, UserId};
 use cohort_engine::{check_log, Engine, EngineConfig, EngineError};
 use cohort_store::{DbUrl, Store};
 use common::{group_cmd, user_cmd, World};
@@ -63,6 +63,10 @@ fn with_fresh_keys(command: Command) -> Command {
         Command::CreateUser(mut user) => {
             user.api_key = fresh_key();
             Command::CreateUser(user)
+        }
+        Command::ProvisionUser(mut user) => {
+            user.api_key = fresh_key();
+            Command::ProvisionUser(user)
         }
         other => other,
     }
@@ -130,7 +134,8 @@ async fn assert_parity(
     Ok(())
 }
 
-/// A new realm with one user of each role, a bot and two groups, made
+/// A new realm with one user of each role, a bot, two groups and two API
+/// tokens (one with the `scim` scope), made
 /// through the engine; returns it and a `World` mirroring it for the
 /// generator.
 async fn seeded_realm(engine: &Engine, case: u64) -> (RealmId, World) {
@@ -191,6 +196,21 @@ async fn seeded_realm(engine: &Engine, case: u64) -> (RealmId, World) {
             .execute(realm, Actor::User(owner), Command::CreateGroup(cmd))
             .await
             .expect("seed a group");
+    }
+    // Tokens with and without the scim scope, for the generator's token actors.
+    for (name, scope) in [("idp", Scope::Scim), ("auditor", Scope::AuditRead)] {
+        engine
+            .execute(
+                realm,
+                Actor::Operator,
+                Command::CreateToken(CreateToken {
+                    name: name.into(),
+                    scopes: vec![scope],
+                    hash: fresh_key(),
+                }),
+            )
+            .await
+            .expect("seed a token");
     }
     let mut world = World::new();
     world.snap = (*engine.snapshot(realm).expect("the realm")).clone();

@@ -120,11 +120,16 @@ pub(super) fn put_group(
 /// Settings anywhere (active or deactivated groups, the realm) that name `id`:
 /// a deleted group must leave none dangling.
 pub(super) fn settings_naming(snap: &Snapshot, id: GroupId) -> Vec<Objection> {
+    // The group's own settings go with it, so they do not hold it back.
     let mut found: Vec<Objection> = objections(snap, id)
         .into_iter()
-        .filter(|o| !matches!(o, Objection::Subgroup { .. }))
+        .filter(|o| match o {
+            Objection::Subgroup { .. } => false,
+            Objection::UserGroup { group_id, .. } => *group_id != id,
+            Objection::Realm { .. } => true,
+        })
         .collect();
-    for group in snap.groups().filter(|g| g.deactivated) {
+    for group in snap.groups().filter(|g| g.deactivated && g.id != id) {
         let settings: Vec<GroupSetting> = GroupSetting::ALL
             .into_iter()
             .filter(|s| group.setting(*s).groups().contains(&id))

@@ -72,8 +72,9 @@ fn check_profile(snap: &Snapshot, profile: &Profile, me: Option<UserId>) -> Resu
 }
 
 /// The full name a provisioned user gets: the display name, else the name
-/// parts, else the login name, made to fit Zulip's name rules.
-fn full_name_from(profile: &Profile) -> String {
+/// parts, else the login name (`login_name`, which stands in when the
+/// profile has none), made to fit Zulip's name rules.
+fn full_name_from(profile: &Profile, login_name: &str) -> String {
     let parts: Vec<&str> = [&profile.given_name, &profile.family_name]
         .into_iter()
         .flatten()
@@ -83,7 +84,11 @@ fn full_name_from(profile: &Profile) -> String {
     let chosen = match &profile.display_name {
         Some(name) if !name.trim().is_empty() => name.clone(),
         _ if !parts.is_empty() => parts.join(" "),
-        _ => profile.user_name.as_deref().unwrap_or_default().to_string(),
+        _ => profile
+            .user_name
+            .as_deref()
+            .unwrap_or(login_name)
+            .to_string(),
     };
     validate::name_from_key(&chosen)
 }
@@ -97,7 +102,7 @@ pub(super) fn provision_user(
     let name = cmd.user_name.value()?.clone();
     free_user_name(&plan.snap, &name, None)?;
     let profile = Profile {
-        user_name: Some(name.into_arc()),
+        user_name: Some(name.clone().into_arc()),
         display_name: cmd.display_name.clone(),
         emails: cmd.emails.clone(),
         external_id: cmd.external_id.clone(),
@@ -111,7 +116,7 @@ pub(super) fn provision_user(
         actor,
         &CreateUser {
             email: email.map(Checked::from),
-            full_name: full_name_from(&profile),
+            full_name: full_name_from(&profile, name.as_str()),
             role: Role::Member,
             is_bot: false,
             bot_owner: None,
@@ -148,13 +153,20 @@ fn provisioned_user(plan: &Plan, actor: Actor, id: UserId) -> Result<Arc<User>> 
 }
 
 /// The profile a user shows identity providers before one has set it: its
-/// full name and email as the display name and only email.
-fn starting_profile(user: &User) -> Profile {
+/// full name and email as the display name and only email, and the email (or
+/// key) that stands in for its login name — unless another user has that as
+/// its own login name (the stand-in is not checked when the email is set), in
+/// which case it stays a stand-in rather than become a duplicate.
+fn starting_profile(snap: &Snapshot, user: &User) -> Profile {
     if user.profile.user_name.is_some() {
         return user.profile.clone();
     }
+    let stand_in = user.login_name();
+    let free = snap
+        .user_by_user_name(stand_in)
+        .is_none_or(|found| found.id == user.id);
     Profile {
-        user_name: Some(Arc::from(user.login_name())),
+        user_name: free.then(|| Arc::from(stand_in)),
         display_name: Some(user.full_name.clone()),
         emails: user
             .email
@@ -177,7 +189,7 @@ pub(super) fn edit_user(
 ) -> Result<Reply> {
     let target = provisioned_user(plan, actor, id)?;
     check_expected(target.version_tag(), &cmd.expect)?;
-    let mut profile = starting_profile(&target);
+    let mut profile = starting_profile(&plan.snap, &target);
     if let Some(name) = &cmd.user_name {
         let name = name.value()?;
         free_user_name(&plan.snap, name, Some(id))?;
@@ -198,7 +210,7 @@ pub(super) fn edit_user(
     }
     let email = check_profile(&plan.snap, &profile, Some(id))?;
     let mut patch = UserPatch::default();
-    let full_name = full_name_from(&profile);
+    let full_name = full_name_from(&profile, target.login_name());
     if full_name != target.full_name {
         patch.full_name = Some(full_name);
     }

@@ -221,7 +221,10 @@ pub(super) fn update_user(
 fn profile_following(target: &User, patch: &UserPatch) -> Option<crate::model::Profile> {
     let mut profile = target.profile.clone();
     if let Some(name) = &patch.full_name {
-        if profile.display_name.is_some() {
+        // A provisioned user's full name is made from its display name (or
+        // else its name parts): setting the display name keeps the new name
+        // when a later SCIM edit recomputes it.
+        if profile.display_name.is_some() || profile.user_name.is_some() {
             profile.display_name = Some(name.clone());
         }
     }

@@ -10,11 +10,13 @@
 use super::common::*;
 use super::may;
 use cohort_core::command::{
-    visible_value, ChangeMembers, Command, CreateGroup, SettingUpdate, UpdateGroup, UpdateRealm,
-    UpdateUser,
+    visible_value, ChangeMembers, Command, CreateGroup, EditGroup, EditUser, MemberEdit,
+    SettingUpdate, UpdateGroup, UpdateRealm, UpdateUser,
 };
 use cohort_core::model::{GroupSetting, RealmSetting};
-use cohort_core::{Actor, GroupId, Role, SettingValue, Snapshot, UserId};
+use cohort_core::{
+    Actor, GroupId, Principal, ProfileEmail, Role, Scope, SettingValue, Snapshot, UserId,
+};
 use proptest::prelude::*;
 use proptest::sample::Index;
 
@@ -60,6 +62,37 @@ pub enum Who {
     Permitted(Index),
     /// Any user, active or not, or an unknown id.
     User(Pick),
+    /// A live realm API token with (`true`) or without the `scim` scope; an
+    /// operator when the realm has no such token.
+    Token(bool),
+}
+
+/// What a SCIM request sends as a user's emails.
+#[derive(Clone, Debug)]
+pub enum Emails {
+    None,
+    /// An address nobody has.
+    Fresh,
+    /// Some user's address (taken unless it is the target's own).
+    Taken(Pick),
+    Invalid,
+}
+
+/// A conditional write's `expect`.
+#[derive(Clone, Debug)]
+pub enum Expect {
+    None,
+    /// The record's current version tag.
+    Current,
+    Stale,
+}
+
+/// One membership step of an `EditGroup`: 0 add, 1 remove, 2 replace.
+#[derive(Clone, Debug)]
+pub struct MemberStep {
+    pub kind: u8,
+    pub users: Vec<Pick>,
+    pub groups: Vec<GroupPick>,
 }
 
 #[derive(Clone, Debug)]
@@ -106,7 +139,46 @@ pub enum Op {
     SetBotsMayManage(bool),
     /// Time passes by this many days, then the periodic job runs.
     Tick(i64),
+    ProvisionUser {
+        name: usize,
+        display: Option<usize>,
+        emails: Emails,
+        active: bool,
+    },
+    EditUser {
+        user: Pick,
+        name: Option<usize>,
+        display: Option<Option<usize>>,
+        emails: Option<Emails>,
+        active: Option<bool>,
+        expect: Expect,
+    },
+    DeleteUser(Pick, Expect),
+    EditGroup {
+        group: GroupPick,
+        name: Option<usize>,
+        steps: Vec<MemberStep>,
+        expect: Expect,
+    },
+    RemoveGroup(GroupPick, Expect),
 }
+
+/// SCIM login names: equal under the email case rule in pairs, two that
+/// are the emails of users the worlds start with, and one that a later
+/// `CreateUser` step may give as an email.
+pub const USER_NAMES: [&str; 8] = [
+    "P20@example.com",
+    "ann",
+    "ANN",
+    "bob",
+    "Carol",
+    "carol",
+    "member3@example.com",
+    "SEED2@example.com",
+];
+
+/// SCIM display names, one of them not a valid Zulip full name as it is.
+pub const DISPLAY_NAMES: [&str; 4] = ["Ann Lee", "a@b", "  ", "Zed"];
 
 pub const NAMES: [&str; 9] = [
     "alpha", "beta", "gamma", "Alpha", "delta", "epsilon", "zeta", "role:x", " ",
@@ -162,6 +234,87 @@ pub fn who() -> impl Strategy<Value = Who> {
         1 => Just(Who::System),
         5 => any::<Index>().prop_map(Who::Permitted),
         2 => pick().prop_map(Who::User),
+        2 => Just(Who::Token(true)),
+        1 => Just(Who::Token(false)),
+    ]
+}
+
+pub fn emails() -> impl Strategy<Value = Emails> {
+    prop_oneof![
+        2 => Just(Emails::None),
+        5 => Just(Emails::Fresh),
+        2 => pick().prop_map(Emails::Taken),
+        1 => Just(Emails::Invalid),
+    ]
+}
+
+pub fn expect() -> impl Strategy<Value = Expect> {
+    prop_oneof![
+        6 => Just(Expect::None),
+        3 => Just(Expect::Current),
+        1 => Just(Expect::Stale),
+    ]
+}
+
+pub fn member_step() -> impl Strategy<Value = MemberStep> {
+    (
+        0u8..3,
+        proptest::collection::vec(pick(), 0..3),
+        proptest::collection::vec(group_pick(), 0..2),
+    )
+        .prop_map(|(kind, users, groups)| MemberStep {
+            kind,
+            users,
+            groups,
+        })
+}
+
+/// The identity-provider steps (SCIM's dialect).
+pub fn scim_op() -> impl Strategy<Value = Op> {
+    let name = || proptest::option::weighted(0.3, 0..USER_NAMES.len());
+    prop_oneof![
+        3 => (
+            0..USER_NAMES.len(),
+            proptest::option::of(0..DISPLAY_NAMES.len()),
+            emails(),
+            proptest::bool::weighted(0.85),
+        )
+            .prop_map(|(name, display, emails, active)| Op::ProvisionUser {
+                name,
+                display,
+                emails,
+                active,
+            }),
+        3 => (
+            pick(),
+            name(),
+            proptest::option::weighted(0.4, proptest::option::of(0..DISPLAY_NAMES.len())),
+            proptest::option::weighted(0.3, emails()),
+            proptest::option::weighted(0.3, any::<bool>()),
+            expect(),
+        )
+            .prop_map(|(user, name, display, emails, active, expect)| Op::EditUser {
+                user,
+                name,
+                display,
+                emails,
+                active,
+                expect,
+            }),
+        1 => (pick(), expect()).prop_map(|(u, e)| Op::DeleteUser(u, e)),
+        4 => (
+            group_pick(),
+            proptest::option::weighted(0.2, 0..NAMES.len()),
+            proptest::collection::vec(member_step(), 0..3),
+            expect(),
+        )
+            .prop_map(|(group, name, steps, expect)| Op::EditGroup {
+                group,
+                name,
+                steps,
+                expect,
+            }),
+        1 => (group_pick(), expect()).prop_map(|(g, e)| Op::RemoveGroup(g, e)),
     ]
 }
 
@@ -206,7 +359,8 @@ pub fn op() -> impl Strategy<Value = Op> {
 }
 
 pub fn steps() -> impl Strategy<Value = Vec<(Who, Op)>> {
-    proptest::collection::vec((who(), op()), 1..60)
+    let any_op = prop_oneof![4 => op(), 1 => scim_op()];
+    proptest::collection::vec((who(), any_op), 1..60)
 }
 
 // ------------------------------------------------------------------ resolving
@@ -293,6 +447,8 @@ pub fn target_group(snap: &Snapshot, op: &Op) -> Option<GroupId> {
             Some(group_in(snap, g, &defined(&|g| !g.subgroups.is_empty())))
         }
         Op::ReactivateGroup(g) => Some(group_in(snap, g, &defined(&|g| g.deactivated))),
+        Op::EditGroup { group: g, .. } => Some(group_in(snap, g, &defined(&|g| !g.deactivated))),
+        Op::RemoveGroup(g, _) => Some(group_in(snap, g, &defined(&|_| true))),
         Op::AddMembers(g, _)
         | Op::Join(g)
         | Op::AddThenRemove(g, _)
@@ -354,12 +510,62 @@ pub fn actor_of(w: &World, who: &Who, op: &Op) -> Actor {
             Actor::User(found.unwrap_or(UNKNOWN_USER))
         }
         Who::User(p) => Actor::User(user_in(snap, p, &active_users(snap))),
+        Who::Token(scim) => snap
+            .realm()
+            .tokens
+            .iter()
+            .find(|t| t.revoked_at.is_none() && t.has_scope(Scope::Scim) == *scim)
+            .map_or(Actor::Operator, |t| Actor::Token(t.id)),
+    }
+}
+
+/// Users an identity provider can still address: not deleted through SCIM.
+pub fn provisionable(snap: &Snapshot) -> Vec<UserId> {
+    snap.users()
+        .filter(|u| !u.profile.deleted)
+        .map(|u| u.id)
+        .collect()
+}
+
+fn profile_emails(snap: &Snapshot, emails: &Emails, fresh: &str) -> Vec<ProfileEmail> {
+    let value = match emails {
+        Emails::None => return Vec::new(),
+        Emails::Fresh => fresh.to_string(),
+        Emails::Taken(p) => {
+            let with_email: Vec<UserId> = snap
+                .users()
+                .filter(|u| u.email.is_some())
+                .map(|u| u.id)
+                .collect();
+            match snap
+                .user(user_in(snap, p, &with_email))
+                .and_then(|u| u.email.clone())
+            {
+                Some(email) => email.to_uppercase(),
+                None => fresh.to_string(),
+            }
+        }
+        Emails::Invalid => "not an email".to_string(),
+    };
+    vec![ProfileEmail {
+        value,
+        kind: Some("work".into()),
+        primary: Some(true),
+    }]
+}
+
+fn expected_tag(tag: Option<String>, expect: &Expect) -> Option<String> {
+    match expect {
+        Expect::None => None,
+        Expect::Current => tag,
+        Expect::Stale => Some("0000000000000000".into()),
     }
 }
 
 /// The command a step stands for, resolved against the current snapshot.
 pub fn command_of(w: &mut World, op: &Op, actor: Actor) -> Command {
     let email = matches!(op, Op::CreateUser { .. }).then(|| w.next_email("p"));
+    let fresh = w.next_email("scim");
     let snap = &w.snap;
     let active = active_users(snap);
     let target = target_group(snap, op).unwrap_or(UNKNOWN_GROUP);
@@ -502,5 +708,95 @@ pub fn command_of(w: &mut World, op: &Op, actor: Actor) -> Command {
             ..UpdateRealm::default()
         }),
         Op::Tick(_) => Command::SyncFullMembers,
+        Op::ProvisionUser {
+            name,
+            display,
+            emails,
+            active,
+        } => {
+            let mut cmd = provision_cmd(USER_NAMES[*name]);
+            cmd.display_name = display.map(|d| DISPLAY_NAMES[d].to_string());
+            cmd.given_name = Some("Given".into());
+            cmd.emails = profile_emails(snap, emails, &fresh);
+            cmd.active = *active;
+            Command::ProvisionUser(cmd)
+        }
+        Op::EditUser {
+            user,
+            name,
+            display,
+            emails,
+            active,
+            expect,
+        } => {
+            let id = user_in(snap, user, &provisionable(snap));
+            Command::EditUser(
+                id,
+                EditUser {
+                    user_name: name.map(|n| USER_NAMES[n].into()),
+                    display_name: display.map(|d| d.map(|d| DISPLAY_NAMES[d].to_string())),
+                    emails: emails.as_ref().map(|e| profile_emails(snap, e, &fresh)),
+                    active: *active,
+                    expect: expected_tag(snap.user(id).map(|u| u.version_tag()), expect),
+                    ..EditUser::default()
+                },
+            )
+        }
+        Op::DeleteUser(user, expect) => {
+            let alive: Vec<UserId> = provisionable(snap)
+                .into_iter()
+                .filter(|u| snap.is_active_user(*u))
+                .collect();
+            let id = user_in(snap, user, &alive);
+            let tag = snap.user(id).map(|u| u.version_tag());
+            Command::DeleteUser(id, expected_tag(tag, expect))
+        }
+        Op::EditGroup {
+            name,
+            steps,
+            expect,
+            ..
+        } => {
+            let edits = steps
+                .iter()
+                .map(|step| {
+                    let likely_users = match step.kind {
+                        1 => &members,
+                        _ => &active,
+                    };
+                    let likely_groups = match step.kind {
+                        1 => &subgroups,
+                        _ => &defined,
+                    };
+                    let listed: Vec<Principal> = users_in(snap, &step.users, likely_users)
+                        .into_iter()
+                        .map(Principal::User)
+                        .chain(
+                            groups_in(snap, &step.groups, likely_groups)
+                                .into_iter()
+                                .map(Principal::Group),
+                        )
+                        .collect();
+                    match step.kind {
+                        0 => MemberEdit::Add(listed),
+                        1 => MemberEdit::Remove(listed),
+                        _ => MemberEdit::Replace(listed),
+                    }
+                })
+                .collect();
+            Command::EditGroup(
+                target,
+                EditGroup {
+                    name: name.map(|n| NAMES[n].into()),
+                    members: edits,
+                    expect: expected_tag(snap.group(target).map(|g| g.version_tag()), expect),
+                    ..EditGroup::default()
+                },
+            )
+        }
+        Op::RemoveGroup(_, expect) => Command::RemoveGroup(
+            target,
+            expected_tag(snap.group(target).map(|g| g.version_tag()), expect),
+        ),
     }
 }

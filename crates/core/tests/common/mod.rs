@@ -7,12 +7,13 @@
 #![allow(dead_code)]
 
 use cohort_core::command::{
-    self, ChangeMembers, CreateGroup, CreateRealm, CreateUser, IdSource, SettingUpdate, UpdateGroup,
+    self, ChangeMembers, CreateGroup, CreateRealm, CreateToken, CreateUser, IdSource,
+    ProvisionUser, SettingUpdate, UpdateGroup,
 };
 use cohort_core::model::{Group, GroupSetting, SettingConfig, User};
 use cohort_core::{
-    Actor, Change, Command, Commit, Context, Error, GroupId, KeyHash, Millis, Realm, Reply, Role,
-    SettingValue, Snapshot, SystemGroup, UserId,
+    Actor, Change, Command, Commit, Context, Email, Error, GroupId, KeyHash, Millis, ProfileEmail,
+    Realm, Reply, Role, Scope, SettingValue, Snapshot, SystemGroup, TokenId, UserId,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -43,6 +44,37 @@ pub fn user_cmd(email: &str, full_name: &str, role: Role) -> CreateUser {
         avatar_url: None,
         api_key: KeyHash([7; 32]),
         can_create_users: role.is_admin(),
+    }
+}
+
+/// SCIM's create of a user with only a login name; callers fill in the rest.
+pub fn provision_cmd(user_name: &str) -> ProvisionUser {
+    ProvisionUser {
+        user_name: user_name.into(),
+        display_name: None,
+        given_name: None,
+        family_name: None,
+        emails: Vec::new(),
+        external_id: None,
+        active: true,
+        api_key: KeyHash([9; 32]),
+    }
+}
+
+/// A profile email of type `work`, primary or not.
+pub fn profile_email(value: &str, primary: bool) -> ProfileEmail {
+    ProfileEmail {
+        value: value.to_string(),
+        kind: Some("work".into()),
+        primary: Some(primary),
+    }
+}
+
+pub fn token_cmd(name: &str, scopes: &[Scope]) -> CreateToken {
+    CreateToken {
+        name: name.to_string(),
+        scopes: scopes.to_vec(),
+        hash: KeyHash([0x70; 32]),
     }
 }
 
@@ -289,6 +321,30 @@ impl World {
         self.create_user(Actor::Operator, cmd)
     }
 
+    /// A user provisioned by `actor` (SCIM's create).
+    #[track_caller]
+    pub fn provision(&mut self, actor: Actor, cmd: ProvisionUser) -> UserId {
+        match self.exec(actor, Command::ProvisionUser(cmd)).reply {
+            Reply::User(id) => id,
+            other => panic!("provision user replied {other:?}"),
+        }
+    }
+
+    /// A live realm API token with `scopes`, created by an operator.
+    #[track_caller]
+    pub fn add_token(&mut self, name: &str, scopes: &[Scope]) -> TokenId {
+        match self
+            .exec(
+                Actor::Operator,
+                Command::CreateToken(token_cmd(name, scopes)),
+            )
+            .reply
+        {
+            Reply::Token(id) => id,
+            other => panic!("create token replied {other:?}"),
+        }
+    }
+
     #[track_caller]
     pub fn create_user(&mut self, actor: Actor, cmd: CreateUser) -> UserId {
         match self.exec(actor, Command::CreateUser(cmd)).reply {
@@ -419,9 +475,10 @@ fn strictly_sorted<T: Ord>(items: &[T]) -> bool {
 
 /// Invariants that hold after every commit whatever the clock says:
 /// (1) acyclic subgroups, (3) recursive membership equals the naive fixed
-/// point, plus the shape of the stored records and the lookup indexes.
+/// point, unique login names, plus the shape of the stored records and the lookup indexes.
 pub fn check_structure(snap: &Snapshot) {
     assert!(acyclic(snap), "subgroup graph has a cycle");
+    check_login_names(snap);
     let mut names = BTreeSet::new();
     for g in snap.groups() {
         assert!(
@@ -542,6 +599,11 @@ pub fn check_structure(snap: &Snapshot) {
         .is_empty());
     let mut emails = BTreeSet::new();
     for u in snap.users() {
+        assert!(
+            !(u.active && u.profile.deleted),
+            "user {} is active but deleted through SCIM",
+            u.id
+        );
         let Some(email) = &u.email else { continue };
         assert!(
             emails.insert(email.to_lowercase()),
@@ -551,6 +613,25 @@ pub fn check_structure(snap: &Snapshot) {
             snap.user_by_email(email).map(|found| found.id),
             Some(u.id),
             "email index"
+        );
+    }
+}
+
+/// Login names are unique under the email case rule among the users that
+/// have one, and the login-name index finds each of them.
+pub fn check_login_names(snap: &Snapshot) {
+    let mut seen = BTreeMap::new();
+    for u in snap.users() {
+        let Some(name) = &u.profile.user_name else {
+            continue;
+        };
+        if let Some(other) = seen.insert(Email::fold(name), u.id) {
+            panic!("users {other} and {} share the login name {name:?}", u.id);
+        }
+        assert_eq!(
+            snap.user_by_user_name(name).map(|found| found.id),
+            Some(u.id),
+            "login-name index for {name:?}"
         );
     }
 }
