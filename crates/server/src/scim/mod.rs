@@ -6,6 +6,7 @@ pub(crate) mod filter;
 mod patch;
 mod schema;
 
+#[allow(unused_imports)]
 pub use error::ScimError;
 
 use axum::http::{header, HeaderValue};
