@@ -130,7 +130,16 @@ pub static USER_ATTRS: &[Attr] = &[
         Kind::String,
         "The name shown to others; the user's full name follows it.",
     ),
-    attr("active", Kind::Boolean, "false deactivates the user."),
+    // Listed as required because every user has an activity state: it can be
+    // set but not removed (a create without it still makes an active user).
+    Attr {
+        required: true,
+        ..attr(
+            "active",
+            Kind::Boolean,
+            "false deactivates the user; always present.",
+        )
+    },
     Attr {
         multi: true,
         sub: EMAIL_SUB,

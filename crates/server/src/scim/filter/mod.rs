@@ -100,11 +100,6 @@ impl AttrPath {
     pub fn sub_lower(&self) -> Option<String> {
         self.sub.as_deref().map(str::to_ascii_lowercase)
     }
-
-    /// URNs compare case-insensitively too (RFC 7643 §2.1 schema URIs).
-    pub fn urn_lower(&self) -> Option<String> {
-        self.urn.as_deref().map(str::to_ascii_lowercase)
-    }
 }
 
 impl fmt::Display for AttrPath {
@@ -192,12 +187,6 @@ pub struct SubTest {
     /// Sub-attribute of the value path's attribute, as written.
     pub sub: String,
     pub test: Test,
-}
-
-impl SubTest {
-    pub fn sub_lower(&self) -> String {
-        self.sub.to_ascii_lowercase()
-    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

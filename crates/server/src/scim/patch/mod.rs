@@ -46,7 +46,7 @@ mod tests;
 
 use super::error::{ScimError, ScimType};
 use super::filter::{self, AttrPath, PatchPath};
-use super::schema::{self, Attr, Kind, Mutability, Resource, Returned};
+use super::schema::{self, Attr, Kind, Mutability, Resource};
 use serde_json::{Map, Value};
 
 /// Most operations in one PATCH request.
@@ -77,7 +77,6 @@ const fn common(name: &'static str, kind: Kind, mutability: Mutability, multi: b
         required: false,
         case_exact: true,
         mutability,
-        returned: Returned::Default,
         unique: false,
         canonical: &[],
         reference_types: &[],
