@@ -652,7 +652,9 @@ fn edit_group_refuses_cycles_and_itself_as_subgroup() {
 }
 
 #[test]
-fn edit_group_refuses_a_deactivated_user_to_add() {
+/// A provider keeps a disabled user's groups: EditGroup (unlike Zulip's
+/// ChangeMembers) takes deactivated users, but not users it deleted.
+fn edit_group_takes_deactivated_users_but_not_deleted_ones() {
     let Groups {
         mut w,
         admin,
@@ -660,29 +662,42 @@ fn edit_group_refuses_a_deactivated_user_to_add() {
         team,
     } = groups_world();
     w.exec(admin, Command::DeactivateUser(m[1]));
-    let e = w.err(
+    w.exec(
         admin,
         Command::EditGroup(team, members(vec![MemberEdit::Add(vec![u(m[1])])])),
     );
-    assert_eq!(e, Error::InvalidMember(m[1]));
+    assert!(w.stored_members(team).contains(&m[1]));
+    w.exec(admin, Command::DeleteUser(m[2], None));
+    let e = w.err(
+        admin,
+        Command::EditGroup(team, members(vec![MemberEdit::Add(vec![u(m[2])])])),
+    );
+    assert_eq!(e, Error::InvalidMember(m[2]));
 }
 
 #[test]
-fn a_deactivated_users_membership_survives_a_replace_that_omits_it() {
+fn a_replace_removes_deactivated_members_but_keeps_deleted_ones() {
     let Groups {
         mut w,
         admin,
         m,
         team,
     } = groups_world();
-    w.exec(admin, Command::DeactivateUser(m[0]));
     w.exec(
         admin,
-        Command::EditGroup(team, members(vec![MemberEdit::Replace(vec![u(m[1])])])),
+        Command::EditGroup(team, members(vec![MemberEdit::Add(vec![u(m[1])])])),
     );
-    assert_eq!(w.stored_members(team), vec![m[0], m[1]]);
-    w.exec(admin, Command::ReactivateUser(m[0]));
-    assert_eq!(w.snap.direct_members(team), vec![m[0], m[1]]);
+    w.exec(admin, Command::DeactivateUser(m[0]));
+    w.exec(admin, Command::DeleteUser(m[1], None));
+    w.exec(
+        admin,
+        Command::EditGroup(team, members(vec![MemberEdit::Replace(vec![u(m[2])])])),
+    );
+    // m[0] is visible to the provider (inactive) and was not listed: gone.
+    // m[1] was deleted by it: its membership stays, for a reactivation.
+    assert_eq!(w.stored_members(team), vec![m[1], m[2]]);
+    w.exec(admin, Command::ReactivateUser(m[1]));
+    assert_eq!(w.snap.direct_members(team), vec![m[1], m[2]]);
 }
 
 #[test]

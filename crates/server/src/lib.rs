@@ -62,6 +62,9 @@ pub struct Shared {
     pub imkit_groups: cache::GroupPageCache,
     /// Rendered IMKIT group pages by (limit, skip), per realm version.
     pub imkit_pages: cache::VersionedCache<(usize, usize)>,
+    /// Rendered SCIM groups by (realm, group, with members, base URL), per
+    /// group revision.
+    pub scim_groups: cache::FragmentCache<scim::GroupKey>,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     http_metrics: ops::HttpMetrics,
     request_ids: ops::RequestIds,
@@ -83,6 +86,7 @@ impl AppState {
             zulip_members: cache::VersionedCache::new(4096),
             imkit_groups: cache::GroupPageCache::default(),
             imkit_pages: cache::VersionedCache::new(1024),
+            scim_groups: cache::FragmentCache::new(200_000),
             metrics: install_metrics(),
             http_metrics: ops::HttpMetrics::default(),
             request_ids: ops::RequestIds::default(),

@@ -42,18 +42,31 @@ pub(super) fn chosen_key(snap: &Snapshot, key: &Checked<Key>) -> Result<Arc<str>
     Ok(Arc::from(key.as_str()))
 }
 
+/// Who may be listed as a new group's members.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Listable {
+    /// Active users (Zulip's and IMKIT's rule).
+    Active,
+    /// Any user a provider can see, deactivated ones included (SCIM).
+    Provider,
+}
+
 pub(super) fn create_group(
     plan: &mut Plan,
     actor: Actor,
     cmd: &CreateGroup,
     ctx: &mut Context,
+    listable: Listable,
 ) -> Result<Reply> {
     let snap = &plan.snap;
     // Also reached from `PutGroup`, whose gate is only the endpoint's.
     permission::check_gate(snap, actor, Gate::CreateGroups)?;
     validate::id_list("members", &cmd.members)?;
     validate::id_list("subgroups", &cmd.subgroups)?;
-    check_listed_users(snap, &cmd.members)?;
+    match listable {
+        Listable::Active => check_listed_users(snap, &cmd.members)?,
+        Listable::Provider => super::provision::check_provider_users(snap, &cmd.members)?,
+    }
     let name = cmd.name.value()?;
     validate::description(&cmd.description)?;
     if let Some(url) = &cmd.avatar_url {

@@ -2,7 +2,7 @@
 //! string `_id`, created or updated in one call, members given as client keys.
 //! The rules are the same ones the integer-id commands use.
 
-use super::groups::{change_members, create_group, objections, update_group};
+use super::groups::{change_members, create_group, objections, update_group, Listable};
 use super::users::{create_user, update_user};
 use super::{
     ChangeMembers, Context, CreateGroup, CreateUser, Plan, PutClient, PutGroup, Reply, UpdateGroup,
@@ -81,6 +81,7 @@ pub(super) fn put_group(
                 external_id: None,
             },
             ctx,
+            Listable::Active,
         );
     };
     update_group(

@@ -24,7 +24,7 @@ mod settings;
 mod tokens;
 mod users;
 
-use groups::{change_members, create_group, deactivate_group, update_group};
+use groups::{change_members, create_group, deactivate_group, update_group, Listable};
 use users::{
     create_user, deactivate_self, deactivate_user, reactivate_user, sync_full_members, update_user,
 };
@@ -246,6 +246,9 @@ pub enum Command {
     /// Upsert clients by key, all or nothing.
     PutClients(Vec<PutClient>),
     ProvisionUser(ProvisionUser),
+    /// SCIM's create of a group: as `CreateGroup`, but deactivated users may
+    /// be listed (a provider keeps a disabled user's groups).
+    ProvisionGroup(CreateGroup),
     EditUser(UserId, EditUser),
     /// SCIM's delete of a user (deactivation); `expect` as in `EditUser`.
     DeleteUser(UserId, Option<String>),
@@ -261,7 +264,7 @@ impl Command {
     /// The caller checks this command starts with (see `permission::Gate`).
     pub fn gate(&self) -> Gate {
         match self {
-            Command::CreateGroup(_) => Gate::CreateGroups,
+            Command::CreateGroup(_) | Command::ProvisionGroup(_) => Gate::CreateGroups,
             Command::UpdateGroup(..)
             | Command::ChangeMembers(..)
             | Command::PutGroup(_)
@@ -288,6 +291,7 @@ impl Command {
     pub fn ids_needed(&self) -> usize {
         match self {
             Command::CreateGroup(_)
+            | Command::ProvisionGroup(_)
             | Command::CreateUser(_)
             | Command::PutGroup(_)
             | Command::ProvisionUser(_)
@@ -373,7 +377,10 @@ pub fn execute(
     // the command's gate before any of its own checks.
     permission::check_gate(snap, actor, command.gate())?;
     let reply = match command {
-        Command::CreateGroup(cmd) => create_group(&mut plan, actor, cmd, ctx)?,
+        Command::CreateGroup(cmd) => create_group(&mut plan, actor, cmd, ctx, Listable::Active)?,
+        Command::ProvisionGroup(cmd) => {
+            create_group(&mut plan, actor, cmd, ctx, Listable::Provider)?
+        }
         Command::UpdateGroup(id, cmd) => update_group(&mut plan, actor, *id, cmd)?,
         Command::DeactivateGroup(id) => deactivate_group(&mut plan, actor, *id)?,
         Command::ChangeMembers(id, cmd) => change_members(&mut plan, actor, *id, cmd)?,

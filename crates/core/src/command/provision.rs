@@ -4,7 +4,7 @@
 //! the same checks `create_user`, `deactivate_user`, `add_members` and the
 //! rest make — plus the login-name rule and conditional writes (`expect`).
 
-use super::groups::{check_listed_groups, check_listed_users, unique, unique_groups};
+use super::groups::{check_listed_groups, unique, unique_groups};
 use super::keyed::settings_naming;
 use super::users::{create_user, deactivate_user, reactivate_user, user_for_admin};
 use super::{Context, CreateUser, EditGroup, EditUser, MemberEdit, Plan, ProvisionUser, Reply};
@@ -282,14 +282,34 @@ struct Delta {
     remove_groups: Vec<GroupId>,
 }
 
+/// A user identity providers can see (and so list as a member): any user of
+/// the realm, active or not, that no provider deleted.
+fn provider_visible(snap: &Snapshot, user: UserId) -> bool {
+    snap.user(user).is_some_and(|u| !u.profile.deleted)
+}
+
+/// Unlike Zulip's endpoints, a provider may list deactivated users: their
+/// membership is kept, hidden from Zulip's views, and back on reactivation.
+pub(super) fn check_provider_users(snap: &Snapshot, listed: &[UserId]) -> Result<()> {
+    match listed.iter().find(|u| !provider_visible(snap, **u)) {
+        Some(user) => Err(Error::InvalidMember(*user)),
+        None => Ok(()),
+    }
+}
+
 /// Members and subgroups to add and remove so that, applied in order, the
 /// edits hold; adding a present member or removing an absent one is no change.
 fn member_delta(snap: &Snapshot, id: GroupId, edits: &[MemberEdit]) -> Result<Delta> {
     let group = snap.group(id).ok_or(Error::GroupNotFound(id))?;
-    // Visible members only: a deactivated user's membership is kept as it is
-    // (Zulip restores it on reactivation), as IMKIT's replace does.
-    let mut users: std::collections::BTreeSet<UserId> =
-        snap.direct_members(id).into_iter().collect();
+    // Members as identity providers see them: deactivated users included (a
+    // provider keeps a disabled user's groups), users it deleted not (their
+    // memberships are kept as they are, for a reactivation).
+    let mut users: std::collections::BTreeSet<UserId> = group
+        .members
+        .iter()
+        .copied()
+        .filter(|u| provider_visible(snap, *u))
+        .collect();
     let mut groups: std::collections::BTreeSet<GroupId> = group.subgroups.iter().copied().collect();
     let (before_users, before_groups) = (users.clone(), groups.clone());
     for edit in edits {
@@ -297,19 +317,9 @@ fn member_delta(snap: &Snapshot, id: GroupId, edits: &[MemberEdit]) -> Result<De
             MemberEdit::Add(p) | MemberEdit::Remove(p) | MemberEdit::Replace(p) => (p, split(p)),
         };
         validate::id_list("members", listed)?;
-        // A deactivated user stays a (hidden) member; listing it again keeps
-        // it so rather than refusing it as an inactive user.
-        let wanted = (
-            wanted
-                .0
-                .into_iter()
-                .filter(|u| snap.is_active_user(*u) || !group.has_member(*u))
-                .collect::<Vec<_>>(),
-            wanted.1,
-        );
         match edit {
             MemberEdit::Add(_) => {
-                check_listed_users(snap, &wanted.0)?;
+                check_provider_users(snap, &wanted.0)?;
                 check_listed_groups(snap, &wanted.1)?;
                 users.extend(wanted.0);
                 groups.extend(wanted.1);
@@ -323,7 +333,7 @@ fn member_delta(snap: &Snapshot, id: GroupId, edits: &[MemberEdit]) -> Result<De
                 }
             }
             MemberEdit::Replace(_) => {
-                check_listed_users(snap, &wanted.0)?;
+                check_provider_users(snap, &wanted.0)?;
                 check_listed_groups(snap, &wanted.1)?;
                 users = wanted.0.into_iter().collect();
                 groups = wanted.1.into_iter().collect();

@@ -92,6 +92,11 @@ impl Snapshot {
                     u.can_create_users = flag;
                 }
                 if let Some(profile) = &patch.profile {
+                    // SCIM lists a group's deactivated members but not the
+                    // users it deleted: their groups render differently.
+                    if profile.deleted != u.profile.deleted {
+                        self.touch_groups_listing(*id, version);
+                    }
                     if let Some(old) = &u.profile.user_name {
                         self.user_names.remove(&*user_name_key(old));
                     }

@@ -9,11 +9,15 @@
 //! - `group_list.rs`: Zulip's `GET /user_groups`, re-rendering only the groups
 //!   that changed.
 //! - `group_page.rs`: IMKIT's visible groups in page order, likewise.
+//! - `fragments.rs`: single records by revision (SCIM's groups), assembled
+//!   into any page or filter result.
 
+mod fragments;
 mod group_list;
 mod group_page;
 mod versioned;
 
+pub use fragments::FragmentCache;
 pub use group_list::GroupListCache;
 pub use group_page::GroupPageCache;
 pub use versioned::VersionedCache;

@@ -9,7 +9,7 @@ use super::input::{self, GroupInput};
 use super::resource::{self, Select};
 use super::schema::Resource;
 use super::search::{self, ListQuery};
-use super::{patch, ScimBody, ScimClient, ScimJson};
+use super::{patch, ScimBody, ScimBytes, ScimClient};
 use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -40,6 +40,7 @@ fn found(snap: &Snapshot, id: &str) -> Result<Arc<cohort_core::Group>, ScimError
 }
 
 fn answer(
+    state: &AppState,
     snap: &Snapshot,
     client: &ScimClient,
     id: GroupId,
@@ -51,25 +52,42 @@ fn answer(
         .filter(|g| resource::visible_group(g))
         .ok_or_else(|| ScimError::not_found("The group is gone"))?;
     let location = resource::location(&client.base, Resource::Group, id.0);
-    let body = resource::group_json(group, snap, &client.base, select);
+    let body = resource::groups_bytes(
+        &state.scim_groups,
+        snap,
+        &client.base,
+        &[group.clone()],
+        select,
+    )
+    .pop()
+    .unwrap_or_default();
     let etag = resource::group_etag(group);
     let created = (status == StatusCode::CREATED).then_some(location.as_str());
     Ok(super::resource_response(status, body, &etag, created))
 }
 
 /// GET /scim/v2/Groups
-pub async fn list(client: ScimClient, Query(params): Params) -> Result<ScimJson, ScimError> {
-    search::list(Resource::Group, client, params).await
+pub async fn list(
+    State(state): State<AppState>,
+    client: ScimClient,
+    Query(params): Params,
+) -> Result<ScimBytes, ScimError> {
+    search::list(&state, Resource::Group, client, params).await
 }
 
 /// POST /scim/v2/Groups/.search
-pub async fn search(client: ScimClient, ScimBody(body): ScimBody) -> Result<ScimJson, ScimError> {
+pub async fn search(
+    State(state): State<AppState>,
+    client: ScimClient,
+    ScimBody(body): ScimBody,
+) -> Result<ScimBytes, ScimError> {
     let query = ListQuery::from_body(Resource::Group, &body)?;
-    search::search(Resource::Group, client, query)
+    search::search(&state, Resource::Group, client, query)
 }
 
 /// GET /scim/v2/Groups/{id}
 pub async fn get(
+    State(state): State<AppState>,
     client: ScimClient,
     Path(id): Path<String>,
     Query(params): Params,
@@ -81,6 +99,7 @@ pub async fn get(
         return Ok(super::not_modified_response(&etag));
     }
     answer(
+        &state,
         &client.snapshot,
         &client,
         group.id,
@@ -111,7 +130,7 @@ pub async fn create(
     let select = select(&params)?;
     let given = input::group(&client.snapshot, &body)?;
     let (members, subgroups) = split(&given.members);
-    let command = Command::CreateGroup(CreateGroup {
+    let command = Command::ProvisionGroup(CreateGroup {
         name: given.display_name.as_str().into(),
         description: String::new(),
         members,
@@ -127,7 +146,14 @@ pub async fn create(
             "no group created".into(),
         )));
     };
-    answer(&done.snapshot, &client, id, &select, StatusCode::CREATED)
+    answer(
+        &state,
+        &done.snapshot,
+        &client,
+        id,
+        &select,
+        StatusCode::CREATED,
+    )
 }
 
 /// PUT /scim/v2/Groups/{id}: the whole group, members included (missing
@@ -156,7 +182,14 @@ pub async fn replace(
         },
     );
     let done = client.execute(&state, command).await?;
-    answer(&done.snapshot, &client, group.id, &select, StatusCode::OK)
+    answer(
+        &state,
+        &done.snapshot,
+        &client,
+        group.id,
+        &select,
+        StatusCode::OK,
+    )
 }
 
 /// What a PATCH changed: the name, the external id, and the members it
@@ -228,12 +261,19 @@ pub async fn patch(
             // Even a change that changes nothing is not allowed here.
             return Err(cohort_core::Error::InsufficientPermission.into());
         }
-        return answer(snap, &client, group.id, &select, StatusCode::OK);
+        return answer(&state, snap, &client, group.id, &select, StatusCode::OK);
     }
     let done = client
         .execute(&state, Command::EditGroup(group.id, edit))
         .await?;
-    answer(&done.snapshot, &client, group.id, &select, StatusCode::OK)
+    answer(
+        &state,
+        &done.snapshot,
+        &client,
+        group.id,
+        &select,
+        StatusCode::OK,
+    )
 }
 
 /// DELETE /scim/v2/Groups/{id}

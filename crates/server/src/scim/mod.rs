@@ -43,6 +43,22 @@ use error::ScimType;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
+/// A cached group rendering: (group, with members, base URL).
+pub type GroupKey = (cohort_core::GroupId, bool, Arc<str>);
+
+/// A body already rendered to JSON, served as `application/scim+json`.
+pub struct ScimBytes(pub Bytes);
+
+impl IntoResponse for ScimBytes {
+    fn into_response(self) -> Response {
+        (
+            [(header::CONTENT_TYPE, HeaderValue::from_static(MEDIA_TYPE))],
+            self.0,
+        )
+            .into_response()
+    }
+}
+
 /// The face's path prefix.
 pub const PREFIX: &str = "/scim/v2";
 
@@ -215,11 +231,11 @@ impl ScimClient {
 /// A resource answer: the body, its `ETag`, and `Location` when created.
 pub fn resource_response(
     status: StatusCode,
-    body: Value,
+    body: Bytes,
     etag: &str,
     location: Option<&str>,
 ) -> Response {
-    let mut response = (status, ScimJson(body)).into_response();
+    let mut response = (status, ScimBytes(body)).into_response();
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(etag) {
         headers.insert(header::ETAG, value);

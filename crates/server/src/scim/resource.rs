@@ -9,13 +9,15 @@
 //!   user no provider touched: the full name and the one email, `work`);
 //!   `active` is the directory's; `groups` the direct, active groups. Users a
 //!   provider deleted are not shown.
-//! - Groups: `displayName` is the name; `members` the direct active members
-//!   (`type` User) and direct subgroups (`type` Group). Deactivated groups are
+//! - Groups: `displayName` is the name; `members` the direct members (`type`
+//!   User; deactivated users included, as SCIM shows them) and direct
+//!   subgroups (`type` Group). Deactivated groups are
 //!   not shown; role groups (`role:*`) are shown and cannot be changed.
 
 use super::filter::{self, AttrPath};
 use super::schema::{self, Resource};
 use super::ScimError;
+use axum::body::Bytes;
 use cohort_core::{Group, Millis, Snapshot, User};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
@@ -146,6 +148,17 @@ impl Select {
             list("attributes")?.as_deref(),
             list("excludedAttributes")?.as_deref(),
         )
+    }
+
+    /// For the two selections whose group renderings are cached: everything
+    /// (`Some(true)`), or everything but members (`Some(false)`, Entra's
+    /// `excludedAttributes=members`).
+    pub fn cached_group_form(&self) -> Option<bool> {
+        match (&self.only, self.excluded.as_slice()) {
+            (None, []) => Some(true),
+            (None, [(attr, None)]) if attr == "members" => Some(false),
+            _ => None,
+        }
     }
 
     /// Whether top-level attribute `name` (canonical spelling) is returned.
@@ -291,9 +304,11 @@ pub fn group_doc(
     }
     doc.insert("displayName".into(), json!(group.name.to_string()));
     if with_members {
-        let mut members: Vec<Value> = snap
-            .direct_members(group.id)
-            .into_iter()
+        // Deactivated users included: SCIM shows them (`active: false`).
+        let mut members: Vec<Value> = group
+            .members
+            .iter()
+            .filter(|u| snap.user(**u).is_some_and(|u| visible_user(u)))
             .map(|u| {
                 json!({
                     "value": u.to_string(),
@@ -338,6 +353,37 @@ pub fn user_json(user: &User, snap: &Snapshot, base: &str, select: &Select) -> V
 
 pub fn group_json(group: &Group, snap: &Snapshot, base: &str, select: &Select) -> Value {
     Value::Object(select.apply(group_doc(group, snap, base, select.wants("members"))))
+}
+
+/// Groups rendered as JSON bytes, in order: from the fragment cache for the
+/// cached selections (each group rendered once per change), else directly.
+pub fn groups_bytes(
+    cache: &crate::cache::FragmentCache<super::GroupKey>,
+    snap: &Snapshot,
+    base: &Arc<str>,
+    groups: &[Arc<Group>],
+    select: &Select,
+) -> Vec<Bytes> {
+    let render = |g: &Group, with_members: bool| -> Bytes {
+        let doc = group_doc(g, snap, base, with_members);
+        Bytes::from(serde_json::to_vec(&Value::Object(doc)).unwrap_or_default())
+    };
+    match select.cached_group_form() {
+        Some(with_members) => {
+            let items: Vec<_> = groups
+                .iter()
+                .map(|g| ((g.id, with_members, base.clone()), snap.group_rev(g.id), g))
+                .collect();
+            cache.get_many(&items, |g| render(g, with_members))
+        }
+        None => groups
+            .iter()
+            .map(|g| {
+                let value = group_json(g, snap, base, select);
+                Bytes::from(serde_json::to_vec(&value).unwrap_or_default())
+            })
+            .collect(),
+    }
 }
 
 /// A user or group by its SCIM id, if SCIM shows it.

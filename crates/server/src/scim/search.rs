@@ -9,7 +9,9 @@ use super::error::{ScimError, ScimType};
 use super::filter::{self, AttrPath};
 use super::resource::{self, Select};
 use super::schema::{self, Resource};
-use super::{compile, ScimBody, ScimClient, ScimJson};
+use super::{compile, ScimBody, ScimBytes, ScimClient, ScimJson};
+use crate::AppState;
+use axum::body::Bytes;
 use cohort_core::filter::{Operand, Record};
 use cohort_core::{Group, Snapshot, User};
 use serde_json::{json, Map, Value};
@@ -245,7 +247,12 @@ fn indexed_user(snap: &Snapshot, expr: &filter::Expr) -> Option<Vec<Arc<User>>> 
     )
 }
 
-pub fn groups(snap: &Snapshot, base: &str, query: &ListQuery) -> Result<Value, ScimError> {
+pub fn groups(
+    state: &AppState,
+    snap: &Snapshot,
+    base: &Arc<str>,
+    query: &ListQuery,
+) -> Result<Bytes, ScimError> {
     let compiled = match &query.filter {
         Some(text) => Some(compile::groups(snap, &filter::parse_filter(text)?)?),
         None => None,
@@ -261,11 +268,28 @@ pub fn groups(snap: &Snapshot, base: &str, query: &ListQuery) -> Result<Value, S
         sort_by_key(&mut found, field, fold, query.descending, |g| g.id.0);
     }
     let (total, page) = page(found, query);
-    let resources = page
-        .iter()
-        .map(|g| resource::group_json(g, snap, base, &query.select))
-        .collect();
-    Ok(list_response(total, query.start_index, resources))
+    let parts = resource::groups_bytes(&state.scim_groups, snap, base, &page, &query.select);
+    Ok(list_bytes(total, query.start_index, &parts))
+}
+
+/// A `ListResponse` from resources already rendered.
+fn list_bytes(total: usize, start: usize, resources: &[Bytes]) -> Bytes {
+    let head = format!(
+        "{{\"schemas\":[\"{}\"],\"totalResults\":{total},\"startIndex\":{start},\"itemsPerPage\":{},\"Resources\":[",
+        schema::LIST,
+        resources.len()
+    );
+    let size = head.len() + resources.iter().map(|r| r.len() + 1).sum::<usize>() + 2;
+    let mut out = Vec::with_capacity(size);
+    out.extend_from_slice(head.as_bytes());
+    for (i, r) in resources.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(r);
+    }
+    out.extend_from_slice(b"]}");
+    Bytes::from(out)
 }
 
 /// `POST /scim/v2/.search`: users and groups matching the filter, users
@@ -340,22 +364,27 @@ pub async fn root(client: ScimClient, ScimBody(body): ScimBody) -> Result<ScimJs
 
 /// GET `/Users` and `/Groups`.
 pub async fn list(
+    state: &AppState,
     resource: Resource,
     client: ScimClient,
     params: HashMap<String, String>,
-) -> Result<ScimJson, ScimError> {
+) -> Result<ScimBytes, ScimError> {
     let query = ListQuery::from_params(resource, &params)?;
-    search(resource, client, query)
+    search(state, resource, client, query)
 }
 
 pub fn search(
+    state: &AppState,
     resource: Resource,
     client: ScimClient,
     query: ListQuery,
-) -> Result<ScimJson, ScimError> {
+) -> Result<ScimBytes, ScimError> {
     let body = match resource {
-        Resource::User => users(&client.snapshot, &client.base, &query)?,
-        Resource::Group => groups(&client.snapshot, &client.base, &query)?,
+        Resource::User => {
+            let value = users(&client.snapshot, &client.base, &query)?;
+            Bytes::from(serde_json::to_vec(&value).unwrap_or_default())
+        }
+        Resource::Group => groups(state, &client.snapshot, &client.base, &query)?,
     };
-    Ok(ScimJson(body))
+    Ok(ScimBytes(body))
 }

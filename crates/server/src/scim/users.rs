@@ -7,7 +7,7 @@ use super::input::{self, UserInput};
 use super::resource::{self, Select};
 use super::schema::Resource;
 use super::search::{self, ListQuery};
-use super::{patch, ScimBody, ScimClient, ScimJson};
+use super::{patch, ScimBody, ScimBytes, ScimClient};
 use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -46,21 +46,31 @@ fn answer(
         .filter(|u| resource::visible_user(u))
         .ok_or_else(|| ScimError::not_found("The user is gone"))?;
     let location = resource::location(&client.base, Resource::User, id.0);
-    let body = resource::user_json(user, snap, &client.base, select);
+    let body = serde_json::to_vec(&resource::user_json(user, snap, &client.base, select))
+        .unwrap_or_default()
+        .into();
     let etag = resource::user_etag(user);
     let created = (status == StatusCode::CREATED).then_some(location.as_str());
     Ok(super::resource_response(status, body, &etag, created))
 }
 
 /// GET /scim/v2/Users
-pub async fn list(client: ScimClient, Query(params): Params) -> Result<ScimJson, ScimError> {
-    search::list(Resource::User, client, params).await
+pub async fn list(
+    State(state): State<AppState>,
+    client: ScimClient,
+    Query(params): Params,
+) -> Result<ScimBytes, ScimError> {
+    search::list(&state, Resource::User, client, params).await
 }
 
 /// POST /scim/v2/Users/.search
-pub async fn search(client: ScimClient, ScimBody(body): ScimBody) -> Result<ScimJson, ScimError> {
+pub async fn search(
+    State(state): State<AppState>,
+    client: ScimClient,
+    ScimBody(body): ScimBody,
+) -> Result<ScimBytes, ScimError> {
     let query = ListQuery::from_body(Resource::User, &body)?;
-    search::search(Resource::User, client, query)
+    search::search(&state, Resource::User, client, query)
 }
 
 /// GET /scim/v2/Users/{id}
