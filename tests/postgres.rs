@@ -177,6 +177,91 @@ async fn a_write_on_one_node_is_read_on_the_other() {
     assert_eq!(groups_body(&a, &owner).await, groups_body(&b, &owner).await);
 }
 
+/// GET `/scim/v2/Users?count=1` on `cohort` with `token`: the status.
+async fn scim_status(cohort: &Cohort, token: &str) -> u16 {
+    reqwest::Client::new()
+        .get(cohort.url("/scim/v2/Users?count=1"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL: scripts/test.sh runs it with --include-ignored"]
+async fn a_revoked_token_stops_on_every_node_and_scim_writes_reach_both() {
+    let (a, _owner) = pg_realm();
+    let mut b = a.node(&a.db).without_polling();
+    b.start();
+    let made = a.cli_json(&[
+        "token", "create", "--scope", "scim", "--name", "idp", "--json",
+    ]);
+    let token = made["token"].as_str().unwrap().to_string();
+    // The token was created by another process (the CLI): both nodes learn
+    // of it through notifications alone.
+    for node in [&a, &b] {
+        let started = Instant::now();
+        while scim_status(node, &token).await != 200 {
+            assert!(started.elapsed() < DEADLINE, "the new token never worked");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    // A SCIM write on A is served by B.
+    let created: Value = reqwest::Client::new()
+        .post(a.url("/scim/v2/Groups"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "from-the-idp",
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap().to_string();
+    let started = Instant::now();
+    loop {
+        let status = reqwest::Client::new()
+            .get(b.url(&format!("/scim/v2/Groups/{id}")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        if status == 200 {
+            break;
+        }
+        assert!(
+            started.elapsed() < DEADLINE,
+            "node B never served the group"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Revoked through the CLI: refused by both nodes, within the lag.
+    let out = a.cli(&["token", "revoke", "idp"]);
+    assert!(out.status.success(), "{out:?}");
+    let revoked_at = Instant::now();
+    let mut lags = Vec::new();
+    for node in [&a, &b] {
+        while scim_status(node, &token).await != 401 {
+            assert!(
+                revoked_at.elapsed() < DEADLINE,
+                "a revoked token kept working"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        lags.push(revoked_at.elapsed());
+    }
+    println!(
+        "revocation took effect on A after {:?}, on B after {:?}",
+        lags[0], lags[1]
+    );
+}
+
 /// One acknowledged description change: when it was sent and answered.
 #[derive(Clone)]
 struct Described {

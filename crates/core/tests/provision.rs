@@ -1178,3 +1178,33 @@ fn remove_group_is_not_blocked_by_its_own_settings() {
     w.exec(admin, Command::RemoveGroup(team, None));
     assert!(w.snap.group(team).is_none());
 }
+
+/// A user no provider named shows its email as its `userName`, so a new or
+/// changed email may not be another user's login name; a provisioned user's
+/// email stands in for nothing and may be.
+#[test]
+fn an_email_may_not_be_someone_elses_login_name_where_it_stands_in_for_one() {
+    let mut w = World::new();
+    let admin = admin(&mut w);
+    provision_named(&mut w, "ann@x.example", "ann.mail@x.example");
+    let e = w.err(
+        admin,
+        Command::CreateUser(user_cmd("ANN@x.example", "Other Ann", Role::Member)),
+    );
+    assert_eq!(e, Error::EmailTaken("ANN@x.example".into()));
+    let plain = w.add_user(Role::Member);
+    let e = w.err(
+        admin,
+        Command::UpdateUser(
+            plain,
+            UpdateUser {
+                email: Some("ann@x.example".into()),
+                ..UpdateUser::default()
+            },
+        ),
+    );
+    assert_eq!(e, Error::EmailTaken("ann@x.example".into()));
+    // A provisioned user's email may equal another's login name.
+    provision_named(&mut w, "bob", "ann@x.example");
+    check_login_names(&w.snap);
+}

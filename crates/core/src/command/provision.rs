@@ -6,7 +6,7 @@
 
 use super::groups::{check_listed_groups, unique, unique_groups};
 use super::keyed::settings_naming;
-use super::users::{create_user, deactivate_user, reactivate_user, user_for_admin};
+use super::users::{create_user_as, deactivate_user, reactivate_user, user_for_admin};
 use super::{Context, CreateUser, EditGroup, EditUser, MemberEdit, Plan, ProvisionUser, Reply};
 use crate::change::{Change, GroupPatch, UserPatch};
 use crate::error::{Error, Result};
@@ -111,7 +111,7 @@ pub(super) fn provision_user(
         deleted: false,
     };
     let email = check_profile(&plan.snap, &profile, None)?;
-    let Reply::User(id) = create_user(
+    let Reply::User(id) = create_user_as(
         plan,
         actor,
         &CreateUser {
@@ -126,6 +126,7 @@ pub(super) fn provision_user(
             can_create_users: false,
         },
         ctx,
+        false,
     )?
     else {
         return Err(Error::Internal("create_user answered no user".into()));

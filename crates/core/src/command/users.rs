@@ -63,6 +63,18 @@ pub(super) fn create_user(
     cmd: &CreateUser,
     ctx: &mut Context,
 ) -> Result<Reply> {
+    create_user_as(plan, actor, cmd, ctx, true)
+}
+
+/// `create_user`; `stands_in` says the email will stand in for a login name
+/// (no provider names the user), so it must not be another user's.
+pub(super) fn create_user_as(
+    plan: &mut Plan,
+    actor: Actor,
+    cmd: &CreateUser,
+    ctx: &mut Context,
+    stands_in: bool,
+) -> Result<Reply> {
     let snap = &plan.snap;
     // Also reached from `PutClients` and `create_realm`; the gate is run again
     // for them (it is cheap and keeps this function safe on its own).
@@ -78,7 +90,11 @@ pub(super) fn create_user(
     let full_name = validate::full_name(&cmd.full_name)?;
     let email = cmd.email.as_ref().map(Checked::value).transpose()?;
     if let Some(email) = email {
-        if snap.user_by_email(email.as_str()).is_some() {
+        // A user without a login name shows its email as one: it must not be
+        // another user's.
+        if snap.user_by_email(email.as_str()).is_some()
+            || (stands_in && snap.user_with_login_name(email.as_str()).is_some())
+        {
             return Err(Error::EmailTaken(email.to_string()));
         }
     }
@@ -183,9 +199,15 @@ pub(super) fn update_user(
     if let Some(email) = &cmd.email {
         let email = email.value()?;
         if target.email.as_deref() != Some(email.as_str()) {
+            let taken_by_other = |u: &Arc<User>| u.id != id;
+            let stands_in = target.profile.user_name.is_none();
             if snap
                 .user_by_email(email.as_str())
-                .is_some_and(|u| u.id != id)
+                .is_some_and(taken_by_other)
+                || (stands_in
+                    && snap
+                        .user_with_login_name(email.as_str())
+                        .is_some_and(taken_by_other))
             {
                 return Err(Error::EmailTaken(email.to_string()));
             }

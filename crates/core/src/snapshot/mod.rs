@@ -169,6 +169,13 @@ impl Snapshot {
         }
     }
 
+    /// The user whose own login name (one a provider set) is `name`.
+    pub fn user_with_login_name(&self, name: &str) -> Option<&Arc<User>> {
+        self.user_names
+            .get(&*user_name_key(name))
+            .and_then(|id| self.users.get(id))
+    }
+
     pub fn principal(&self, key: &str) -> Option<Principal> {
         self.keys.get(key).copied()
     }
