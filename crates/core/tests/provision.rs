@@ -5,12 +5,12 @@
 
 mod common;
 
-use cohort_core::command::{EditGroup, EditUser, MemberEdit, UpdateUser};
+use cohort_core::command::{EditGroup, EditUser, MemberEdit, PutClient, UpdateUser};
 use cohort_core::filter::{Filter, GroupField, TextOp, UserField};
 use cohort_core::model::GroupSetting;
 use cohort_core::{
-    Actor, Command, Error, GroupId, Principal, Role, Scope, SettingValue, SystemGroup, TokenId,
-    UserId,
+    Actor, Command, Error, GroupId, KeyHash, Principal, Role, Scope, SettingValue, SystemGroup,
+    TokenId, UserId,
 };
 use common::*;
 
@@ -517,35 +517,6 @@ fn edit_user_of_a_user_never_provisioned_starts_from_its_record() {
     assert_eq!(after.full_name, before.full_name);
     assert_eq!(after.email, before.email);
     assert_eq!(after.login_name(), before.email.as_deref().unwrap());
-}
-
-#[test]
-fn an_edit_does_not_turn_a_stand_in_login_name_into_a_duplicate() {
-    let mut w = World::new();
-    let a = provision_named(&mut w, "x@example.com", "a@example.com");
-    // Zulip's face checks emails only, so B's email (its stand-in login
-    // name) may be A's login name.
-    let b = w.create_user(
-        Actor::Operator,
-        user_cmd("X@example.com", "Bee Person", Role::Member),
-    );
-    // World::exec checks that login names stay unique after the commit.
-    w.exec(
-        Actor::Operator,
-        edit(
-            b,
-            EditUser {
-                external_id: Some(Some("b".into())),
-                ..EditUser::default()
-            },
-        ),
-    );
-    assert_eq!(w.user(b).profile.external_id.as_deref(), Some("b"));
-    assert_eq!(w.user(b).full_name, "Bee Person");
-    assert_eq!(
-        w.snap.user_by_user_name("x@example.com").map(|u| u.id),
-        Some(a)
-    );
 }
 
 // ------------------------------------------------------------ EditGroup
@@ -1204,6 +1175,18 @@ fn an_email_may_not_be_someone_elses_login_name_where_it_stands_in_for_one() {
         ),
     );
     assert_eq!(e, Error::EmailTaken("ann@x.example".into()));
+    // Nor may a key, for a user without an email (an IMKIT client).
+    let e = w.err(
+        Actor::Platform,
+        Command::PutClients(vec![PutClient {
+            key: "ann@x.example".into(),
+            full_name: None,
+            email: None,
+            avatar_url: None,
+            api_key: KeyHash([3; 32]),
+        }]),
+    );
+    assert_eq!(e, Error::KeyTaken("ann@x.example".into()));
     // A provisioned user's email may equal another's login name.
     provision_named(&mut w, "bob", "ann@x.example");
     check_login_names(&w.snap);

@@ -99,6 +99,12 @@ pub(super) fn create_user_as(
         }
     }
     let key = cmd.key.as_ref().map(|k| chosen_key(snap, k)).transpose()?;
+    // Without an email, the key stands in for the login name.
+    if let (Some(key), None, true) = (&key, email, stands_in) {
+        if snap.user_with_login_name(key).is_some() {
+            return Err(Error::KeyTaken(key.to_string()));
+        }
+    }
     if let Some(url) = &cmd.avatar_url {
         validate::avatar_url(url)?;
     }
