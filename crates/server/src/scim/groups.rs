@@ -56,7 +56,7 @@ fn answer(
         &state.scim_groups,
         snap,
         &client.base,
-        &[group.clone()],
+        std::slice::from_ref(group),
         select,
     )
     .pop()

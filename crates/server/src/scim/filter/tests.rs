@@ -162,7 +162,7 @@ fn value_paths() {
         panic!()
     };
     assert_eq!(t.test, Test::Present);
-    assert_eq!(t.sub_lower(), "value");
+    assert_eq!(t.sub, "Value");
     // A value path combines like any other term, and `not(` works inside.
     assert_eq!(
         ok("userType eq \"Employee\" and emails[not(type eq \"work\") or value co \"@x\"]"),
@@ -209,8 +209,8 @@ fn urn_qualified_names() {
         panic!()
     };
     assert_eq!(
-        p.urn_lower().as_deref(),
-        Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:user")
+        p.urn.as_deref(),
+        Some("URN:ietf:params:scim:schemas:extension:enterprise:2.0:User")
     );
     assert_eq!(
         (p.attr.as_str(), p.sub.as_deref()),
