@@ -49,11 +49,7 @@ fn number(text: &str, name: &str) -> Result<i64, ScimError> {
 }
 
 impl ListQuery {
-    fn build(
-        resource: Resource,
-        get: impl Fn(&str) -> Option<String>,
-        select: Select,
-    ) -> Result<ListQuery, ScimError> {
+    fn build(get: impl Fn(&str) -> Option<String>, select: Select) -> Result<ListQuery, ScimError> {
         // Below 1 counts as 1, a negative count as 0 (RFC 7644 §3.4.2.4).
         let start_index = match get("startIndex") {
             Some(s) => number(&s, "startIndex")?.max(1) as usize,
@@ -87,7 +83,6 @@ impl ListQuery {
                 ))
             }
         };
-        let _ = resource;
         Ok(ListQuery {
             filter: get("filter").filter(|f| !f.trim().is_empty()),
             start_index,
@@ -113,7 +108,7 @@ impl ListQuery {
             get("attributes").as_deref(),
             get("excludedAttributes").as_deref(),
         )?;
-        ListQuery::build(resource, get, select)
+        ListQuery::build(get, select)
     }
 
     pub fn from_body(
@@ -139,7 +134,7 @@ impl ListQuery {
             Some(Value::Number(n)) => Some(n.to_string()),
             _ => None,
         };
-        ListQuery::build(resource, get, Select::from_body(resource, body)?)
+        ListQuery::build(get, Select::from_body(resource, body)?)
     }
 }
 
