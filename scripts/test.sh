@@ -3,7 +3,9 @@
 #   formatting and lints, the rule that `cohort-core` pulls in no I/O crates,
 #   unit and property tests, black-box tests against real `cohort` processes,
 #   the official Zulip Python client (installed from PyPI into a venv) and
-#   axios (from npm) against the IMKIT face, the multi-node PostgreSQL tests,
+#   axios (from npm) against the IMKIT face, the SCIM conformance testers
+#   (scim2-tester and scim-sanity, from PyPI) against the SCIM face, the
+#   multi-node PostgreSQL tests,
 #   then the black-box suites again on PostgreSQL (a fresh database per test,
 #   dropped afterwards). Without PostgreSQL (outside CI) those runs are skipped
 #   and the summary at the end says so.
@@ -13,11 +15,16 @@ cd "$(dirname "$0")/.."
 target="${CARGO_TARGET_DIR:-target}"
 [[ "$target" = /* ]] || target="$PWD/$target"
 venv="$target/test-venv"
+scim_venv="$target/scim-venv"
 node_dir="$target/test-node"
 
 # The pinned client versions; the tests that use them check they got these.
 zulip_version="0.9.1"
 axios_version="1.21.1"
+# The SCIM testers generate their checks from scim2-models, so a new release
+# of any of these changes the checks: all are pinned (httpx2 is the HTTP
+# backend scim2-client's `httpx2` extra pulls in).
+scim_pins=(scim2-tester==0.5.2 scim2-cli==0.6.0 scim2-client==0.13.2 scim2-models==0.12.3 scim-sanity==0.7.4 httpx2==2.16.2)
 skipped=()
 
 echo "== official clients"
@@ -36,6 +43,20 @@ if [ "$installed" != "$axios_version" ]; then
     npm install --silent --no-save --no-audit --no-fund --prefix "$node_dir" "axios@$axios_version"
 fi
 export COHORT_NODE_PATH="$node_dir/node_modules"
+# The SCIM testers, in their own venv (their dependencies stay apart from the
+# Zulip client's), reinstalled whenever a pin changes.
+installed=$("$scim_venv/bin/python" - "${scim_pins[@]}" 2>/dev/null <<'PY' || true
+import importlib.metadata as m, sys
+print(" ".join(f"{p.split('==')[0]}=={m.version(p.split('==')[0])}" for p in sys.argv[1:]))
+PY
+)
+if [ "$installed" != "${scim_pins[*]}" ]; then
+    rm -rf "$scim_venv"
+    python3 -m venv "$scim_venv"
+    "$scim_venv/bin/pip" install --quiet --disable-pip-version-check \
+        "${scim_pins[@]/#scim2-client==/scim2-client[httpx2]==}"
+fi
+export COHORT_SCIM_VENV="$scim_venv"
 
 echo "== formatting"
 cargo fmt --all -- --check
@@ -65,7 +86,8 @@ if psql "$pg/postgres" -q -c "SELECT 1" >/dev/null 2>&1; then
     echo "== the black-box suites on PostgreSQL"
     COHORT_TEST_STORE=postgres cargo test -p cohort \
         --test zulip_protocol --test zulip_groups --test zulip_permissions --test zulip_users \
-        --test zulip_python_client --test imkit --test imkit_axios --test durability --test cli --test store_ops --test log_secrets
+        --test zulip_python_client --test imkit --test imkit_axios --test durability --test cli --test store_ops --test log_secrets \
+        --test scim --test scim_testers
 elif [ "${CI:-}" = "true" ]; then
     echo "PostgreSQL is not reachable at $pg: CI requires it" >&2
     exit 1

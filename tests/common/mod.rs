@@ -47,6 +47,9 @@ pub struct Cohort {
     check_on_drop: bool,
     /// A PostgreSQL database this test created (dropped on drop).
     pg_database: Option<PgDatabase>,
+    /// The realm's SCIM bearer token (scope `scim`) that `init --json`
+    /// printed; empty for a node that did not initialise the database.
+    pub scim_token: String,
 }
 
 /// How often test servers poll for other processes' commits.
@@ -175,6 +178,7 @@ impl Cohort {
             poll_ms: TEST_POLL_MS,
             check_on_drop: true,
             pg_database: None,
+            scim_token: String::new(),
         };
         cohort.init_realm()
     }
@@ -204,12 +208,13 @@ impl Cohort {
             poll_ms: TEST_POLL_MS,
             check_on_drop: true,
             pg_database,
+            scim_token: String::new(),
         };
         cohort.init_realm()
     }
 
     fn init_realm(self) -> (Cohort, Account, String) {
-        let cohort = self;
+        let mut cohort = self;
         let zuliprc = cohort.path("zuliprc");
         let out = cohort.cli_json(&[
             "init",
@@ -229,6 +234,7 @@ impl Cohort {
             key: out["api_key"].as_str().unwrap().to_string(),
         };
         let platform = out["platform_key"].as_str().unwrap().to_string();
+        cohort.scim_token = out["scim_token"].as_str().unwrap_or_default().to_string();
         let users = cohort.cli_json(&["user", "list", "--json"]);
         let owner = Account {
             id: users[0]["user_id"].as_i64().unwrap(),
@@ -249,6 +255,7 @@ impl Cohort {
             poll_ms: self.poll_ms,
             check_on_drop: false,
             pg_database: None,
+            scim_token: String::new(),
         }
     }
 
