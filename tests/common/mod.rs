@@ -47,6 +47,8 @@ pub struct Cohort {
     check_on_drop: bool,
     /// A PostgreSQL database this test created (dropped on drop).
     pg_database: Option<PgDatabase>,
+    /// The realm's SCIM token as `init --json` printed it (`None` on a node).
+    pub scim_token: Option<String>,
 }
 
 /// How often test servers poll for other processes' commits.
@@ -175,6 +177,7 @@ impl Cohort {
             poll_ms: TEST_POLL_MS,
             check_on_drop: true,
             pg_database: None,
+            scim_token: None,
         };
         cohort.init_realm()
     }
@@ -204,12 +207,13 @@ impl Cohort {
             poll_ms: TEST_POLL_MS,
             check_on_drop: true,
             pg_database,
+            scim_token: None,
         };
         cohort.init_realm()
     }
 
     fn init_realm(self) -> (Cohort, Account, String) {
-        let cohort = self;
+        let mut cohort = self;
         let zuliprc = cohort.path("zuliprc");
         let out = cohort.cli_json(&[
             "init",
@@ -229,6 +233,7 @@ impl Cohort {
             key: out["api_key"].as_str().unwrap().to_string(),
         };
         let platform = out["platform_key"].as_str().unwrap().to_string();
+        cohort.scim_token = out["scim_token"].as_str().map(str::to_string);
         let users = cohort.cli_json(&["user", "list", "--json"]);
         let owner = Account {
             id: users[0]["user_id"].as_i64().unwrap(),
@@ -249,6 +254,7 @@ impl Cohort {
             poll_ms: self.poll_ms,
             check_on_drop: false,
             pg_database: None,
+            scim_token: None,
         }
     }
 
@@ -441,6 +447,8 @@ pub struct Realm {
     pub guest: Account,
     pub bot: Account,
     pub platform_key: String,
+    /// The realm's SCIM bearer token (made by `init`).
+    pub scim_token: String,
 }
 
 impl Realm {
@@ -458,7 +466,12 @@ impl Realm {
         let bot = cohort.add_user("bot@test.example", "Bob Bot", "member", true);
         let mut cohort = cohort.with_args(args);
         cohort.start();
+        let scim_token = cohort
+            .scim_token
+            .clone()
+            .expect("init printed a scim_token");
         Realm {
+            scim_token,
             cohort,
             owner,
             admin,
