@@ -56,16 +56,17 @@ fn scim_venv() -> PathBuf {
     venv
 }
 
-/// A fresh realm with its server running; returns it with its SCIM base URL.
-fn serve() -> (Cohort, String) {
+/// A fresh realm with its server running; returns it with its SCIM base URL
+/// and token.
+fn serve() -> (Cohort, String, String) {
     let (mut cohort, _owner, _platform) = Cohort::init();
-    assert!(
-        !cohort.scim_token.is_empty(),
-        "`cohort init --json` printed no scim_token"
-    );
+    let token = cohort
+        .scim_token
+        .clone()
+        .expect("`cohort init --json` printed no scim_token");
     cohort.start();
     let base = cohort.url("/scim/v2");
-    (cohort, base)
+    (cohort, base, token)
 }
 
 /// Run `command` to completion (or kill it after `TESTER_TIMEOUT`); returns
@@ -124,14 +125,14 @@ fn result_line(line: &str) -> Option<(&str, &str)> {
 #[test]
 fn scim2_tester_passes_every_check() {
     let venv = scim_venv();
-    let (cohort, base) = serve();
+    let (_cohort, base, token) = serve();
     let mut command = Command::new(venv.join("bin/scim2"));
     // The token goes through the environment (not argv, where `ps` shows it).
     command
         .args(["--url", &base, "test"])
         .env(
             "SCIM_CLI_HEADERS",
-            format!("Authorization: Bearer {}", cohort.scim_token),
+            format!("Authorization: Bearer {token}"),
         )
         .env("NO_COLOR", "1");
     let (code, stdout, stderr, elapsed) = run(command, "scim2 test");
@@ -171,13 +172,13 @@ fn scim2_tester_passes_every_check() {
 #[test]
 fn scim_sanity_strict_probe_passes() {
     let venv = scim_venv();
-    let (cohort, base) = serve();
+    let (_cohort, base, token) = serve();
     let mut command = Command::new(venv.join("bin/scim-sanity"));
     command.args([
         "probe",
         &base,
         "--token",
-        &cohort.scim_token,
+        &token,
         "--strict",
         "--i-accept-side-effects",
         "--json-output",

@@ -47,9 +47,8 @@ pub struct Cohort {
     check_on_drop: bool,
     /// A PostgreSQL database this test created (dropped on drop).
     pg_database: Option<PgDatabase>,
-    /// The realm's SCIM bearer token (scope `scim`) that `init --json`
-    /// printed; empty for a node that did not initialise the database.
-    pub scim_token: String,
+    /// The realm's SCIM token as `init --json` printed it (`None` on a node).
+    pub scim_token: Option<String>,
 }
 
 /// How often test servers poll for other processes' commits.
@@ -178,7 +177,7 @@ impl Cohort {
             poll_ms: TEST_POLL_MS,
             check_on_drop: true,
             pg_database: None,
-            scim_token: String::new(),
+            scim_token: None,
         };
         cohort.init_realm()
     }
@@ -208,7 +207,7 @@ impl Cohort {
             poll_ms: TEST_POLL_MS,
             check_on_drop: true,
             pg_database,
-            scim_token: String::new(),
+            scim_token: None,
         };
         cohort.init_realm()
     }
@@ -234,7 +233,7 @@ impl Cohort {
             key: out["api_key"].as_str().unwrap().to_string(),
         };
         let platform = out["platform_key"].as_str().unwrap().to_string();
-        cohort.scim_token = out["scim_token"].as_str().unwrap_or_default().to_string();
+        cohort.scim_token = out["scim_token"].as_str().map(str::to_string);
         let users = cohort.cli_json(&["user", "list", "--json"]);
         let owner = Account {
             id: users[0]["user_id"].as_i64().unwrap(),
@@ -255,7 +254,7 @@ impl Cohort {
             poll_ms: self.poll_ms,
             check_on_drop: false,
             pg_database: None,
-            scim_token: String::new(),
+            scim_token: None,
         }
     }
 
@@ -448,6 +447,8 @@ pub struct Realm {
     pub guest: Account,
     pub bot: Account,
     pub platform_key: String,
+    /// The realm's SCIM bearer token (made by `init`).
+    pub scim_token: String,
 }
 
 impl Realm {
@@ -465,7 +466,12 @@ impl Realm {
         let bot = cohort.add_user("bot@test.example", "Bob Bot", "member", true);
         let mut cohort = cohort.with_args(args);
         cohort.start();
+        let scim_token = cohort
+            .scim_token
+            .clone()
+            .expect("init printed a scim_token");
         Realm {
+            scim_token,
             cohort,
             owner,
             admin,

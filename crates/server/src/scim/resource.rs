@@ -190,6 +190,10 @@ impl Select {
         {
             return false;
         }
+        // `meta` is always returned whole (as `id` and `schemas` are).
+        if name == "meta" {
+            return true;
+        }
         match &self.only {
             Some(only) => only
                 .iter()
