@@ -130,10 +130,7 @@ fn scim2_tester_passes_every_check() {
     // The token goes through the environment (not argv, where `ps` shows it).
     command
         .args(["--url", &base, "test"])
-        .env(
-            "SCIM_CLI_HEADERS",
-            format!("Authorization: Bearer {token}"),
-        )
+        .env("SCIM_CLI_HEADERS", format!("Authorization: Bearer {token}"))
         .env("NO_COLOR", "1");
     let (code, stdout, stderr, elapsed) = run(command, "scim2 test");
     eprintln!("scim2-tester ran in {elapsed:.1?}");

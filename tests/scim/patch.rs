@@ -1,9 +1,9 @@
 //! PATCH protocol edge cases (RFC 7644 §3.5.2, `scim/patch/mod.rs`): a
 //! request is all or nothing, and each kind of bad operation has its
 //! `scimType` (tooMany, invalidPath, invalidFilter, noTarget, invalidValue,
-//! mutability). A path that does not parse — also inside its brackets — is
-//! invalidPath; a well-formed value filter the attribute cannot answer is
-//! invalidFilter (cohort's choice, pinned by `patch/tests.rs`). Role groups
+//! mutability). A path that does not parse is invalidPath; a value filter in
+//! a path that does not parse, or that the attribute cannot answer, is
+//! invalidFilter (RFC 7644 Table 9, "PATCH (Path Filter)"). Role groups
 //! cannot be patched. A large membership add (up to `MAX_VALUES` = 10,000
 //! values) is one command: one commit.
 
@@ -80,19 +80,18 @@ async fn bad_paths_filters_targets_values_and_mutability_have_their_scim_type() 
             j!([{"op": "replace", "path": "name..givenName", "value": "x"}]),
             "invalidPath",
         ),
-        // A malformed value filter is a malformed path (the documented
-        // choice, `patch/tests.rs` path_errors_are_invalid_path)…
+        // A malformed value filter is invalidFilter (RFC 7644 Table 9)…
         (
             &group,
             j!([{"op": "remove", "path": "members[value zz \"x\"]"}]),
-            "invalidPath",
+            "invalidFilter",
         ),
         (
             &group,
             j!([{"op": "remove", "path": "members[value eq"}]),
-            "invalidPath",
+            "invalidFilter",
         ),
-        // …a well-formed one naming what the attribute lacks is invalidFilter.
+        // …and so is a well-formed one naming what the attribute lacks.
         (
             &user,
             j!([{"op": "remove", "path": "emails[display eq \"x\"]"}]),

@@ -566,6 +566,23 @@ impl User {
             .unwrap_or(&self.key)
     }
 
+    /// Given and family name as identity providers see a user none of them
+    /// named: the provider's, else the full name split at its first space.
+    pub fn name_parts(&self) -> (Option<String>, Option<String>) {
+        let p = &self.profile;
+        if p.user_name.is_some() || p.given_name.is_some() || p.family_name.is_some() {
+            return (p.given_name.clone(), p.family_name.clone());
+        }
+        let name = self.full_name.trim();
+        match name.split_once(char::is_whitespace) {
+            Some((given, family)) => (
+                Some(given.to_string()),
+                Some(family.trim().to_string()).filter(|f| !f.is_empty()),
+            ),
+            None => (Some(name.to_string()).filter(|n| !n.is_empty()), None),
+        }
+    }
+
     /// A version of the record's own attributes (SCIM `meta.version`): equal
     /// exactly when they are, on every node and across restarts, because it is
     /// computed from them (group memberships are versioned on the groups).

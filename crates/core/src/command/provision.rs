@@ -166,7 +166,10 @@ fn starting_profile(snap: &Snapshot, user: &User) -> Profile {
     let free = snap
         .user_by_user_name(stand_in)
         .is_none_or(|found| found.id == user.id);
+    let (given_name, family_name) = user.name_parts();
     Profile {
+        given_name,
+        family_name,
         user_name: free.then(|| Arc::from(stand_in)),
         display_name: Some(user.full_name.clone()),
         emails: user

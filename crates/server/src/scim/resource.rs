@@ -6,7 +6,8 @@
 //! Mapping (the README documents it for operators):
 //! - Users: `userName` is the login name a provider set, else the email, else
 //!   the key; `displayName`, `name`, `emails` are what the provider sent (for a
-//!   user no provider touched: the full name and the one email, `work`);
+//!   user no provider touched: the full name, split at its first space for
+//!   `name`, and the one email, `work`);
 //!   `active` is the directory's; `groups` the direct, active groups. Users a
 //!   provider deleted are not shown.
 //! - Groups: `displayName` is the name; `members` the direct members (`type`
@@ -233,10 +234,11 @@ pub fn user_doc(user: &User, snap: &Snapshot, base: &str, with_groups: bool) -> 
     }
     doc.insert("userName".into(), json!(user.login_name()));
     let mut name = Map::new();
-    if let Some(family) = &p.family_name {
+    let (given, family) = user.name_parts();
+    if let Some(family) = family {
         name.insert("familyName".into(), json!(family));
     }
-    if let Some(given) = &p.given_name {
+    if let Some(given) = given {
         name.insert("givenName".into(), json!(given));
     }
     if !name.is_empty() {

@@ -169,9 +169,15 @@ fn parse_op(raw: &Value) -> Result<Op, ScimError> {
         None | Some(Value::Null) => None,
         // Some clients send "" for "no path".
         Some(Value::String(p)) if p.trim().is_empty() => None,
-        Some(Value::String(p)) => {
-            Some(filter::parse_path(p).map_err(|e| bad(ScimType::InvalidPath, e.message))?)
-        }
+        Some(Value::String(p)) => Some(filter::parse_path(p).map_err(|e| {
+            // RFC 7644 Table 9: a bad value filter in a path is invalidFilter.
+            let kind = if p.contains('[') {
+                ScimType::InvalidFilter
+            } else {
+                ScimType::InvalidPath
+            };
+            bad(kind, e.message)
+        })?),
         Some(_) => return Err(bad(ScimType::InvalidPath, "path must be a string")),
     };
     let value = get_ci(obj, "value").cloned();

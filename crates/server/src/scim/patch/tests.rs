@@ -106,10 +106,12 @@ fn schemas_optional_but_checked_and_operations_any_case() {
 }
 
 #[test]
-fn path_errors_are_invalid_path() {
-    let e = parse(&body(json!([{"op": "remove", "path": "members[value eq"}]))).unwrap_err();
+fn path_errors_are_invalid_path_and_filter_errors_invalid_filter() {
+    let e = parse(&body(json!([{"op": "remove", "path": "name..givenName"}]))).unwrap_err();
     assert_eq!(e.scim_type, Some(ScimType::InvalidPath));
     assert!(e.detail.contains("operation 1"), "{}", e.detail);
+    let e = parse(&body(json!([{"op": "remove", "path": "members[value eq"}]))).unwrap_err();
+    assert_eq!(e.scim_type, Some(ScimType::InvalidFilter));
     let e = parse(&body(json!([{"op": "remove", "path": 7}]))).unwrap_err();
     assert_eq!(e.scim_type, Some(ScimType::InvalidPath));
     // An empty path is "no path".
