@@ -21,20 +21,6 @@ use std::sync::Arc;
 
 type Params = Query<HashMap<String, String>>;
 
-fn select(params: &HashMap<String, String>) -> Result<Select, ScimError> {
-    let get = |key: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v.as_str())
-    };
-    Select::parse(
-        Resource::Group,
-        get("attributes"),
-        get("excludedAttributes"),
-    )
-}
-
 fn found(snap: &Snapshot, id: &str) -> Result<Arc<cohort_core::Group>, ScimError> {
     resource::find_group(snap, id).ok_or_else(|| ScimError::not_found(format!("No group {id:?}")))
 }
@@ -103,7 +89,7 @@ pub async fn get(
         &client.snapshot,
         &client,
         group.id,
-        &select(&params)?,
+        &Select::from_params(Resource::Group, &params)?,
         StatusCode::OK,
     )
 }
@@ -127,7 +113,7 @@ pub async fn create(
     Query(params): Params,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
-    let select = select(&params)?;
+    let select = Select::from_params(Resource::Group, &params)?;
     let given = input::group(&client.snapshot, &body)?;
     let (members, subgroups) = split(&given.members);
     let command = Command::ProvisionGroup(CreateGroup {
@@ -166,7 +152,7 @@ pub async fn replace(
     headers: HeaderMap,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
-    let select = select(&params)?;
+    let select = Select::from_params(Resource::Group, &params)?;
     let group = found(&client.snapshot, &id)?;
     if input::id_of(&body).is_some_and(|sent| sent != id) {
         return Err(ScimError::bad(ScimType::Mutability, "id cannot be changed"));
@@ -234,7 +220,7 @@ pub async fn patch(
     headers: HeaderMap,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
-    let select = select(&params)?;
+    let select = Select::from_params(Resource::Group, &params)?;
     let group = found(&client.snapshot, &id)?;
     let ops = patch::parse(&body)?;
     let snap = &client.snapshot;

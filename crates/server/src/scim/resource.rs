@@ -120,6 +120,19 @@ impl Select {
         Ok(Select { only, excluded })
     }
 
+    /// From a request's `attributes` and `excludedAttributes` parameters.
+    pub fn from_params(
+        resource: Resource,
+        params: &std::collections::HashMap<String, String>,
+    ) -> Result<Select, ScimError> {
+        use super::search::param;
+        Select::parse(
+            resource,
+            param(params, "attributes"),
+            param(params, "excludedAttributes"),
+        )
+    }
+
     /// From a `/.search` body's `attributes` / `excludedAttributes` (arrays
     /// of names, or comma-separated strings).
     pub fn from_body(resource: Resource, body: &Map<String, Value>) -> Result<Select, ScimError> {

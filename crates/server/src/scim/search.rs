@@ -22,6 +22,14 @@ use std::sync::Arc;
 pub const DEFAULT_COUNT: usize = 100;
 pub const MAX_COUNT: usize = 1000;
 
+/// A query parameter by name, without regard to case.
+pub fn param<'a>(params: &'a HashMap<String, String>, key: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v.as_str())
+}
+
 /// `map[key]` with the key compared without regard to case (SCIM attribute
 /// and parameter names are case-insensitive).
 pub fn get_ci<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
@@ -97,18 +105,8 @@ impl ListQuery {
         resource: Resource,
         params: &HashMap<String, String>,
     ) -> Result<ListQuery, ScimError> {
-        let get = |key: &str| {
-            params
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(key))
-                .map(|(_, v)| v.clone())
-        };
-        let select = Select::parse(
-            resource,
-            get("attributes").as_deref(),
-            get("excludedAttributes").as_deref(),
-        )?;
-        ListQuery::build(get, select)
+        let get = |key: &str| param(params, key).map(str::to_string);
+        ListQuery::build(get, Select::from_params(resource, params)?)
     }
 
     pub fn from_body(

@@ -19,16 +19,6 @@ use std::collections::HashMap;
 
 type Params = Query<HashMap<String, String>>;
 
-fn select(params: &HashMap<String, String>) -> Result<Select, ScimError> {
-    let get = |key: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v.as_str())
-    };
-    Select::parse(Resource::User, get("attributes"), get("excludedAttributes"))
-}
-
 fn found(snap: &Snapshot, id: &str) -> Result<std::sync::Arc<cohort_core::User>, ScimError> {
     resource::find_user(snap, id).ok_or_else(|| ScimError::not_found(format!("No user {id:?}")))
 }
@@ -89,7 +79,7 @@ pub async fn get(
         &client.snapshot,
         &client,
         user.id,
-        &select(&params)?,
+        &Select::from_params(Resource::User, &params)?,
         StatusCode::OK,
     )
 }
@@ -101,7 +91,7 @@ pub async fn create(
     Query(params): Params,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
-    let select = select(&params)?;
+    let select = Select::from_params(Resource::User, &params)?;
     let given = input::user(&body)?;
     let command = Command::ProvisionUser(ProvisionUser {
         user_name: given.user_name.as_str().into(),
@@ -166,7 +156,7 @@ pub async fn replace(
     headers: HeaderMap,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
-    let select = select(&params)?;
+    let select = Select::from_params(Resource::User, &params)?;
     let user = found(&client.snapshot, &id)?;
     if let Some(sent) = input::id_of(&body) {
         if sent != id {
@@ -191,7 +181,7 @@ pub async fn patch(
     headers: HeaderMap,
     ScimBody(body): ScimBody,
 ) -> Result<Response, ScimError> {
-    let select = select(&params)?;
+    let select = Select::from_params(Resource::User, &params)?;
     let user = found(&client.snapshot, &id)?;
     let ops = patch::parse(&body)?;
     let before = resource::user_doc(&user, &client.snapshot, &client.base, false);
