@@ -38,6 +38,42 @@ use std::time::{Duration, Instant};
 
 /// Connections (and PATCH clients) for both servers.
 const CONNECTIONS: usize = 32;
+/// Connections for the group list without members, for both servers: the
+/// peer takes about a second per answer there (it renders the members it
+/// then leaves out), so with 32 connections every answer would wait half a
+/// minute and the queue left at the end of a run would keep its core busy
+/// well into the next measurement.
+const LIST_CONNECTIONS: usize = 4;
+
+/// Wait until a process has used no CPU for 200 ms (the peer finishing the
+/// requests still queued when a load run ends), at most 30 s.
+fn wait_idle(pid: u32) {
+    let cpu = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| {
+                let rest = s.rsplit_once(')')?.1.to_string();
+                let fields: Vec<u64> = rest
+                    .split_whitespace()
+                    .skip(11)
+                    .take(2)
+                    .filter_map(|f| f.parse().ok())
+                    .collect();
+                Some(fields.iter().sum::<u64>())
+            })
+            .unwrap_or(0)
+    };
+    let started = Instant::now();
+    let mut last = cpu();
+    while started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(200));
+        let now = cpu();
+        if now == last {
+            return;
+        }
+        last = now;
+    }
+}
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 /// One request loaded against both servers, round by round.
@@ -421,20 +457,23 @@ pub(super) async fn scim_scenario(plan: &Plan, peer_program: &Path) -> Result<Ve
             format!("GET /Users?filter=userName eq \"{user_name}\""),
             filter.clone(),
             filter,
+            CONNECTIONS,
         ),
         (
-            "GET /Groups?excludedAttributes=members".to_string(),
+            format!("GET /Groups?excludedAttributes=members ({LIST_CONNECTIONS} connections)"),
             "/Groups?excludedAttributes=members".to_string(),
             "/Groups?excludedAttributes=members".to_string(),
+            LIST_CONNECTIONS,
         ),
         (
             "GET /Groups/{id}".to_string(),
             format!("/Groups/{group}"),
             format!("/Groups/{}", ids.get(&group).cloned().unwrap_or_default()),
+            CONNECTIONS,
         ),
     ];
     let mut versus = Vec::new();
-    for (label, ours, theirs) in &gets {
+    for (label, ours, theirs, connections) in &gets {
         let tool = plan.small_tool;
         let mut row = Versus {
             label: label.clone(),
@@ -456,7 +495,7 @@ pub(super) async fn scim_scenario(plan: &Plan, peer_program: &Path) -> Result<Ve
                     tool,
                     &format!("{}{ours}", cohort.base),
                     Some((name, &value)),
-                    CONNECTIONS,
+                    *connections,
                     plan.run,
                     plan.client_cpu,
                 )?
@@ -468,10 +507,13 @@ pub(super) async fn scim_scenario(plan: &Plan, peer_program: &Path) -> Result<Ve
                     tool,
                     &format!("{}{theirs}", peer.base),
                     Some((name, &value)),
-                    CONNECTIONS,
+                    *connections,
                     plan.run,
                     plan.client_cpu,
                 )?;
+                if let Some(proc) = &peer_proc {
+                    wait_idle(proc.child.id());
+                }
                 row.peer_errors += theirs.errors;
                 row.peer.push(theirs.requests_per_sec);
                 row.ratios
@@ -496,6 +538,9 @@ pub(super) async fn scim_scenario(plan: &Plan, peer_program: &Path) -> Result<Ve
             anyhow::ensure!(errors == 0, "cohort: PATCH: {errors} failed requests");
             if let Some(peer) = &peer {
                 let (theirs, errors) = patch_run(plan, peer, &peer_pairs)?;
+                if let Some(proc) = &peer_proc {
+                    wait_idle(proc.child.id());
+                }
                 row.peer_errors += errors;
                 row.peer.push(theirs);
                 row.ratios.push(mine / theirs.max(1e-9));
@@ -506,7 +551,7 @@ pub(super) async fn scim_scenario(plan: &Plan, peer_program: &Path) -> Result<Ve
     }
     drop(peer_proc);
 
-    lines.push(format!("cohort's requests/s over the peer's (`scim2-server` 0.8.3, in-memory, one process) for the same request on the same data ({} users, {} groups including cohort's system groups), ratio per round (the peer, then cohort), median [min–max]; {CONNECTIONS} connections for both (PATCH: {} clients, each toggling its own user in its own group). cohort answers a PATCH with the group (200), the peer with 204.", users.len(), groups.len(), cohort_pairs.len()));
+    lines.push(format!("cohort's requests/s over the peer's (`scim2-server` 0.8.3, in-memory, one process) for the same request on the same data ({} users, {} groups including cohort's system groups), ratio per round (cohort, then the peer, which is then left to finish its queue before the next run), median [min–max]; {CONNECTIONS} connections for both unless the row says otherwise (PATCH: {} clients, each toggling its own user in its own group). cohort answers a PATCH with the group (200), the peer with 204.", users.len(), groups.len(), cohort_pairs.len()));
     lines.push(String::new());
     lines.push("| request | body (cohort / peer) | tool | cohort req/s | peer req/s | ratio to peer | peer errors | target | verdict |".into());
     lines.push("|---|---|---|---|---|---|---|---|---|".into());
