@@ -317,7 +317,7 @@ fn patch_run(plan: &Plan, server: &Server, pairs: &[String]) -> Result<(f64, u64
     let mut command: Command = pinned(plan.client_cpu, &std::env::current_exe()?);
     command.args(["scim-patch", "--base", &format!("{}/Groups", server.base)]);
     command.args(["--auth", &server.auth, "--pairs", &pairs.join(",")]);
-    command.args(["--clients", &CONNECTIONS.to_string()]);
+    command.args(["--clients", &pairs.len().to_string()]);
     command.args(["--millis", &plan.run.as_millis().to_string()]);
     let out = command.output().context("running scim-patch")?;
     if !out.status.success() {
