@@ -19,6 +19,21 @@ for arg in "$@"; do
     if [ "$arg" = "--smoke" ]; then smoke=true; else rest+=("$arg"); fi
 done
 
+# The peer of the `scim` scenario: scim2-server from PyPI, pinned, in a venv
+# in the target directory (like the test venvs of scripts/test.sh). Without
+# python3 -m venv or the network, the scenario measures cohort alone.
+scim_version=0.8.3
+venv="$target/scim-peer-venv"
+installed=$("$venv/bin/python" -c "import importlib.metadata as m; print(m.version('scim2-server'))" 2>/dev/null || true)
+if [ "$installed" != "$scim_version" ]; then
+    rm -rf "$venv"
+    if python3 -m venv "$venv" 2>/dev/null; then
+        "$venv/bin/pip" install --quiet --disable-pip-version-check "scim2-server==$scim_version" ||
+            echo "bench/run.sh: could not install scim2-server; the scim scenario runs without its peer" >&2
+    fi
+fi
+export COHORT_BENCH_SCIM_PEER="$venv/bin/scim2-server"
+
 if $smoke; then
     # No installs, no release build: exercise the harness with what is there.
     cargo build --quiet -p cohort -p cohort-bench

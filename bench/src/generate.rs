@@ -25,6 +25,9 @@ pub enum Size {
     Large,
     /// 1,000,000 users; 100,000 groups × 100 members (10,000,000 edges).
     Huge,
+    /// The SCIM comparison: 1,000 users; 100 flat groups × 20 members (small
+    /// enough to load into the peer over HTTP).
+    Scim,
 }
 
 #[derive(Clone, Copy)]
@@ -73,6 +76,13 @@ fn spec(size: Size) -> Spec {
             members: 100,
             shape: Shape::Chains(10),
             reach: Some((10, 10_000)),
+        },
+        Size::Scim => Spec {
+            users: 1_000,
+            groups: 100,
+            members: 20,
+            shape: Shape::Chains(1),
+            reach: None,
         },
         Size::Huge => Spec {
             users: 1_000_000,

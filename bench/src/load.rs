@@ -108,7 +108,10 @@ pub fn run(
             })
         }
         Tool::Wrk => {
-            command.args(["wrk", "-t1", "--latency", "-c", &connections.to_string()]);
+            // A 10 s timeout, not wrk's 2 s: a slow peer (the SCIM scenario's)
+            // must be measured, not abandoned mid-request.
+            command.args(["wrk", "-t1", "--latency", "--timeout", "10s"]);
+            command.args(["-c", &connections.to_string()]);
             command.args(["-d", &format!("{}s", secs.ceil() as u64)]);
             if let Some((name, value)) = header {
                 command.args(["-H", &format!("{name}: {value}")]);

@@ -73,6 +73,20 @@ enum Command {
         #[arg(long, default_value_t = 3000)]
         millis: u64,
     },
+    /// SCIM PATCH clients toggling `group=user` pairs (JSON results on stdout).
+    ScimPatch {
+        /// The server's `.../Groups` URL.
+        #[arg(long)]
+        base: String,
+        #[arg(long)]
+        auth: String,
+        #[arg(long, value_delimiter = ',')]
+        pairs: Vec<String>,
+        #[arg(long, default_value_t = 32)]
+        clients: usize,
+        #[arg(long, default_value_t = 3000)]
+        millis: u64,
+    },
     /// Write-then-read pairs (JSON results on stdout).
     Pair {
         #[arg(long)]
@@ -131,6 +145,20 @@ async fn main() -> Result<()> {
                     Duration::from_millis(millis)
                 )
                 .await?
+            );
+            Ok(())
+        }
+        Command::ScimPatch {
+            base,
+            auth,
+            pairs,
+            clients,
+            millis,
+        } => {
+            println!(
+                "{}",
+                run::scim::patch_load(base, auth, pairs, clients, Duration::from_millis(millis))
+                    .await?
             );
             Ok(())
         }

@@ -25,6 +25,7 @@ mod pair;
 mod pg;
 mod read;
 mod report;
+pub(crate) mod scim;
 mod writes;
 
 use auth::auth_cost;
@@ -70,9 +71,13 @@ pub struct RunArgs {
     #[arg(long)]
     skip_huge: bool,
     /// Run only these scenarios: list, imkit, transitive, pair, mixed, writes,
-    /// pg, lag, huge, auth (all when empty).
+    /// pg, lag, huge, auth, scim (all when empty).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// The peer SCIM server for the `scim` scenario (`scim2-server` from PyPI;
+    /// `bench/run.sh` installs it pinned). Measured without it when absent.
+    #[arg(long, env = "COHORT_BENCH_SCIM_PEER", default_value = "scim2-server")]
+    scim_peer: PathBuf,
 }
 
 struct Plan {
@@ -590,6 +595,13 @@ pub async fn run(args: RunArgs) -> Result<()> {
         huge_rows.push(huge_scenario(&plan).await?);
     }
 
+    // ---- SCIM: against the peer and the floor
+    let scim_lines = if plan.wants("scim") {
+        scim::scim_scenario(&plan, &args.scim_peer).await?
+    } else {
+        Vec::new()
+    };
+
     // ---- the report
     report.push("## Reads");
     report.push("");
@@ -669,6 +681,14 @@ pub async fn run(args: RunArgs) -> Result<()> {
             None => report.push(
                 "| member add/remove on node A, read on node B | not measured: PostgreSQL unreachable | | | |",
             ),
+        }
+        report.push("");
+    }
+    if plan.wants("scim") {
+        report.push("## SCIM");
+        report.push("");
+        for line in scim_lines {
+            report.push(line);
         }
         report.push("");
     }

@@ -1,6 +1,7 @@
 //! The report's lines and the read-scenario row.
 
 use super::read::ReadResult;
+use super::scim::Versus;
 use super::{human_bytes, stats};
 
 pub(super) struct Report {
@@ -52,6 +53,39 @@ impl Report {
             human_bytes(r.median(|m| m.bytes_per_sec)),
             r.rss_mib,
             if met { "met" } else { "**not met**" }
+        ));
+    }
+
+    /// A SCIM request measured against the peer: cohort's req/s over the
+    /// peer's, per round.
+    pub(super) fn versus_row(&mut self, r: &Versus, target: f64) {
+        let (rps, _, _) = stats(&r.cohort);
+        let body = |n: usize| {
+            if n == 0 {
+                "–".to_string()
+            } else {
+                human_bytes(n as f64)
+            }
+        };
+        if r.peer.is_empty() {
+            self.push(format!(
+                "| {} | {} / – | {} | {rps:.0} | not measured | – | – | ≥ {target:.0}× peer | – |",
+                r.label,
+                body(r.bodies.0),
+                r.tool
+            ));
+            return;
+        }
+        let (peer, _, _) = stats(&r.peer);
+        let (ratio, lo, hi) = stats(&r.ratios);
+        self.push(format!(
+            "| {} | {} / {} | {} | {rps:.0} | {peer:.0} | {ratio:.1}× [{lo:.1}–{hi:.1}] | {} | ≥ {target:.0}× peer | {} |",
+            r.label,
+            body(r.bodies.0),
+            r.bodies.1.map(body).unwrap_or_else(|| "–".into()),
+            r.tool,
+            r.peer_errors,
+            if ratio >= target { "met" } else { "**not met**" }
         ));
     }
 }
