@@ -65,6 +65,8 @@ pub struct Shared {
     /// Rendered SCIM groups by (realm, group, with members, base URL), per
     /// group revision.
     pub scim_groups: cache::FragmentCache<scim::GroupKey>,
+    /// Rendered SCIM group list pages by query, per realm version.
+    pub scim_pages: cache::VersionedCache<scim::PageKey>,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     http_metrics: ops::HttpMetrics,
     request_ids: ops::RequestIds,
@@ -87,6 +89,7 @@ impl AppState {
             imkit_groups: cache::GroupPageCache::default(),
             imkit_pages: cache::VersionedCache::new(1024),
             scim_groups: cache::FragmentCache::new(200_000),
+            scim_pages: cache::VersionedCache::new(1024),
             metrics: install_metrics(),
             http_metrics: ops::HttpMetrics::default(),
             request_ids: ops::RequestIds::default(),

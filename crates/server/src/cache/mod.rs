@@ -5,7 +5,7 @@
 //! cache never goes back.
 //!
 //! - `versioned.rs`: whole bodies by key (`GET /user_groups/{id}/members`,
-//!   IMKIT group pages).
+//!   IMKIT group pages, SCIM group list pages).
 //! - `group_list.rs`: Zulip's `GET /user_groups`, re-rendering only the groups
 //!   that changed.
 //! - `group_page.rs`: IMKIT's visible groups in page order, likewise.

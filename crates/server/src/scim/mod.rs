@@ -28,6 +28,7 @@ mod search;
 mod users;
 
 pub use error::ScimError;
+pub use search::PageKey;
 
 use crate::AppState;
 use axum::body::Bytes;

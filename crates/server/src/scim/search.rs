@@ -250,19 +250,57 @@ pub fn groups(
         Some(text) => Some(compile::groups(snap, &filter::parse_filter(text)?)?),
         None => None,
     };
-    let mut found: Vec<Arc<Group>> = snap
-        .groups()
-        .filter(|g| resource::visible_group(g))
-        .filter(|g| compiled.as_ref().is_none_or(|f| f.matches(snap, &***g)))
-        .cloned()
-        .collect();
-    if let Some(path) = &query.sort_by {
-        let (field, fold) = compile::group_sort(path)?;
-        sort_by_key(&mut found, field, fold, query.descending, |g| g.id.0);
-    }
-    let (total, page) = page(found, query);
-    let parts = resource::groups_bytes(&state.scim_groups, snap, base, &page, &query.select);
-    Ok(list_bytes(total, query.start_index, &parts))
+    let sort = query
+        .sort_by
+        .as_ref()
+        .map(compile::group_sort)
+        .transpose()?;
+    let render = || {
+        let mut found: Vec<Arc<Group>> = snap
+            .groups()
+            .filter(|g| resource::visible_group(g))
+            .filter(|g| compiled.as_ref().is_none_or(|f| f.matches(snap, &***g)))
+            .cloned()
+            .collect();
+        if let Some((field, fold)) = sort {
+            sort_by_key(&mut found, field, fold, query.descending, |g| g.id.0);
+        }
+        let (total, page) = page(found, query);
+        let parts = resource::groups_bytes(&state.scim_groups, snap, base, &page, &query.select);
+        list_bytes(total, query.start_index, &parts)
+    };
+    // Whole pages are kept per realm version too (each group inside is
+    // rendered once per change), so a repeated list is served as bytes.
+    Ok(match query.select.cached_group_form() {
+        Some(with_members) => {
+            let key = PageKey {
+                base: base.clone(),
+                filter: query.filter.clone(),
+                start_index: query.start_index,
+                count: query.count,
+                sort_by: query
+                    .sort_by
+                    .as_ref()
+                    .map(|p| p.to_string().to_ascii_lowercase()),
+                descending: query.descending,
+                with_members,
+            };
+            state.scim_pages.get_or_render(snap, key, render)
+        }
+        None => render(),
+    })
+}
+
+/// A cached page of `GET /Groups` (or `/Groups/.search`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PageKey {
+    base: Arc<str>,
+    filter: Option<String>,
+    start_index: usize,
+    count: usize,
+    sort_by: Option<String>,
+    descending: bool,
+    with_members: bool,
 }
 
 /// A `ListResponse` from resources already rendered.
