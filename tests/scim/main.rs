@@ -1,8 +1,9 @@
 //! The SCIM 2.0 face (`/scim/v2`), black-box, against a live `cohort serve`.
 //!
 //! Contract: RFC 7643 (resources), RFC 7644 (protocol), what Okta and
-//! Microsoft Entra actually send (`/work/shared/reference/scim-idp-behaviour.md`
-//! §3.1, §3.2) and cohort's documented choices (the module docs of
+//! Microsoft Entra actually send (Okta's SCIM 2.0 guide and spec test, Entra's
+//! provisioning guide and SCIM compliance notes, linked from
+//! `docs/ARCHITECTURE.md`) and cohort's documented choices (the module docs of
 //! `crates/server/src/scim/`: `mod.rs`, `resource.rs`, `input.rs`,
 //! `patch/mod.rs`, `filter/mod.rs`, `compile.rs`, `search.rs`).
 //! Every refused request is followed by a check that nothing changed: the
