@@ -1,4 +1,5 @@
-//! Microsoft Entra's requests, replayed (scim-idp-behaviour.md §3.2): its
+//! Microsoft Entra's requests, replayed (Microsoft's "Known issues and resolutions with SCIM 2.0 protocol
+//! compliance" and provisioning tutorial): its
 //! lookups (`externalId eq`, the `emails[type eq "work"].value eq` form,
 //! groups by name without members, the membership probe), its non-RFC PATCH
 //! forms (capitalised ops, `"$ref": null`, remove by value array, string

@@ -1,4 +1,4 @@
-//! Okta's requests, replayed (scim-idp-behaviour.md §3.1): the steps and
+//! Okta's requests, replayed (Okta's "Okta and SCIM Version 2.0" guide): the steps and
 //! assertions of Okta's SCIM 2.0 spec test, then group push, rename,
 //! membership PATCH, paging and deactivation as Okta sends them.
 
