@@ -193,6 +193,15 @@ pub(super) fn edit_user(
 ) -> Result<Reply> {
     let target = provisioned_user(plan, actor, id)?;
     check_expected(target.version_tag(), &cmd.expect)?;
+    // An edit naming no attribute (a PATCH that changed nothing) writes
+    // nothing, not even the profile a provider would start from.
+    let untouched = EditUser {
+        expect: cmd.expect.clone(),
+        ..EditUser::default()
+    };
+    if *cmd == untouched {
+        return Ok(Reply::Done);
+    }
     let mut profile = starting_profile(&plan.snap, &target);
     if let Some(name) = &cmd.user_name {
         let name = name.value()?;

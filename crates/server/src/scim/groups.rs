@@ -234,21 +234,10 @@ pub async fn patch(
     let edit = changed(
         input::group(snap, &before)?,
         input::group(snap, &after)?,
-        expect.clone(),
+        expect,
     );
-    if edit
-        == (EditGroup {
-            expect,
-            ..EditGroup::default()
-        })
-    {
-        super::check_version(edit.expect.as_deref(), &group.version_tag())?;
-        if group.is_system() {
-            // Even a change that changes nothing is not allowed here.
-            return Err(cohort_core::Error::InsufficientPermission.into());
-        }
-        return answer(&state, snap, &client, group.id, &select, StatusCode::OK);
-    }
+    // Even a PATCH that changes nothing goes to the core, which checks the
+    // version and the caller (role groups are refused) and writes nothing.
     let done = client
         .execute(&state, Command::EditGroup(group.id, edit))
         .await?;

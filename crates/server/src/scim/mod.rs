@@ -253,17 +253,6 @@ pub fn if_match(headers: &HeaderMap) -> Option<String> {
     (value != "*" && !value.is_empty()).then(|| resource::tag_from_header(value))
 }
 
-/// `If-Match` on a request that writes nothing, checked here (one that
-/// writes is checked by the core, against the version it writes over).
-pub fn check_version(expect: Option<&str>, current: &str) -> Result<(), ScimError> {
-    match expect {
-        Some(seen) if seen != current => {
-            Err(cohort_core::Error::VersionMismatch(seen.into()).into())
-        }
-        _ => Ok(()),
-    }
-}
-
 /// Whether `If-None-Match` names the current version (→ 304).
 pub fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
     let Some(value) = headers

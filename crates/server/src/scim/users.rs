@@ -191,17 +191,9 @@ pub async fn patch(
         tracing::info!(?ignored, "PATCH named attributes cohort does not keep");
     }
     let expect = super::if_match(&headers);
-    let edit = changed(input::user(&before)?, input::user(&after)?, expect.clone());
-    // Nothing to change (an add of what is there): nothing is written.
-    if edit
-        == (EditUser {
-            expect,
-            ..EditUser::default()
-        })
-    {
-        super::check_version(edit.expect.as_deref(), &user.version_tag())?;
-        return answer(&client.snapshot, &client, user.id, &select, StatusCode::OK);
-    }
+    let edit = changed(input::user(&before)?, input::user(&after)?, expect);
+    // Even a PATCH that changes nothing goes to the core, which checks the
+    // version and the caller and then writes nothing.
     let done = client
         .execute(&state, Command::EditUser(user.id, edit))
         .await?;
