@@ -130,6 +130,7 @@ impl Log<'_> {
             version: self.version,
             at: self.at,
             actor: Actor::Operator,
+            origin: cohort_core::Origin::local(cohort_core::Face::Cli),
             changes,
         });
         if self.pending_changes >= 20_000 {

@@ -2,7 +2,7 @@
 //! appends to the change log and applies to its tables, and what `Snapshot::apply`
 //! replays in memory: one vocabulary for persistence, catch-up and (later) events.
 
-use crate::ids::{Actor, GroupId, KeyHash, Millis, RealmId, TokenId, UserId, Version};
+use crate::ids::{Actor, GroupId, KeyHash, Millis, Origin, RealmId, TokenId, UserId, Version};
 use crate::model::{
     Group, GroupSetting, GroupUpsert, Profile, Realm, RealmSetting, Role, SettingValue, Token, User,
 };
@@ -15,6 +15,10 @@ pub struct Commit {
     pub version: Version,
     pub at: Millis,
     pub actor: Actor,
+    /// Face, request id and client address; logs written before these were
+    /// recorded read back with the face the actor implies.
+    #[serde(default)]
+    pub origin: Origin,
     pub changes: Vec<Change>,
 }
 

@@ -117,6 +117,86 @@ pub enum Actor {
     System,
 }
 
+/// The interface a commit came through, recorded in the change log.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Face {
+    Zulip,
+    Imkit,
+    Scim,
+    /// The native admin API (`/cohort/v1`).
+    Native,
+    /// The admin web page.
+    Ui,
+    /// The command line.
+    Cli,
+    /// cohort itself (role bookkeeping, scheduled jobs).
+    #[default]
+    System,
+}
+
+impl Face {
+    pub const ALL: [Face; 7] = [
+        Face::Zulip,
+        Face::Imkit,
+        Face::Scim,
+        Face::Native,
+        Face::Ui,
+        Face::Cli,
+        Face::System,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Face::Zulip => "zulip",
+            Face::Imkit => "imkit",
+            Face::Scim => "scim",
+            Face::Native => "native",
+            Face::Ui => "ui",
+            Face::Cli => "cli",
+            Face::System => "system",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Face> {
+        Face::ALL.into_iter().find(|f| f.as_str() == text)
+    }
+
+    /// The face a commit logged before faces were recorded came through:
+    /// until then each kind of actor had exactly one way in.
+    pub fn implied_by(actor: Actor) -> Face {
+        match actor {
+            Actor::User(_) => Face::Zulip,
+            Actor::Platform => Face::Imkit,
+            Actor::Token(_) => Face::Scim,
+            Actor::Operator => Face::Cli,
+            Actor::System => Face::System,
+        }
+    }
+}
+
+/// Where a commit came from, besides who asked: the face, the request id
+/// (the `x-request-id` the caller saw) and the client's address.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    pub face: Face,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+}
+
+impl Origin {
+    /// A commit with no request behind it (the CLI, role bookkeeping).
+    pub fn local(face: Face) -> Origin {
+        Origin {
+            face,
+            request_id: None,
+            client: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,7 +26,7 @@ pub mod values;
 pub use change::{Change, Commit};
 pub use command::{Command, Context, Outcome, Reply};
 pub use error::{Error, Objection};
-pub use ids::{Actor, GroupId, KeyHash, Millis, RealmId, TokenId, UserId, Version};
+pub use ids::{Actor, Face, GroupId, KeyHash, Millis, Origin, RealmId, TokenId, UserId, Version};
 pub use model::{
     Group, GroupSetting, Principal, Profile, ProfileEmail, Realm, RealmSetting, Role, Scope,
     SettingValue, SystemGroup, Token, User,

@@ -1918,6 +1918,7 @@ fn commits_for_another_realm_or_out_of_order_do_not_apply() {
         version: w.snap.version() + 2,
         at: w.now,
         actor: Actor::Operator,
+        origin: Default::default(),
         changes: vec![],
     };
     assert!(snap.apply(&commit).is_err());

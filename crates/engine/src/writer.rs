@@ -103,6 +103,7 @@ impl WriteJob for RealmJob {
                 version: snap.version() + 1,
                 at: self.now,
                 actor: pending.actor,
+                origin: Default::default(),
                 changes: outcome.changes.clone(),
             };
             snap = outcome.seal(commit.version);
@@ -150,6 +151,7 @@ impl WriteJob for NewRealmJob {
                     version: 1,
                     at: self.now,
                     actor: Actor::Operator,
+                    origin: Default::default(),
                     changes: outcome.changes.clone(),
                 };
                 self.result = Some(Ok(outcome.seal(1)));

@@ -69,6 +69,7 @@ async fn second_spelling_is_refused(url: &str) {
         version: snap.version() + 1,
         at: 2,
         actor: Actor::Operator,
+        origin: Default::default(),
         changes: vec![Change::UserCreated {
             user: user(id, email, key).into(),
         }],

@@ -185,6 +185,7 @@ impl World {
             version: 1,
             at: T0,
             actor: Actor::Operator,
+            origin: Default::default(),
             changes: outcome.changes.clone(),
         };
         let mut snap = Snapshot::empty((*origin).clone());
@@ -235,6 +236,7 @@ impl World {
             version,
             at: self.now,
             actor,
+            origin: Default::default(),
             changes: outcome.changes.clone(),
         };
         let mut applied = self.snap.clone();

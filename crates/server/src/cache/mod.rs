@@ -185,6 +185,7 @@ mod test_world {
                 version: self.snap.version() + 1,
                 at: 1,
                 actor: Actor::Operator,
+                origin: Default::default(),
                 changes: outcome.changes.clone(),
             };
             self.snap.apply(&commit).expect("apply");

@@ -151,13 +151,14 @@ pub async fn commits(
         .map_err(pg_error)?;
     rows.iter()
         .map(|row| {
-            let actor: String = row.get(2);
+            let actor: Actor = from_json(&row.get::<_, String>(2))?;
             let changes: String = row.get(3);
             Ok(Commit {
                 realm,
                 version: row.get::<_, i64>(0) as Version,
                 at: row.get(1),
-                actor: from_json::<Actor>(&actor)?,
+                origin: cohort_core::Origin::local(cohort_core::Face::implied_by(actor)),
+                actor,
                 changes: from_json(&changes)?,
             })
         })

@@ -164,13 +164,14 @@ pub fn commits(
         .map_err(db_error)?;
     let mut out = Vec::new();
     while let Some(row) = rows.next().map_err(db_error)? {
-        let actor: String = row.get(2).map_err(db_error)?;
+        let actor: Actor = from_json(&row.get::<_, String>(2).map_err(db_error)?)?;
         let changes: String = row.get(3).map_err(db_error)?;
         out.push(Commit {
             realm,
             version: row.get::<_, i64>(0).map_err(db_error)? as Version,
             at: row.get(1).map_err(db_error)?,
-            actor: from_json::<Actor>(&actor)?,
+            origin: cohort_core::Origin::local(cohort_core::Face::implied_by(actor)),
+            actor,
             changes: from_json(&changes)?,
         });
     }
