@@ -12,10 +12,12 @@
 //! - `filter`: the filter algebra that query dialects compile into.
 //! - `error`: the domain error every face renders in its own dialect.
 
+pub mod audit;
 pub mod change;
 pub mod command;
 pub mod error;
 pub mod filter;
+pub mod history;
 pub mod ids;
 pub mod model;
 pub mod permission;

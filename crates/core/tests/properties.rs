@@ -39,22 +39,6 @@ use std::collections::BTreeMap;
 
 // ------------------------------------------------------------------ permission oracle
 
-/// Zulip's group permission rule read from scratch: may `user` perform an operation on `group`
-/// whose specific setting is `setting` (manage-only operations pass
-/// `CanManageGroup`)? `None` when the question does not arise (unknown or
-/// system group, acting user unknown or inactive).
-fn may(snap: &Snapshot, user: UserId, group: GroupId, setting: GroupSetting) -> Option<bool> {
-    let user = snap.user(user).filter(|u| u.active)?;
-    let group = snap.group(group).filter(|g| !g.is_system())?;
-    let all = RealmSetting::CanManageAllGroups;
-    let manage = GroupSetting::CanManageGroup;
-    Some(
-        naive_holds(snap, user, snap.realm().setting(all), &all.config())
-            || naive_holds(snap, user, group.setting(manage), &manage.config())
-            || naive_holds(snap, user, group.setting(setting), &setting.config()),
-    )
-}
-
 /// The error Zulip's endpoint gate gives `actor` for `cmd`, naively: guests
 /// and (unless the realm allows them) bots are refused every user-group write
 /// but deactivation, before any other check.

@@ -10,7 +10,7 @@ use cohort_core::command::{
     self, ChangeMembers, CreateGroup, CreateRealm, CreateToken, CreateUser, IdSource,
     ProvisionUser, SettingUpdate, UpdateGroup,
 };
-use cohort_core::model::{Group, GroupSetting, SettingConfig, User};
+use cohort_core::model::{Group, GroupSetting, RealmSetting, SettingConfig, User};
 use cohort_core::{
     Actor, Change, Command, Commit, Context, Email, Error, GroupId, KeyHash, Millis, ProfileEmail,
     Realm, Reply, Role, Scope, SettingValue, Snapshot, SystemGroup, TokenId, UserId,
@@ -688,4 +688,20 @@ pub fn active_human_owners(snap: &Snapshot) -> usize {
     snap.users()
         .filter(|u| u.active && !u.is_bot && u.role == Role::Owner)
         .count()
+}
+
+/// Zulip's group permission rule read from scratch: may `user` perform an operation on `group`
+/// whose specific setting is `setting` (manage-only operations pass
+/// `CanManageGroup`)? `None` when the question does not arise (unknown or
+/// system group, acting user unknown or inactive).
+pub fn may(snap: &Snapshot, user: UserId, group: GroupId, setting: GroupSetting) -> Option<bool> {
+    let user = snap.user(user).filter(|u| u.active)?;
+    let group = snap.group(group).filter(|g| !g.is_system())?;
+    let all = RealmSetting::CanManageAllGroups;
+    let manage = GroupSetting::CanManageGroup;
+    Some(
+        naive_holds(snap, user, snap.realm().setting(all), &all.config())
+            || naive_holds(snap, user, group.setting(manage), &manage.config())
+            || naive_holds(snap, user, group.setting(setting), &setting.config()),
+    )
 }
