@@ -413,7 +413,8 @@ impl AuditQuery {
         history: &'h History,
         after: Option<EventId>,
     ) -> Box<dyn Iterator<Item = Version> + 'h> {
-        let (mut lo, mut hi) = (self.from.max(1), self.to.min(history.version()));
+        let first = history.retained_from().0;
+        let (mut lo, mut hi) = (self.from.max(first), self.to.min(history.version()));
         // A page boundary inside a commit resumes in that same commit.
         if let Some(pos) = after {
             if self.newest_first {

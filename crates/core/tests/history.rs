@@ -97,8 +97,12 @@ fn valid_chain(snap: &Snapshot, top: GroupId, via: &[GroupId], user: UserId) -> 
 }
 
 fn check_as_of(history: &History, snaps: &[Snapshot]) {
+    check_as_of_from(history, snaps, 1);
+}
+
+fn check_as_of_from(history: &History, snaps: &[Snapshot], first: Version) {
     let all_groups: BTreeSet<GroupId> = history.group_ids().collect();
-    for (i, snap) in snaps.iter().enumerate() {
+    for (i, snap) in snaps.iter().enumerate().skip(first as usize - 1) {
         let v = i as Version + 1;
         for g in &all_groups {
             let direct = history.members(*g, v, false);
@@ -278,6 +282,44 @@ fn check_audit(history: &History, commits: &[Commit]) {
     }
 }
 
+/// (7) A history started from a checkpoint at version `base` (after the log
+/// before it was pruned) answers every question about later versions as the
+/// full history does, and knows nothing earlier.
+fn check_checkpoint(full: &History, w: &World, snaps: &[Snapshot], base: Version) {
+    let at = w.commits[base as usize - 1].at;
+    let mut history = History::from_checkpoint(&snaps[base as usize - 1], at);
+    for commit in &w.commits[base as usize..] {
+        history
+            .apply(commit)
+            .expect("commit applies after the checkpoint");
+    }
+    assert_eq!(history.retained_from(), (base, at));
+    assert_eq!(history.version_at(at - 1), None, "before the checkpoint");
+    check_as_of_from(&history, snaps, base);
+    let n = snaps.len() as Version;
+    if base < n {
+        assert_eq!(
+            history.access_review(base, n, None),
+            full.access_review(base, n, None)
+        );
+    }
+    let q = AuditQuery {
+        to: Version::MAX,
+        ..Default::default()
+    };
+    let got: Vec<Version> = q.candidates(&history, None).collect();
+    let want: Vec<Version> = q.candidates(full, None).filter(|v| *v > base).collect();
+    assert_eq!(got, want);
+    for v in &got {
+        let c = &w.commits[*v as usize - 1];
+        assert_eq!(
+            audit::describe(&history, c),
+            audit::describe(full, c),
+            "events of {v}"
+        );
+    }
+}
+
 fn check(w: &World) {
     let history = build(&w.commits);
     let snaps = replays(w);
@@ -290,6 +332,7 @@ fn check(w: &World) {
         }
     }
     check_audit(&history, &w.commits);
+    check_checkpoint(&history, w, &snaps, (n / 2).max(1));
 }
 
 proptest! {

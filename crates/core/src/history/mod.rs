@@ -28,7 +28,7 @@ use crate::audit;
 use crate::change::{Change, Commit};
 use crate::ids::{Actor, Face, GroupId, Millis, RealmId, UserId, Version};
 use crate::model::{GroupSetting, Realm, Role, SettingValue, SystemGroup};
-use crate::snapshot::ApplyError;
+use crate::snapshot::{ApplyError, Snapshot};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -106,7 +106,11 @@ pub struct GroupAt {
 pub struct History {
     realm: RealmId,
     version: Version,
-    /// Index `i` describes version `i + 1`.
+    /// The checkpoint the history starts from (0: the realm's creation) and
+    /// its moment: nothing before it is known.
+    base: Version,
+    base_at: Millis,
+    /// Index `i` describes version `base + i + 1`.
     commits: Vec<CommitMeta>,
     realm_record: Trail<Arc<Realm>>,
     users: HashMap<UserId, UserTrail>,
@@ -132,6 +136,8 @@ impl History {
         let mut history = History {
             realm: commit.realm,
             version: 0,
+            base: 0,
+            base_at: Millis::MIN,
             commits: Vec::new(),
             realm_record: Trail::new(1, Arc::new((**realm).clone())),
             users: HashMap::new(),
@@ -141,6 +147,71 @@ impl History {
         };
         history.apply(commit)?;
         Ok(history)
+    }
+
+    /// The history of a realm from a checkpoint: the directory as it was at
+    /// version `snap.version()`, made at moment `at`, after the log before it
+    /// was pruned. Questions about earlier moments have no answer.
+    pub fn from_checkpoint(snap: &Snapshot, at: Millis) -> History {
+        let v = snap.version();
+        let mut history = History {
+            realm: snap.realm_id(),
+            version: v,
+            base: v,
+            base_at: at,
+            commits: Vec::new(),
+            realm_record: Trail::new(v, Arc::new(snap.realm().clone())),
+            users: HashMap::new(),
+            groups: HashMap::new(),
+            by_user: HashMap::new(),
+            by_group: HashMap::new(),
+        };
+        for user in snap.users() {
+            history.users.insert(
+                user.id,
+                UserTrail {
+                    created: v,
+                    is_bot: user.is_bot,
+                    email: Trail::new(v, user.email.clone()),
+                    full_name: Trail::new(v, Arc::from(user.full_name.as_str())),
+                    role: Trail::new(v, user.role),
+                    active: Trail::new(v, user.active),
+                    groups: Spans::default(),
+                },
+            );
+        }
+        for group in snap.groups() {
+            history.groups.insert(
+                group.id,
+                GroupTrail {
+                    created: v,
+                    deleted: None,
+                    system: group.system,
+                    name: Trail::new(v, group.name.clone()),
+                    description: Trail::new(v, Arc::from(group.description.as_str())),
+                    deactivated: Trail::new(v, group.deactivated),
+                    settings: group.settings.clone().map(|s| Trail::new(v, s)),
+                    members: Spans::default(),
+                    subgroups: Spans::default(),
+                    supergroups: Spans::default(),
+                },
+            );
+        }
+        for group in snap.groups() {
+            // The snapshot is consistent, so every edge names a known record.
+            let _ = history.add_members(group.id, &group.members, v);
+            let _ = history.add_subgroups(group.id, &group.subgroups, v);
+        }
+        history
+    }
+
+    /// The first version and moment the history knows (a checkpoint's, or
+    /// the realm's creation).
+    pub fn retained_from(&self) -> (Version, Millis) {
+        match self.base {
+            0 => (1, self.commits.first().map_or(Millis::MIN, |c| c.at)),
+            base => (base, self.base_at),
+        }
     }
 
     pub fn realm_id(&self) -> RealmId {
@@ -154,7 +225,7 @@ impl History {
 
     pub fn commit(&self, version: Version) -> Option<&CommitMeta> {
         version
-            .checked_sub(1)
+            .checked_sub(self.base + 1)
             .and_then(|i| self.commits.get(i as usize))
     }
 
@@ -163,16 +234,21 @@ impl History {
     }
 
     /// The version current at moment `at`: the last commit made at or before
-    /// it. `None` before the realm existed.
+    /// it. `None` before the realm existed (or before the checkpoint the
+    /// history starts from: see `retained_from`).
     pub fn version_at(&self, at: Millis) -> Option<Version> {
-        let n = self.commits.partition_point(|c| c.at <= at);
-        (n > 0).then_some(n as Version)
+        let n = self.commits.partition_point(|c| c.at <= at) as Version;
+        match n {
+            0 if self.base > 0 && at >= self.base_at => Some(self.base),
+            0 => None,
+            n => Some(self.base + n),
+        }
     }
 
     /// The first version made at or after moment `at` (`version + 1` when
     /// there is none).
     pub fn first_version_from(&self, at: Millis) -> Version {
-        self.commits.partition_point(|c| c.at < at) as Version + 1
+        self.base + self.commits.partition_point(|c| c.at < at) as Version + 1
     }
 
     pub fn realm_at(&self, version: Version) -> Option<&Arc<Realm>> {
@@ -189,6 +265,10 @@ impl History {
 
     pub fn group_ids(&self) -> impl Iterator<Item = GroupId> + '_ {
         self.groups.keys().copied()
+    }
+
+    pub fn user_ids(&self) -> impl Iterator<Item = UserId> + '_ {
+        self.users.keys().copied()
     }
 
     /// A user as of `version`; a version before the user existed gives the
