@@ -18,8 +18,8 @@ mod writer;
 use arc_swap::ArcSwap;
 use cohort_core::command::CreateRealm;
 use cohort_core::{
-    Actor, Change, Command, Commit, KeyHash, Millis, RealmId, Reply, Snapshot, Token, TokenId,
-    UserId, Version,
+    Actor, Change, Command, Commit, Face, KeyHash, Millis, Origin, RealmId, Reply, Snapshot, Token,
+    TokenId, UserId, Version,
 };
 use cohort_store::{Store, StoreError};
 use std::collections::HashMap;
@@ -251,12 +251,27 @@ impl Engine {
         Ok(self.store.record_token_uses(uses).await?)
     }
 
-    /// Run a command through the write path; returns once it is durable and
-    /// visible in this node's snapshot.
+    /// Run a command with no request behind it (the CLI, role bookkeeping):
+    /// its commit's origin is the face the actor implies (`Face::Cli` for
+    /// the operator, `Face::System` for cohort itself). A face serving a
+    /// request calls `execute_from` with the request's origin.
     pub async fn execute(
         &self,
         realm: RealmId,
         actor: Actor,
+        command: Command,
+    ) -> Result<Executed, EngineError> {
+        let origin = Origin::local(Face::implied_by(actor));
+        self.execute_from(realm, actor, origin, command).await
+    }
+
+    /// Run a command through the write path; its commit records `origin`.
+    /// Returns once it is durable and visible in this node's snapshot.
+    pub async fn execute_from(
+        &self,
+        realm: RealmId,
+        actor: Actor,
+        origin: Origin,
         command: Command,
     ) -> Result<Executed, EngineError> {
         if self.snapshot(realm).is_none() {
@@ -266,6 +281,7 @@ impl Engine {
         self.send(Request::Command {
             realm,
             actor,
+            origin,
             command,
             reply,
         })
@@ -273,7 +289,8 @@ impl Engine {
         answer.await.map_err(|_| abandoned())?
     }
 
-    /// Create a realm (system groups, default settings, optional first owner).
+    /// Create a realm (system groups, default settings, optional first owner);
+    /// only the operator does, so its commit's face is `Face::Cli`.
     pub async fn create_realm(&self, command: CreateRealm) -> Result<Executed, EngineError> {
         let (reply, answer) = oneshot::channel();
         self.send(Request::CreateRealm { command, reply }).await?;

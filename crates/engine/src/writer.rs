@@ -8,7 +8,7 @@
 
 use crate::{now_millis, Engine, EngineError, Executed};
 use cohort_core::command::{self, Context, CreateRealm};
-use cohort_core::{Actor, Command, Commit, RealmId, Reply, Snapshot};
+use cohort_core::{Actor, Command, Commit, Face, Origin, RealmId, Reply, Snapshot};
 use cohort_store::{Job, Target, WriteJob};
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -25,6 +25,7 @@ pub enum Request {
     Command {
         realm: RealmId,
         actor: Actor,
+        origin: Origin,
         command: Command,
         reply: Answer,
     },
@@ -39,6 +40,7 @@ pub enum Request {
 
 struct Pending {
     actor: Actor,
+    origin: Origin,
     command: Command,
     reply: Answer,
     result: Option<Result<Reply, EngineError>>,
@@ -103,7 +105,7 @@ impl WriteJob for RealmJob {
                 version: snap.version() + 1,
                 at: self.now,
                 actor: pending.actor,
-                origin: Default::default(),
+                origin: pending.origin.clone(),
                 changes: outcome.changes.clone(),
             };
             snap = outcome.seal(commit.version);
@@ -151,7 +153,7 @@ impl WriteJob for NewRealmJob {
                     version: 1,
                     at: self.now,
                     actor: Actor::Operator,
-                    origin: Default::default(),
+                    origin: Origin::local(Face::Cli),
                     changes: outcome.changes.clone(),
                 };
                 self.result = Some(Ok(outcome.seal(1)));
@@ -198,6 +200,7 @@ async fn process(engine: &Engine, batch: Vec<Request>, now: i64) {
             Request::Command {
                 realm,
                 actor,
+                origin,
                 command,
                 reply,
             } => {
@@ -219,6 +222,7 @@ async fn process(engine: &Engine, batch: Vec<Request>, now: i64) {
                     .pending
                     .push(Pending {
                         actor,
+                        origin,
                         command,
                         reply,
                         result: None,

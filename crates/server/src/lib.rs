@@ -22,6 +22,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::Router;
 use cohort_engine::Engine;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
@@ -136,7 +137,12 @@ pub async fn run(
     let listener = listener.tap_io(|stream| {
         let _ = stream.set_nodelay(true);
     });
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    // The peer address reaches `ops::track` as `ConnectInfo`, for the
+    // client address a commit records.
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

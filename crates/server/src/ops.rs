@@ -1,17 +1,20 @@
-//! Operations: health and readiness probes, Prometheus metrics, request ids and
+//! Operations: health and readiness probes, Prometheus metrics, request ids,
+//! each request's `RequestContext` (what a write records as its origin) and
 //! structured request logs.
 
 use crate::AppState;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderName, StatusCode};
 use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use cohort_core::{Face, Origin};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use serde_json::json;
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::sync::RwLock;
@@ -145,11 +148,64 @@ impl HttpMetrics {
     }
 }
 
+/// Longest request id a commit records, in bytes (a caller's header may be
+/// longer; the log keeps its start).
+pub const MAX_REQUEST_ID: usize = 128;
+
+/// What the change log records about the request behind a write: its
+/// `x-request-id` and the client's address. Kept as `track` found them; the
+/// strings are made only when a write happens (`origin`).
+#[derive(Clone, Debug)]
+pub struct RequestContext {
+    request_id: HeaderValue,
+    client: Option<IpAddr>,
+}
+
+impl RequestContext {
+    /// The commit origin of a write through `face` made by this request.
+    pub fn origin(&self, face: Face) -> Origin {
+        let id = String::from_utf8_lossy(self.request_id.as_bytes());
+        let id = truncate(&id, MAX_REQUEST_ID);
+        Origin {
+            face,
+            request_id: (!id.is_empty()).then(|| id.to_string()),
+            client: self.client.map(|ip| ip.to_string()),
+        }
+    }
+
+    /// The context `track` put on a request (none outside it, as when a
+    /// router is served without the layers).
+    pub fn from_parts(parts: &axum::http::request::Parts) -> Option<RequestContext> {
+        parts.extensions.get::<RequestContext>().cloned()
+    }
+}
+
+/// The origin of a write through `face` by a request with this context.
+pub fn origin(context: Option<&RequestContext>, face: Face) -> Origin {
+    match context {
+        Some(context) => context.origin(face),
+        None => Origin::local(face),
+    }
+}
+
+/// At most `max` bytes of `text`, cut at a character boundary.
+fn truncate(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 /// Per request: an `x-request-id` (the client's, or a fresh one) on the
-/// request and the response; the `cohort_http_*` metrics labelled by route
-/// (never by raw path); a `request` span carrying the id around everything
-/// the request logs; and at `info` level a log line with the request id,
-/// route, status and latency.
+/// request and the response; a `RequestContext` in the request's extensions;
+/// the `cohort_http_*` metrics labelled by route (never by raw path); a
+/// `request` span carrying the id around everything the request logs; and
+/// at `info` level a log line with the request id, route, status and
+/// latency.
 pub async fn track(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let request_id = match request.headers().get(&REQUEST_ID) {
@@ -160,6 +216,15 @@ pub async fn track(State(state): State<AppState>, mut request: Request, next: Ne
             id
         }
     };
+    let client = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        // A dual-stack listener sees IPv4 clients as `::ffff:a.b.c.d`.
+        .map(|ConnectInfo(addr)| addr.ip().to_canonical());
+    request.extensions_mut().insert(RequestContext {
+        request_id: request_id.clone(),
+        client,
+    });
     let method = request.method().clone();
     let matched = request.extensions().get::<MatchedPath>().cloned();
     let route = matched.as_ref().map(|p| p.as_str()).unwrap_or("unmatched");

@@ -1,13 +1,13 @@
 //! What both stores' row mappings share, so each engine keeps only its SQL
 //! dialect: the column lists, rows ↔ records (`UserRow`, `GroupRow`), each
 //! patch as column assignments (`Value`), JSON columns, the error for rows
-//! that do not decode, the catch-up rule, and the per-realm version span of a
-//! batch of commits.
+//! that do not decode, the catch-up rule, the change log's rows (`CommitRow`,
+//! the origin columns) and the per-realm version span of a batch of commits.
 
 use crate::{Result, StoreError};
 use cohort_core::change::{Commit, GroupPatch, UserPatch};
 use cohort_core::model::{Group, GroupSetting, Profile, Role, SettingValue, SystemGroup, User};
-use cohort_core::{GroupId, KeyHash, RealmId, UserId, Version};
+use cohort_core::{Actor, Face, GroupId, KeyHash, Origin, RealmId, UserId, Version};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -63,6 +63,68 @@ pub(crate) fn behind(
         )));
     }
     Ok((stored > known).then_some((known, stored)))
+}
+
+/// `changes` columns read back, in `CommitRow`'s field order.
+pub(crate) const COMMIT_READ_COLUMNS: &str =
+    "version, at, actor, changes, face, request_id, client_addr";
+
+/// `changes` columns written: the realm, `COMMIT_READ_COLUMNS`' fields.
+pub(crate) const COMMIT_COLUMNS: &str =
+    "realm_id, version, at, actor, changes, face, request_id, client_addr";
+
+/// One `changes` row as read (`COMMIT_READ_COLUMNS`).
+pub(crate) struct CommitRow {
+    pub version: i64,
+    pub at: i64,
+    pub actor: String,
+    pub changes: String,
+    pub face: Option<String>,
+    pub request_id: Option<String>,
+    pub client: Option<String>,
+}
+
+impl CommitRow {
+    pub fn into_commit(self, realm: RealmId) -> Result<Commit> {
+        let actor: Actor = from_json(&self.actor)?;
+        Ok(Commit {
+            realm,
+            version: self.version as Version,
+            at: self.at,
+            origin: origin(actor, self.face.as_deref(), self.request_id, self.client)?,
+            actor,
+            changes: from_json(&self.changes)?,
+        })
+    }
+}
+
+/// A commit's origin from its columns. Rows written before migration 4 have
+/// no face: each kind of actor then had one way in, so the actor implies it.
+fn origin(
+    actor: Actor,
+    face: Option<&str>,
+    request_id: Option<String>,
+    client: Option<String>,
+) -> Result<Origin> {
+    let face = match face {
+        None => Face::implied_by(actor),
+        Some(text) => Face::parse(text).ok_or_else(|| corrupt(format!("unknown face {text:?}")))?,
+    };
+    Ok(Origin {
+        face,
+        request_id,
+        client,
+    })
+}
+
+/// A commit's origin columns (`face`, `request_id`, `client_addr`), borrowed
+/// for binding: every new row names its face.
+pub(crate) fn origin_columns(origin: &Origin) -> (&'static str, Option<&str>, Option<&str>) {
+    (
+        origin.face.as_str(),
+        origin.request_id.as_deref(),
+        origin.client.as_deref(),
+    )
 }
 
 /// A column value, whichever engine binds it.

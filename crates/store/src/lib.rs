@@ -94,6 +94,15 @@ pub trait Store: Send + Sync + 'static {
         up_to: Option<Version>,
     ) -> BoxFuture<'_, Result<Vec<Commit>>>;
 
+    /// A realm's commits with exactly these versions (missing ones skipped,
+    /// repeats once), oldest first: a page of scattered commits, such as an
+    /// audit view's, in a few statements rather than one per commit.
+    fn commits_at(
+        &self,
+        realm: RealmId,
+        versions: Vec<Version>,
+    ) -> BoxFuture<'_, Result<Vec<Commit>>>;
+
     /// Every realm's current version (cheap; used to notice other writers).
     fn versions(&self) -> BoxFuture<'_, Result<Vec<(RealmId, Version)>>>;
 

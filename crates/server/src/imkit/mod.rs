@@ -18,6 +18,7 @@ pub(crate) mod render;
 
 pub use error::ImkitError;
 
+use crate::ops::{self, RequestContext};
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -27,7 +28,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use cohort_core::validate::{DEFAULT_PAGE, MAX_PAGE};
-use cohort_core::{Actor, Command, Snapshot};
+use cohort_core::{Actor, Command, Face, Snapshot};
 use cohort_engine::{secrets, EngineError, Executed};
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -79,6 +80,8 @@ fn methods(
 /// The realm whose platform key is in `IM-API-KEY`.
 pub struct ImkitApp {
     pub snapshot: Arc<Snapshot>,
+    /// The request's id and client, recorded with its writes.
+    pub context: Option<RequestContext>,
 }
 
 impl FromRequestParts<AppState> for ImkitApp {
@@ -97,7 +100,10 @@ impl FromRequestParts<AppState> for ImkitApp {
             .engine
             .realm_for_platform_key(&secrets::hash_key(key))
             .ok_or_else(ImkitError::unauthorized)?;
-        Ok(ImkitApp { snapshot })
+        Ok(ImkitApp {
+            snapshot,
+            context: RequestContext::from_parts(parts),
+        })
     }
 }
 
@@ -109,7 +115,11 @@ impl ImkitApp {
         command: Command,
     ) -> Result<Executed, EngineError> {
         let realm = self.snapshot.realm_id();
-        state.engine.execute(realm, Actor::Platform, command).await
+        let origin = ops::origin(self.context.as_ref(), Face::Imkit);
+        state
+            .engine
+            .execute_from(realm, Actor::Platform, origin, command)
+            .await
     }
 }
 

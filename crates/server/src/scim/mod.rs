@@ -30,6 +30,7 @@ mod users;
 pub use error::ScimError;
 pub use search::PageKey;
 
+use crate::ops::{self, RequestContext};
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -38,7 +39,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post, MethodRouter};
 use axum::Router;
-use cohort_core::{Actor, Command, Scope, Snapshot, Token};
+use cohort_core::{Actor, Command, Face, Scope, Snapshot, Token};
 use cohort_engine::{secrets, Executed};
 use error::ScimType;
 use serde_json::{Map, Value};
@@ -172,6 +173,8 @@ pub struct ScimClient {
     /// The absolute URL of `/scim/v2` as this client reaches it, for
     /// `meta.location` and `$ref`s.
     pub base: Arc<str>,
+    /// The request's id and client, recorded with its writes.
+    pub context: Option<RequestContext>,
 }
 
 impl FromRequestParts<AppState> for ScimClient {
@@ -200,6 +203,7 @@ impl FromRequestParts<AppState> for ScimClient {
             snapshot,
             token,
             base,
+            context: RequestContext::from_parts(parts),
         })
     }
 }
@@ -225,7 +229,11 @@ impl ScimClient {
     /// Run `command` as this token, in its realm.
     pub async fn execute(&self, state: &AppState, command: Command) -> Result<Executed, ScimError> {
         let realm = self.snapshot.realm_id();
-        Ok(state.engine.execute(realm, self.actor(), command).await?)
+        let origin = ops::origin(self.context.as_ref(), Face::Scim);
+        Ok(state
+            .engine
+            .execute_from(realm, self.actor(), origin, command)
+            .await?)
     }
 }
 

@@ -4,13 +4,14 @@
 //! and one map lookup.
 
 use super::error::ZulipError;
+use crate::ops::{self, RequestContext};
 use crate::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use base64::Engine as _;
 use cohort_core::permission::{self, Gate};
-use cohort_core::{Actor, Command, Email, Snapshot, User};
+use cohort_core::{Actor, Command, Email, Face, Snapshot, User};
 use cohort_engine::{secrets, EngineError, Executed};
 use std::sync::Arc;
 
@@ -18,6 +19,8 @@ use std::sync::Arc;
 pub struct ZulipUser {
     pub snapshot: Arc<Snapshot>,
     pub user: Arc<User>,
+    /// The request's id and client, recorded with its writes.
+    pub context: Option<RequestContext>,
 }
 
 impl FromRequestParts<AppState> for ZulipUser {
@@ -70,7 +73,11 @@ impl FromRequestParts<AppState> for ZulipUser {
         if !user.active {
             return Err(ZulipError::unauthorized("Account is deactivated"));
         }
-        Ok(ZulipUser { snapshot, user })
+        Ok(ZulipUser {
+            snapshot,
+            user,
+            context: RequestContext::from_parts(parts),
+        })
     }
 }
 
@@ -90,9 +97,10 @@ impl ZulipUser {
         command: Command,
     ) -> Result<Executed, EngineError> {
         let actor = Actor::User(self.user.id);
+        let origin = ops::origin(self.context.as_ref(), Face::Zulip);
         state
             .engine
-            .execute(self.snapshot.realm_id(), actor, command)
+            .execute_from(self.snapshot.realm_id(), actor, origin, command)
             .await
     }
 }

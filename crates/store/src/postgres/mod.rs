@@ -295,6 +295,20 @@ impl Store for PgStore {
         })
     }
 
+    fn commits_at(
+        &self,
+        realm: RealmId,
+        versions: Vec<Version>,
+    ) -> BoxFuture<'_, Result<Vec<Commit>>> {
+        Box::pin(async move {
+            let mut client = self.pool.get().await.map_err(pool_error)?;
+            let tx = client.transaction().await.map_err(pg_error)?;
+            let commits = rows::commits_at(&tx, realm, versions).await?;
+            tx.commit().await.map_err(pg_error)?;
+            Ok(commits)
+        })
+    }
+
     fn versions(&self) -> BoxFuture<'_, Result<Vec<(RealmId, Version)>>> {
         Box::pin(async move {
             let client = self.pool.get().await.map_err(pool_error)?;

@@ -4,13 +4,14 @@
 
 use super::pg_error;
 use crate::columns::{
-    self, corrupt, from_json, to_json, version_spans, Edges, GroupRow, UserRow, Value,
-    GROUP_COLUMNS, USER_COLUMNS, USER_READ_COLUMNS,
+    self, corrupt, from_json, origin_columns, to_json, version_spans, CommitRow, Edges, GroupRow,
+    UserRow, Value, COMMIT_COLUMNS, COMMIT_READ_COLUMNS, GROUP_COLUMNS, USER_COLUMNS,
+    USER_READ_COLUMNS,
 };
 use crate::Result;
 use cohort_core::change::{Change, Commit};
 use cohort_core::model::{Group, Realm, User};
-use cohort_core::{Actor, GroupId, RealmId, Snapshot, UserId, Version};
+use cohort_core::{GroupId, RealmId, Snapshot, UserId, Version};
 use std::collections::{BTreeMap, HashMap};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Transaction;
@@ -143,26 +144,52 @@ pub async fn commits(
     let up_to = up_to.map(|v| v as i64).unwrap_or(i64::MAX);
     let rows = tx
         .query(
-            "SELECT version, at, actor, changes FROM changes
-             WHERE realm_id = $1 AND version > $2 AND version <= $3 ORDER BY version",
+            &format!(
+                "SELECT {COMMIT_READ_COLUMNS} FROM changes
+                 WHERE realm_id = $1 AND version > $2 AND version <= $3 ORDER BY version"
+            ),
             &[&realm.0, &(after as i64), &up_to],
         )
         .await
         .map_err(pg_error)?;
     rows.iter()
-        .map(|row| {
-            let actor: Actor = from_json(&row.get::<_, String>(2))?;
-            let changes: String = row.get(3);
-            Ok(Commit {
-                realm,
-                version: row.get::<_, i64>(0) as Version,
-                at: row.get(1),
-                origin: cohort_core::Origin::local(cohort_core::Face::implied_by(actor)),
-                actor,
-                changes: from_json(&changes)?,
-            })
-        })
+        .map(|row| commit_row(row).into_commit(realm))
         .collect()
+}
+
+/// A realm's commits with exactly these versions (missing ones skipped),
+/// oldest first: one statement, whatever the number.
+pub async fn commits_at(
+    tx: &Transaction<'_>,
+    realm: RealmId,
+    versions: Vec<Version>,
+) -> Result<Vec<Commit>> {
+    let versions: Vec<i64> = versions.into_iter().map(|v| v as i64).collect();
+    let rows = tx
+        .query(
+            &format!(
+                "SELECT {COMMIT_READ_COLUMNS} FROM changes
+                 WHERE realm_id = $1 AND version = ANY($2::bigint[]) ORDER BY version"
+            ),
+            &[&realm.0, &versions],
+        )
+        .await
+        .map_err(pg_error)?;
+    rows.iter()
+        .map(|row| commit_row(row).into_commit(realm))
+        .collect()
+}
+
+fn commit_row(row: &tokio_postgres::Row) -> CommitRow {
+    CommitRow {
+        version: row.get(0),
+        at: row.get(1),
+        actor: row.get(2),
+        changes: row.get(3),
+        face: row.get(4),
+        request_id: row.get(5),
+        client: row.get(6),
+    }
 }
 
 type Param = Box<dyn ToSql + Sync + Send>;
@@ -368,17 +395,36 @@ impl<'t> Pipeline<'t> {
             let mut times = Vec::with_capacity(commits.len());
             let mut actors = Vec::with_capacity(commits.len());
             let mut bodies = Vec::with_capacity(commits.len());
+            let mut faces = Vec::with_capacity(commits.len());
+            let mut request_ids = Vec::with_capacity(commits.len());
+            let mut clients = Vec::with_capacity(commits.len());
             for commit in commits {
                 realms.push(commit.realm.0);
                 numbers.push(commit.version as i64);
                 times.push(commit.at);
                 actors.push(to_json(&commit.actor)?);
                 bodies.push(to_json(&commit.changes)?);
+                let (face, request_id, client) = origin_columns(&commit.origin);
+                faces.push(face);
+                request_ids.push(request_id.map(str::to_string));
+                clients.push(client.map(str::to_string));
             }
             self.push(
-                "INSERT INTO changes (realm_id, version, at, actor, changes)
-                 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::text[])",
-                vec![Box::new(realms), Box::new(numbers), Box::new(times), Box::new(actors), Box::new(bodies)],
+                format!(
+                    "INSERT INTO changes ({COMMIT_COLUMNS})
+                     SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[],
+                                          $5::text[], $6::text[], $7::text[], $8::text[])"
+                ),
+                vec![
+                    Box::new(realms),
+                    Box::new(numbers),
+                    Box::new(times),
+                    Box::new(actors),
+                    Box::new(bodies),
+                    Box::new(faces),
+                    Box::new(request_ids),
+                    Box::new(clients),
+                ],
             );
         }
         self.write_edges();

@@ -26,7 +26,21 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "identity providers",
         steps: &[Step::Sql(IDENTITY_PROVIDERS)],
     },
+    Migration {
+        version: 4,
+        name: "commit origins",
+        steps: &[Step::Sql(COMMIT_ORIGINS)],
+    },
 ];
+
+// Where each commit came from: the face (`Face::as_str`), the request id the
+// caller saw and the client's address. Rows from before stay NULL and read
+// back with the face their actor implies.
+const COMMIT_ORIGINS: &str = r#"
+ALTER TABLE changes ADD COLUMN face TEXT;
+ALTER TABLE changes ADD COLUMN request_id TEXT;
+ALTER TABLE changes ADD COLUMN client_addr TEXT;
+"#;
 
 // SCIM: a user's provider profile (the core's `Profile`, as JSON) with its
 // login name's folded key under a unique index, a group's external id, and

@@ -242,6 +242,20 @@ impl Store for SqliteStore {
         }))
     }
 
+    fn commits_at(
+        &self,
+        realm: RealmId,
+        versions: Vec<Version>,
+    ) -> BoxFuture<'_, Result<Vec<Commit>>> {
+        Box::pin(blocking(&self.reader, move |conn| {
+            // One read transaction: every chunk sees the same log.
+            let tx = conn.transaction().map_err(db_error)?;
+            let commits = rows::commits_at(&tx, realm, versions)?;
+            tx.commit().map_err(db_error)?;
+            Ok(commits)
+        }))
+    }
+
     fn versions(&self) -> BoxFuture<'_, Result<Vec<(RealmId, Version)>>> {
         Box::pin(blocking(&self.reader, |conn| {
             let mut stmt = conn

@@ -4,13 +4,13 @@
 
 use super::db_error;
 use crate::columns::{
-    self, corrupt, from_json, to_json, version_spans, Edges, GroupRow, UserRow, Value,
-    GROUP_COLUMNS, USER_COLUMNS, USER_READ_COLUMNS,
+    self, corrupt, from_json, origin_columns, to_json, version_spans, CommitRow, Edges, GroupRow,
+    UserRow, Value, COMMIT_READ_COLUMNS, GROUP_COLUMNS, USER_COLUMNS, USER_READ_COLUMNS,
 };
 use crate::{Result, StoreError};
 use cohort_core::change::{Change, Commit};
 use cohort_core::model::{Group, Realm, User};
-use cohort_core::{Actor, GroupId, RealmId, Snapshot, UserId, Version};
+use cohort_core::{GroupId, RealmId, Snapshot, UserId, Version};
 use rusqlite::{params, OptionalExtension, Transaction};
 use std::collections::{BTreeMap, HashMap};
 
@@ -154,28 +154,68 @@ pub fn commits(
 ) -> Result<Vec<Commit>> {
     let up_to = up_to.map(|v| v as i64).unwrap_or(i64::MAX);
     let mut stmt = tx
-        .prepare_cached(
-            "SELECT version, at, actor, changes FROM changes
-             WHERE realm_id = ?1 AND version > ?2 AND version <= ?3 ORDER BY version",
-        )
+        .prepare_cached(&format!(
+            "SELECT {COMMIT_READ_COLUMNS} FROM changes
+             WHERE realm_id = ?1 AND version > ?2 AND version <= ?3 ORDER BY version"
+        ))
         .map_err(db_error)?;
     let mut rows = stmt
         .query(params![realm.0, after as i64, up_to])
         .map_err(db_error)?;
     let mut out = Vec::new();
     while let Some(row) = rows.next().map_err(db_error)? {
-        let actor: Actor = from_json(&row.get::<_, String>(2).map_err(db_error)?)?;
-        let changes: String = row.get(3).map_err(db_error)?;
-        out.push(Commit {
-            realm,
-            version: row.get::<_, i64>(0).map_err(db_error)? as Version,
-            at: row.get(1).map_err(db_error)?,
-            origin: cohort_core::Origin::local(cohort_core::Face::implied_by(actor)),
-            actor,
-            changes: from_json(&changes)?,
-        });
+        out.push(commit_row(row)?.into_commit(realm)?);
     }
     Ok(out)
+}
+
+/// Versions looked up per statement by `commits_at`: one cached statement of
+/// this many placeholders (a short last chunk repeats its last version).
+const AT_CHUNK: usize = 100;
+
+/// A realm's commits with exactly these versions (missing ones skipped),
+/// oldest first.
+pub fn commits_at(
+    tx: &Transaction<'_>,
+    realm: RealmId,
+    mut versions: Vec<Version>,
+) -> Result<Vec<Commit>> {
+    versions.sort_unstable();
+    versions.dedup();
+    let placeholders: Vec<String> = (2..AT_CHUNK + 2).map(placeholder).collect();
+    let sql = format!(
+        "SELECT {COMMIT_READ_COLUMNS} FROM changes
+         WHERE realm_id = ?1 AND version IN ({}) ORDER BY version",
+        placeholders.join(", ")
+    );
+    let mut stmt = tx.prepare_cached(&sql).map_err(db_error)?;
+    let mut out = Vec::with_capacity(versions.len());
+    for chunk in versions.chunks(AT_CHUNK) {
+        let last = chunk[chunk.len() - 1];
+        let mut bound: Vec<i64> = Vec::with_capacity(AT_CHUNK + 1);
+        bound.push(realm.0);
+        bound.extend(chunk.iter().map(|&v| v as i64));
+        bound.resize(AT_CHUNK + 1, last as i64);
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(bound))
+            .map_err(db_error)?;
+        while let Some(row) = rows.next().map_err(db_error)? {
+            out.push(commit_row(row)?.into_commit(realm)?);
+        }
+    }
+    Ok(out)
+}
+
+fn commit_row(row: &rusqlite::Row<'_>) -> Result<CommitRow> {
+    Ok(CommitRow {
+        version: row.get(0).map_err(db_error)?,
+        at: row.get(1).map_err(db_error)?,
+        actor: row.get(2).map_err(db_error)?,
+        changes: row.get(3).map_err(db_error)?,
+        face: row.get(4).map_err(db_error)?,
+        request_id: row.get(5).map_err(db_error)?,
+        client: row.get(6).map_err(db_error)?,
+    })
 }
 
 fn load_realm(tx: &Transaction<'_>, id: RealmId) -> Result<Realm> {
@@ -205,8 +245,12 @@ pub fn persist_all(tx: &Transaction<'_>, commits: &[Commit]) -> Result<()> {
     let mut touched: BTreeMap<GroupId, i64> = BTreeMap::new();
     for commit in commits {
         apply_commit(tx, commit, &mut touched)?;
+        let (face, request_id, client) = origin_columns(&commit.origin);
+        // Literal SQL (the columns of `COMMIT_COLUMNS`): built once per
+        // commit, a `format!` would cost an allocation on the hot path.
         tx.prepare_cached(
-            "INSERT INTO changes (realm_id, version, at, actor, changes) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO changes (realm_id, version, at, actor, changes, face, request_id, client_addr)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )
         .and_then(|mut s| {
             s.execute(params![
@@ -215,6 +259,9 @@ pub fn persist_all(tx: &Transaction<'_>, commits: &[Commit]) -> Result<()> {
                 commit.at,
                 to_json(&commit.actor).map_err(to_sql)?,
                 to_json(&commit.changes).map_err(to_sql)?,
+                face,
+                request_id,
+                client,
             ])
         })
         .map_err(db_error)?;
