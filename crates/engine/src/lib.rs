@@ -12,8 +12,11 @@
 //! in two ways: the store hands each write job the commits it missed, and a
 //! poller catches idle realms up from the change log.
 
+mod history;
 pub mod secrets;
 mod writer;
+
+pub use history::{AuditPage, AuditRecord, HistoryGuard};
 
 use arc_swap::ArcSwap;
 use cohort_core::command::CreateRealm;
@@ -119,6 +122,8 @@ pub struct Engine {
     announced: std::sync::Mutex<HashMap<RealmId, Version>>,
     /// Tokens used since the last flush to the store, with the latest time.
     token_uses: std::sync::Mutex<HashMap<TokenId, (RealmId, Millis)>>,
+    /// Each realm's history, built when first asked for.
+    histories: history::Histories,
 }
 
 impl Engine {
@@ -136,6 +141,7 @@ impl Engine {
             requests: tx,
             announced: std::sync::Mutex::new(HashMap::new()),
             token_uses: std::sync::Mutex::new(HashMap::new()),
+            histories: history::Histories::default(),
         });
         for snap in snapshots {
             engine

@@ -1,0 +1,215 @@
+//! Each realm's `History` (the change log as an index of time), built on
+//! first use from the store and caught up from it before every question, so
+//! it always answers as of at least the node's current snapshot. Audit pages
+//! read their commits back from the store (the index keeps only what finds
+//! them) and derive the events again.
+
+use crate::{Engine, EngineError};
+use cohort_core::audit::{self, AuditEvent, AuditQuery, EventId};
+use cohort_core::history::{GroupReview, History};
+use cohort_core::{Commit, RealmId, Version};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::{OwnedRwLockReadGuard, RwLock};
+
+/// Commits read from the store per round trip while building or paging.
+const CHUNK: u64 = 20_000;
+/// Commits fetched at a time for an audit page.
+const PAGE_CHUNK: usize = 256;
+
+type Slot = Arc<RwLock<Option<History>>>;
+
+#[derive(Default)]
+pub(crate) struct Histories {
+    slots: std::sync::Mutex<HashMap<RealmId, Slot>>,
+}
+
+/// A realm's history, held for reading (writers of the history wait; the
+/// directory's writes do not).
+pub struct HistoryGuard(OwnedRwLockReadGuard<Option<History>, History>);
+
+impl std::ops::Deref for HistoryGuard {
+    type Target = History;
+    fn deref(&self) -> &History {
+        &self.0
+    }
+}
+
+/// An audit event with where its commit came from.
+#[derive(Clone, Debug)]
+pub struct AuditRecord {
+    pub event: AuditEvent,
+    pub request_id: Option<String>,
+    pub client: Option<String>,
+}
+
+pub struct AuditPage {
+    pub records: Vec<AuditRecord>,
+    /// The position to continue after, when more events may follow.
+    pub next: Option<EventId>,
+}
+
+impl Engine {
+    /// The realm's history, up to date with this node's snapshot.
+    pub async fn history(&self, realm: RealmId) -> Result<HistoryGuard, EngineError> {
+        let target = self
+            .snapshot(realm)
+            .ok_or(EngineError::RealmNotFound(realm))?
+            .version();
+        let slot = {
+            let mut slots = self
+                .histories
+                .slots
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            slots.entry(realm).or_default().clone()
+        };
+        {
+            let read = slot.clone().read_owned().await;
+            if read.as_ref().is_some_and(|h| h.version() >= target) {
+                return ready(read);
+            }
+        }
+        let mut write = slot.write_owned().await;
+        let mut after = write.as_ref().map_or(0, |h| h.version());
+        while after < target {
+            let commits = self
+                .store()
+                .commits(realm, after, Some(target.min(after + CHUNK)))
+                .await?;
+            let Some(last) = commits.last().map(|c| c.version) else {
+                return Err(EngineError::Internal(format!(
+                    "realm {realm}: the change log ends at version {after}, before {target}"
+                )));
+            };
+            apply_all(&mut write, &commits)?;
+            after = last;
+        }
+        ready(write.downgrade())
+    }
+
+    /// One page of the audit trail: up to `limit` events matching `query`,
+    /// after position `after`, in the query's order.
+    pub async fn audit(
+        &self,
+        realm: RealmId,
+        query: &AuditQuery,
+        after: Option<EventId>,
+        limit: usize,
+    ) -> Result<(HistoryGuard, AuditPage), EngineError> {
+        let history = self.history(realm).await?;
+        let mut records = Vec::new();
+        let mut next = None;
+        let mut candidates = query.candidates(&history, after);
+        'pages: loop {
+            let versions: Vec<Version> = candidates.by_ref().take(PAGE_CHUNK).collect();
+            if versions.is_empty() {
+                break;
+            }
+            let mut commits = self.store().commits_at(realm, versions.clone()).await?;
+            if query.newest_first {
+                commits.reverse();
+            }
+            if commits.len() != versions.len() {
+                return Err(EngineError::Internal(format!(
+                    "realm {realm}: the change log lacks commits the history indexed"
+                )));
+            }
+            for commit in &commits {
+                let mut events = audit::describe(&history, commit);
+                if query.newest_first {
+                    events.reverse();
+                }
+                for event in events {
+                    let beyond = match after {
+                        None => true,
+                        Some(pos) if query.newest_first => event.id < pos,
+                        Some(pos) => event.id > pos,
+                    };
+                    if !beyond || !query.matches(&event) {
+                        continue;
+                    }
+                    if records.len() == limit {
+                        next = records.last().map(|r: &AuditRecord| r.event.id);
+                        break 'pages;
+                    }
+                    records.push(record(event, commit));
+                }
+            }
+        }
+        drop(candidates);
+        Ok((history, AuditPage { records, next }))
+    }
+}
+
+impl Engine {
+    /// The access review between two versions, with the audit records of
+    /// every commit it blames (by version), for rendering the causes.
+    pub async fn access_review(
+        &self,
+        realm: RealmId,
+        from: Version,
+        to: Version,
+        group: Option<cohort_core::GroupId>,
+    ) -> Result<
+        (
+            HistoryGuard,
+            Vec<GroupReview>,
+            HashMap<Version, Vec<AuditRecord>>,
+        ),
+        EngineError,
+    > {
+        let history = self.history(realm).await?;
+        let review = history.access_review(from, to.min(history.version()), group);
+        let mut blamed: Vec<Version> = review
+            .iter()
+            .flat_map(|r| r.gained.iter().chain(&r.lost))
+            .flat_map(|e| e.because.iter().copied())
+            .collect();
+        blamed.sort_unstable();
+        blamed.dedup();
+        let mut causes = HashMap::new();
+        for chunk in blamed.chunks(PAGE_CHUNK) {
+            for commit in self.store().commits_at(realm, chunk.to_vec()).await? {
+                let records = audit::describe(&history, &commit)
+                    .into_iter()
+                    .map(|e| record(e, &commit))
+                    .collect();
+                causes.insert(commit.version, records);
+            }
+        }
+        Ok((history, review, causes))
+    }
+}
+
+fn record(event: AuditEvent, commit: &Commit) -> AuditRecord {
+    AuditRecord {
+        event,
+        request_id: commit.origin.request_id.clone(),
+        client: commit.origin.client.clone(),
+    }
+}
+
+fn apply_all(slot: &mut Option<History>, commits: &[Commit]) -> Result<(), EngineError> {
+    let corrupt = |e: cohort_core::snapshot::ApplyError| EngineError::Internal(e.to_string());
+    let mut rest = commits;
+    if slot.is_none() {
+        let Some((first, tail)) = commits.split_first() else {
+            return Ok(());
+        };
+        *slot = Some(History::start(first).map_err(corrupt)?);
+        rest = tail;
+    }
+    if let Some(history) = slot.as_mut() {
+        for commit in rest {
+            history.apply(commit).map_err(corrupt)?;
+        }
+    }
+    Ok(())
+}
+
+fn ready(guard: OwnedRwLockReadGuard<Option<History>>) -> Result<HistoryGuard, EngineError> {
+    OwnedRwLockReadGuard::try_map(guard, |h| h.as_ref())
+        .map(HistoryGuard)
+        .map_err(|_| EngineError::Internal("the realm has no history".into()))
+}
