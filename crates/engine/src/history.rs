@@ -71,17 +71,25 @@ impl Engine {
             }
         }
         let mut write = slot.write_owned().await;
+        if write.is_none() {
+            // A pruned log starts from its checkpoint.
+            if let Some(c) = self.store().checkpoint(realm).await? {
+                *write = Some(History::from_checkpoint(&c.snapshot, c.at));
+            }
+        }
         let mut after = write.as_ref().map_or(0, |h| h.version());
         while after < target {
             let commits = self
                 .store()
                 .commits(realm, after, Some(target.min(after + CHUNK)))
                 .await?;
-            let Some(last) = commits.last().map(|c| c.version) else {
-                return Err(EngineError::Internal(format!(
-                    "realm {realm}: the change log ends at version {after}, before {target}"
-                )));
-            };
+            if commits.first().is_none_or(|c| c.version != after + 1) {
+                // Pruned under us (`cohort log prune` elsewhere): start again
+                // from the new checkpoint on the next question.
+                *write = None;
+                return Err(pruned());
+            }
+            let last = commits.last().map_or(after, |c| c.version);
             apply_all(&mut write, &commits)?;
             after = last;
         }
@@ -111,9 +119,8 @@ impl Engine {
                 commits.reverse();
             }
             if commits.len() != versions.len() {
-                return Err(EngineError::Internal(format!(
-                    "realm {realm}: the change log lacks commits the history indexed"
-                )));
+                self.forget_history(realm);
+                return Err(pruned());
             }
             for commit in &commits {
                 let mut events = audit::describe(&history, commit);
@@ -180,6 +187,87 @@ impl Engine {
         }
         Ok((history, review, causes))
     }
+}
+
+/// What `Engine::prune_log` did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pruned {
+    /// The version the realm's history now starts from.
+    pub checkpoint: Version,
+    pub commits_deleted: u64,
+}
+
+impl Engine {
+    /// `cohort log prune --before T`: keep a checkpoint at the version current
+    /// at `before` (so every question about `before` or later keeps its
+    /// answer) and delete the log up to it. `None` when nothing is older.
+    pub async fn prune_log(
+        &self,
+        realm: RealmId,
+        before: cohort_core::Millis,
+    ) -> Result<Option<Pruned>, EngineError> {
+        let history = self.history(realm).await?;
+        let Some(version) = history.version_at(before) else {
+            return Ok(None);
+        };
+        let at = history.commit(version).map_or(before, |c| c.at);
+        drop(history);
+        let checkpoint = self.store().checkpoint(realm).await?;
+        let start = checkpoint.as_ref().map_or(0, |c| c.version);
+        if version <= start {
+            return Ok(None);
+        }
+        let commits = self.store().commits(realm, start, Some(version)).await?;
+        let mut state = match checkpoint {
+            Some(c) => c.snapshot,
+            None => match commits.first().and_then(|c| c.changes.first()) {
+                Some(cohort_core::Change::RealmCreated { realm }) => {
+                    cohort_core::Snapshot::empty((**realm).clone())
+                }
+                _ => {
+                    return Err(EngineError::Internal(format!(
+                        "realm {realm}'s log has no start"
+                    )))
+                }
+            },
+        };
+        for commit in &commits {
+            state
+                .apply(commit)
+                .map_err(|e| EngineError::Internal(e.to_string()))?;
+        }
+        if state.version() != version {
+            return Err(pruned());
+        }
+        let deleted = self
+            .store()
+            .prune(cohort_store::Checkpoint {
+                realm,
+                version,
+                at,
+                snapshot: state,
+            })
+            .await?;
+        self.forget_history(realm);
+        Ok(Some(Pruned {
+            checkpoint: version,
+            commits_deleted: deleted,
+        }))
+    }
+
+    /// Drop a realm's history; the next question rebuilds it.
+    fn forget_history(&self, realm: RealmId) {
+        let mut slots = self
+            .histories
+            .slots
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        slots.remove(&realm);
+    }
+}
+
+fn pruned() -> EngineError {
+    EngineError::Unavailable("the change log was pruned while it was read; ask again".into())
 }
 
 fn record(event: AuditEvent, commit: &Commit) -> AuditRecord {

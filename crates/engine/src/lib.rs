@@ -16,7 +16,7 @@ mod history;
 pub mod secrets;
 mod writer;
 
-pub use history::{AuditPage, AuditRecord, HistoryGuard};
+pub use history::{AuditPage, AuditRecord, HistoryGuard, Pruned};
 
 use arc_swap::ArcSwap;
 use cohort_core::command::CreateRealm;
@@ -503,40 +503,52 @@ pub async fn check_log(store: &dyn Store) -> Result<Vec<LogCheck>, EngineError> 
     let mut report = Vec::new();
     for stored in store.load().await? {
         let realm = stored.realm_id();
-        let commits = store.commits(realm, 0, None).await?;
+        // A pruned log starts after its checkpoint, from the state kept there.
+        let checkpoint = store.checkpoint(realm).await?;
+        let start = checkpoint.as_ref().map_or(0, |c| c.version);
+        let commits = store.commits(realm, start, None).await?;
         let mut problems = Vec::new();
         for (i, commit) in commits.iter().enumerate() {
-            if commit.version != i as Version + 1 {
+            if commit.version != start + i as Version + 1 {
                 problems.push(format!(
                     "commit #{i} has version {} (expected {})",
                     commit.version,
-                    i + 1
+                    start + i as Version + 1
                 ));
                 break;
             }
         }
-        if commits.last().map(|c| c.version).unwrap_or(0) != stored.version() {
+        let last = commits.last().map(|c| c.version).unwrap_or(start);
+        if last != stored.version() {
             problems.push(format!(
-                "the log ends at version {} but the realm is at {}",
-                commits.last().map(|c| c.version).unwrap_or(0),
+                "the log ends at version {last} but the realm is at {}",
                 stored.version()
             ));
         }
-        match commits.first().and_then(|c| c.changes.first()) {
-            Some(Change::RealmCreated { realm: created }) if problems.is_empty() => {
-                let mut replayed = Snapshot::empty((**created).clone());
-                for commit in &commits {
-                    if let Err(err) = replayed.apply(commit) {
-                        problems.push(format!("version {}: {err}", commit.version));
-                        break;
-                    }
-                }
-                if problems.is_empty() && replayed != stored {
-                    problems.push(describe_difference(&replayed, &stored));
+        let replayed = match (checkpoint, commits.first().and_then(|c| c.changes.first())) {
+            (Some(c), _) => Some(c.snapshot),
+            (None, Some(Change::RealmCreated { realm: created })) => {
+                Some(Snapshot::empty((**created).clone()))
+            }
+            (None, Some(_)) => {
+                problems.push("the log does not start with the realm's creation".into());
+                None
+            }
+            (None, None) => {
+                problems.push("the realm has no change log".into());
+                None
+            }
+        };
+        if let (Some(mut replayed), true) = (replayed, problems.is_empty()) {
+            for commit in &commits {
+                if let Err(err) = replayed.apply(commit) {
+                    problems.push(format!("version {}: {err}", commit.version));
+                    break;
                 }
             }
-            Some(_) => problems.push("the log does not start with the realm's creation".into()),
-            None => problems.push("the realm has no change log".into()),
+            if problems.is_empty() && replayed != stored {
+                problems.push(describe_difference(&replayed, &stored));
+            }
         }
         report.push(LogCheck {
             realm,

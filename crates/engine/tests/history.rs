@@ -147,3 +147,99 @@ async fn audit_pages_walk_the_trail_and_catch_up() {
     assert_eq!(members.len(), 1);
     assert_eq!(members[0].user, member);
 }
+
+#[tokio::test]
+async fn pruning_keeps_every_answer_from_the_checkpoint_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.db");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path, true).await.unwrap());
+    let engine = Engine::start(store.clone(), EngineConfig::default())
+        .await
+        .unwrap();
+    let created = engine
+        .create_realm(CreateRealm {
+            name: "Acme".into(),
+            owner: Some(new_user("owner@acme.test", Role::Owner)),
+        })
+        .await
+        .unwrap();
+    let realm = created.snapshot.realm_id();
+    let mut groups = Vec::new();
+    for i in 0..4 {
+        let Reply::Group(id) = engine
+            .execute(
+                realm,
+                Actor::Operator,
+                Command::CreateGroup(group(&format!("g{i}"))),
+            )
+            .await
+            .unwrap()
+            .reply
+        else {
+            panic!("a group")
+        };
+        groups.push(id);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let cut = cohort_engine::now_millis();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let change = ChangeMembers {
+        add_subgroups: vec![groups[1]],
+        ..ChangeMembers::default()
+    };
+    engine
+        .execute(
+            realm,
+            Actor::Operator,
+            Command::ChangeMembers(groups[0], change),
+        )
+        .await
+        .unwrap();
+    let before = engine.history(realm).await.unwrap();
+    let cut_version = before.version_at(cut).unwrap();
+    let last = before.version();
+    let expected_members = before.members(groups[0], last, true);
+    let expected_review = before.access_review(cut_version, last, None);
+    drop(before);
+
+    let pruned = engine
+        .prune_log(realm, cut)
+        .await
+        .unwrap()
+        .expect("something to prune");
+    assert_eq!(pruned.checkpoint, cut_version);
+    assert_eq!(pruned.commits_deleted, cut_version);
+    // Pruning the same moment again finds nothing older.
+    assert_eq!(engine.prune_log(realm, cut).await.unwrap(), None);
+    let report = cohort_engine::check_log(&*store).await.unwrap();
+    assert!(report.iter().all(|r| r.problems.is_empty()), "{report:?}");
+
+    // A fresh process builds its history from the checkpoint.
+    drop(engine);
+    let engine = Engine::start(store.clone(), EngineConfig::default())
+        .await
+        .unwrap();
+    let after = engine.history(realm).await.unwrap();
+    assert_eq!(after.retained_from().0, cut_version);
+    assert_eq!(
+        after.version_at(cut - 1_000),
+        None,
+        "before the checkpoint: unknown"
+    );
+    assert_eq!(after.members(groups[0], last, true), expected_members);
+    assert_eq!(
+        after.access_review(cut_version, last, None),
+        expected_review
+    );
+    drop(after);
+    let all = AuditQuery {
+        to: u64::MAX,
+        ..AuditQuery::default()
+    };
+    let (_, page) = engine.audit(realm, &all, None, 1000).await.unwrap();
+    assert!(!page.records.is_empty());
+    assert!(page
+        .records
+        .iter()
+        .all(|r| r.event.id.version > cut_version));
+}

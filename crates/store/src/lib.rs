@@ -103,6 +103,14 @@ pub trait Store: Send + Sync + 'static {
         versions: Vec<Version>,
     ) -> BoxFuture<'_, Result<Vec<Commit>>>;
 
+    /// The realm's newest checkpoint (see `prune`), if its log was pruned.
+    fn checkpoint(&self, realm: RealmId) -> BoxFuture<'_, Result<Option<Checkpoint>>>;
+
+    /// In one transaction: keep `checkpoint` as the realm's state at its
+    /// version and delete the realm's commits up to that version (and any
+    /// older checkpoint). Returns how many commits were deleted.
+    fn prune(&self, checkpoint: Checkpoint) -> BoxFuture<'_, Result<u64>>;
+
     /// Every realm's current version (cheap; used to notice other writers).
     fn versions(&self) -> BoxFuture<'_, Result<Vec<(RealmId, Version)>>>;
 
@@ -158,6 +166,17 @@ pub(crate) fn assemble(
             .map_err(|e| StoreError::Corrupt(e.to_string()))
         })
         .collect()
+}
+
+/// A realm's whole state at one version, kept when the log before it is
+/// pruned: the history (and `cohort check`) start from it.
+#[derive(Clone, Debug)]
+pub struct Checkpoint {
+    pub realm: RealmId,
+    pub version: Version,
+    /// When the commit of `version` was made.
+    pub at: Millis,
+    pub snapshot: Snapshot,
 }
 
 /// Row counts, to verify a copy.

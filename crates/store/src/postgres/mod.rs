@@ -14,9 +14,9 @@
 mod rows;
 mod schema;
 
-use crate::columns::{behind, now_millis};
+use crate::columns::{behind, checkpoint_from_row, checkpoint_state, now_millis};
 use crate::migrations::{self, Step};
-use crate::{BoxFuture, Counts, Job, Notify, Result, Store, StoreError, Target};
+use crate::{BoxFuture, Checkpoint, Counts, Job, Notify, Result, Store, StoreError, Target};
 use cohort_core::{Commit, Millis, RealmId, Snapshot, TokenId, Version};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use std::sync::Mutex;
@@ -306,6 +306,68 @@ impl Store for PgStore {
             let commits = rows::commits_at(&tx, realm, versions).await?;
             tx.commit().await.map_err(pg_error)?;
             Ok(commits)
+        })
+    }
+
+    fn checkpoint(&self, realm: RealmId) -> BoxFuture<'_, Result<Option<Checkpoint>>> {
+        Box::pin(async move {
+            let client = self.pool.get().await.map_err(pool_error)?;
+            let row = client
+                .query_opt(
+                    "SELECT version, at, state FROM checkpoints WHERE realm_id = $1
+                     ORDER BY version DESC LIMIT 1",
+                    &[&realm.0],
+                )
+                .await
+                .map_err(pg_error)?;
+            row.map(|r| checkpoint_from_row(realm, r.get(0), r.get(1), r.get::<_, &str>(2)))
+                .transpose()
+        })
+    }
+
+    fn prune(&self, checkpoint: Checkpoint) -> BoxFuture<'_, Result<u64>> {
+        Box::pin(async move {
+            let state = checkpoint_state(&checkpoint.snapshot)?;
+            let mut client = self.pool.get().await.map_err(pool_error)?;
+            let tx = client.transaction().await.map_err(pg_error)?;
+            let realm = checkpoint.realm.0;
+            let version = checkpoint.version as i64;
+            // The realm's row lock orders this against its writers.
+            let current: i64 = tx
+                .query_one(
+                    "SELECT version FROM realms WHERE id = $1 FOR UPDATE",
+                    &[&realm],
+                )
+                .await
+                .map_err(pg_error)?
+                .get(0);
+            if version > current {
+                return Err(StoreError::Other(format!(
+                    "realm {realm} is at version {current}; cannot keep a checkpoint at {version}"
+                )));
+            }
+            tx.execute(
+                "INSERT INTO checkpoints (realm_id, version, at, state) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (realm_id, version) DO UPDATE SET at = EXCLUDED.at, state = EXCLUDED.state",
+                &[&realm, &version, &checkpoint.at, &state],
+            )
+            .await
+            .map_err(pg_error)?;
+            let deleted = tx
+                .execute(
+                    "DELETE FROM changes WHERE realm_id = $1 AND version <= $2",
+                    &[&realm, &version],
+                )
+                .await
+                .map_err(pg_error)?;
+            tx.execute(
+                "DELETE FROM checkpoints WHERE realm_id = $1 AND version < $2",
+                &[&realm, &version],
+            )
+            .await
+            .map_err(pg_error)?;
+            tx.commit().await.map_err(pg_error)?;
+            Ok(deleted)
         })
     }
 

@@ -9,11 +9,11 @@
 mod rows;
 mod schema;
 
-use crate::columns::{behind, now_millis};
+use crate::columns::{behind, checkpoint_from_row, checkpoint_state, now_millis};
 use crate::migrations::{self, Step};
-use crate::{BoxFuture, Counts, Job, Result, Store, StoreError, Target};
+use crate::{BoxFuture, Checkpoint, Counts, Job, Result, Store, StoreError, Target};
 use cohort_core::{Commit, Millis, RealmId, Snapshot, TokenId, Version};
-use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -253,6 +253,60 @@ impl Store for SqliteStore {
             let commits = rows::commits_at(&tx, realm, versions)?;
             tx.commit().map_err(db_error)?;
             Ok(commits)
+        }))
+    }
+
+    fn checkpoint(&self, realm: RealmId) -> BoxFuture<'_, Result<Option<Checkpoint>>> {
+        Box::pin(blocking(&self.reader, move |conn| {
+            let row: Option<(i64, i64, String)> = conn
+                .query_row(
+                    "SELECT version, at, state FROM checkpoints WHERE realm_id = ?1
+                     ORDER BY version DESC LIMIT 1",
+                    [realm.0],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()
+                .map_err(db_error)?;
+            row.map(|(version, at, state)| checkpoint_from_row(realm, version, at, &state))
+                .transpose()
+        }))
+    }
+
+    fn prune(&self, checkpoint: Checkpoint) -> BoxFuture<'_, Result<u64>> {
+        Box::pin(blocking(&self.writer, move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db_error)?;
+            let realm = checkpoint.realm.0;
+            let version = checkpoint.version as i64;
+            let current: i64 = tx
+                .query_row("SELECT version FROM realms WHERE id = ?1", [realm], |r| {
+                    r.get(0)
+                })
+                .map_err(db_error)?;
+            if version > current {
+                return Err(StoreError::Other(format!(
+                    "realm {realm} is at version {current}; cannot keep a checkpoint at {version}"
+                )));
+            }
+            tx.execute(
+                "INSERT OR REPLACE INTO checkpoints (realm_id, version, at, state) VALUES (?1, ?2, ?3, ?4)",
+                rusqlite::params![realm, version, checkpoint.at, checkpoint_state(&checkpoint.snapshot)?],
+            )
+            .map_err(db_error)?;
+            let deleted = tx
+                .execute(
+                    "DELETE FROM changes WHERE realm_id = ?1 AND version <= ?2",
+                    [realm, version],
+                )
+                .map_err(db_error)?;
+            tx.execute(
+                "DELETE FROM checkpoints WHERE realm_id = ?1 AND version < ?2",
+                [realm, version],
+            )
+            .map_err(db_error)?;
+            tx.commit().map_err(db_error)?;
+            Ok(deleted as u64)
         }))
     }
 

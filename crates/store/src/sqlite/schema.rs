@@ -28,7 +28,25 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "commit origins",
         steps: &[Step::Sql(COMMIT_ORIGINS)],
     },
+    Migration {
+        version: 5,
+        name: "log checkpoints",
+        steps: &[Step::Sql(LOG_CHECKPOINTS)],
+    },
 ];
+
+// `cohort log prune`: a realm's whole state at a version (the core's realm,
+// users and groups, as JSON), from which its history starts once the log up
+// to that version is deleted. Only the newest checkpoint is kept.
+const LOG_CHECKPOINTS: &str = r#"
+CREATE TABLE checkpoints (
+    realm_id INTEGER NOT NULL REFERENCES realms (id),
+    version  INTEGER NOT NULL,
+    at       INTEGER NOT NULL,
+    state    TEXT    NOT NULL,
+    PRIMARY KEY (realm_id, version)
+) WITHOUT ROWID;
+"#;
 
 // Where each commit came from: the face (`Face::as_str`), the request id the
 // caller saw and the client's address. Rows from before stay NULL and read
