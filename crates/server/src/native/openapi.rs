@@ -131,6 +131,9 @@ impl Modify for Framework {
                 &mut item.post,
                 &mut item.delete,
                 &mut item.patch,
+                &mut item.head,
+                &mut item.options,
+                &mut item.trace,
             ];
             for operation in operations.into_iter().flatten() {
                 share(operation, public, &either);
