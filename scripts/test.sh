@@ -4,7 +4,8 @@
 #   unit and property tests, black-box tests against real `cohort` processes,
 #   the official Zulip Python client (installed from PyPI into a venv) and
 #   axios (from npm) against the IMKIT face, the SCIM conformance testers
-#   (scim2-tester and scim-sanity, from PyPI) against the SCIM face, the
+#   (scim2-tester and scim-sanity, from PyPI) against the SCIM face,
+#   openapi-spec-validator (PyPI) on the native API's OpenAPI document, the
 #   multi-node PostgreSQL tests,
 #   then the black-box suites again on PostgreSQL (a fresh database per test,
 #   dropped afterwards). Without PostgreSQL (outside CI) those runs are skipped
@@ -16,6 +17,7 @@ target="${CARGO_TARGET_DIR:-target}"
 [[ "$target" = /* ]] || target="$PWD/$target"
 venv="$target/test-venv"
 scim_venv="$target/scim-venv"
+openapi_venv="$target/openapi-venv"
 node_dir="$target/test-node"
 
 # The pinned client versions; the tests that use them check they got these.
@@ -25,6 +27,9 @@ axios_version="1.21.1"
 # of any of these changes the checks: all are pinned (httpx2 is the HTTP
 # backend scim2-client's `httpx2` extra pulls in).
 scim_pins=(scim2-tester==0.5.2 scim2-cli==0.6.0 scim2-client==0.13.2 scim2-models==0.12.3 scim-sanity==0.7.4 httpx2==2.16.2)
+# The OpenAPI validator decides what the native API's document must be, so
+# it is pinned too (its latest release; it validates OpenAPI 3.1).
+openapi_pins=(openapi-spec-validator==0.9.0)
 skipped=()
 
 echo "== official clients"
@@ -57,6 +62,18 @@ if [ "$installed" != "${scim_pins[*]}" ]; then
         "${scim_pins[@]/#scim2-client==/scim2-client[httpx2]==}"
 fi
 export COHORT_SCIM_VENV="$scim_venv"
+# The OpenAPI validator, in its own venv too, reinstalled whenever its pin changes.
+installed=$("$openapi_venv/bin/python" - "${openapi_pins[@]}" 2>/dev/null <<'PY' || true
+import importlib.metadata as m, sys
+print(" ".join(f"{p.split('==')[0]}=={m.version(p.split('==')[0])}" for p in sys.argv[1:]))
+PY
+)
+if [ "$installed" != "${openapi_pins[*]}" ]; then
+    rm -rf "$openapi_venv"
+    python3 -m venv "$openapi_venv"
+    "$openapi_venv/bin/pip" install --quiet --disable-pip-version-check "${openapi_pins[@]}"
+fi
+export COHORT_OPENAPI_VENV="$openapi_venv"
 
 echo "== formatting"
 cargo fmt --all -- --check
@@ -87,7 +104,7 @@ if psql "$pg/postgres" -q -c "SELECT 1" >/dev/null 2>&1; then
     COHORT_TEST_STORE=postgres cargo test -p cohort \
         --test zulip_protocol --test zulip_groups --test zulip_permissions --test zulip_users \
         --test zulip_python_client --test imkit --test imkit_axios --test durability --test cli --test store_ops --test log_secrets \
-        --test scim --test scim_testers
+        --test scim --test scim_testers --test native
 elif [ "${CI:-}" = "true" ]; then
     echo "PostgreSQL is not reachable at $pg: CI requires it" >&2
     exit 1

@@ -124,6 +124,10 @@ pub enum Error {
     /// A token acting outside its scopes (or revoked since it was checked).
     #[error("the token lacks the {} scope", .0.name())]
     MissingScope(Scope),
+    /// Reading the audit trail (the native admin API) is for owners,
+    /// administrators and tokens with `audit:read`; this actor is none of them.
+    #[error("only organization owners and administrators, or a token with the audit:read scope, may read the audit trail")]
+    AuditNotAllowed,
     /// Only an operator (the CLI) may do this.
     #[error("only an operator may do this")]
     OperatorOnly,

@@ -98,6 +98,34 @@ pub fn require_scope(snap: &Snapshot, actor: Actor, scope: Scope) -> Result<()> 
     }
 }
 
+/// Who may read the audit trail (the native admin API under `/cohort/v1`:
+/// the realm, its history, memberships as of a time, access reviews, exports).
+/// Active owners and administrators that are not bots; a token that is live
+/// and holds `audit:read`; operators (the CLI) and the system. Everyone else
+/// is refused: moderators, members and guests (`MustBeAdmin`), bots of any
+/// role (`BotNotAllowed`: an audit reader answers for what they read, a bot
+/// answers to its owner), deactivated users, and the IMKIT platform key,
+/// whose rights are its own face's (`AuditNotAllowed`).
+pub fn may_read_audit(snap: &Snapshot, actor: Actor) -> Result<()> {
+    match actor {
+        Actor::Token(_) => require_scope(snap, actor, Scope::AuditRead),
+        Actor::Platform => Err(Error::AuditNotAllowed),
+        Actor::Operator | Actor::System => Ok(()),
+        Actor::User(_) => {
+            let Some(user) = acting_user(snap, actor)? else {
+                return Err(Error::AuditNotAllowed);
+            };
+            if user.is_bot {
+                return Err(Error::BotNotAllowed);
+            }
+            if !user.role.is_admin() {
+                return Err(Error::MustBeAdmin);
+            }
+            Ok(())
+        }
+    }
+}
+
 /// The actor's user record, for actors that are users; `Ok(None)` for the
 /// platform, operators and the system, which pass every permission check.
 pub fn acting_user(snap: &Snapshot, actor: Actor) -> Result<Option<&Arc<User>>> {

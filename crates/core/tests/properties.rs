@@ -195,6 +195,32 @@ fn check_administration(
     }
 }
 
+/// Who may read the audit (`permission::may_read_audit`), from scratch: an
+/// existing, active, non-bot owner or administrator, or a token that is live
+/// and holds `audit:read`; asked of every user and token after each step.
+fn check_audit_readers(snap: &Snapshot, stats: &mut Stats) {
+    let users = snap.users().map(|u| {
+        let may = u.active && !u.is_bot && matches!(u.role, Role::Owner | Role::Administrator);
+        (Actor::User(u.id), may)
+    });
+    let tokens = snap.realm().tokens.iter().map(|t| {
+        let may = t.revoked_at.is_none() && t.scopes.contains(&Scope::AuditRead);
+        (Actor::Token(t.id), may)
+    });
+    for (actor, may) in users.chain(tokens).collect::<Vec<_>>() {
+        let got = cohort_core::permission::may_read_audit(snap, actor);
+        assert_eq!(got.is_ok(), may, "may_read_audit({actor:?}) = {got:?}");
+        *stats
+            .oracles
+            .entry(if may {
+                "audit reader: yes"
+            } else {
+                "audit reader: no"
+            })
+            .or_default() += 1;
+    }
+}
+
 /// The only organization owner (https://zulip.com/api/update-user) can neither stop being an
 /// owner nor be deactivated; only that case is refused (Zulip's
 /// `check_last_owner`: a human owner, and exactly one active human owner).
@@ -554,6 +580,7 @@ fn run_counting(steps: &[(Who, Op)], stats: &mut Stats) {
         check_administration(&before, actor, &cmd, &result, &shown, stats);
         check_last_owner(&before, &cmd, &result, &shown, stats);
         check_in_use_and_cycles(&before, &cmd, &result, &shown, stats);
+        check_audit_readers(&w.snap, stats);
         // (2) needs the clock, so it is checked here rather than in try_exec.
         check_system_groups(&w.snap, w.now);
         assert!(
@@ -640,6 +667,8 @@ fn random_sequences_exercise_every_kind_of_step() {
         "edit cycle: no",
         "token scope: yes",
         "token scope: no",
+        "audit reader: yes",
+        "audit reader: no",
     ] {
         assert!(
             stats.oracles.get(oracle).is_some_and(|n| *n > 0),

@@ -4,6 +4,7 @@
 //! - `zulip/`: Zulip's REST API under `/api/v1`.
 //! - `imkit/`: IMKIT's admin API under `/admin`.
 //! - `scim/`: SCIM 2.0 under `/scim/v2`, for identity providers.
+//! - `native/`: cohort's own admin API under `/cohort/v1`, for audits.
 //! - `cache/`: rendered responses per realm version (never going back).
 //! - `ops.rs`: `/healthz`, `/readyz`, `/metrics`, request ids, request logs and metrics.
 //!
@@ -14,6 +15,7 @@ mod body;
 mod cache;
 mod form;
 mod imkit;
+mod native;
 mod ops;
 mod scim;
 mod zulip;
@@ -104,6 +106,7 @@ pub fn app(state: AppState) -> Router {
         .merge(zulip::router())
         .merge(imkit::router())
         .merge(scim::router())
+        .merge(native::router())
         .merge(ops::router())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
@@ -121,6 +124,8 @@ async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
         imkit::no_such_endpoint().await.into_response()
     } else if uri.path().starts_with("/scim/") || uri.path() == "/scim" {
         scim::no_such_endpoint().await.into_response()
+    } else if native::owns(uri.path()) {
+        native::no_such_endpoint().await.into_response()
     } else {
         zulip::ZulipError::not_found().into_response()
     }

@@ -214,6 +214,7 @@ impl From<Error> for ImkitError {
             MustBeAdmin => forbidden("Must be an organization administrator"),
             MustBeOwner => forbidden("Must be an organization owner"),
             CannotCreateUsers => forbidden("Not allowed to create clients"),
+            AuditNotAllowed => forbidden("Not allowed to read the audit trail"),
             LastOwner | DeactivateLastOwner | DeactivateLastUser { owner: true } => {
                 forbidden("The only organization owner cannot be changed or deactivated")
             }

@@ -166,7 +166,7 @@ impl From<Error> for ScimError {
             ),
             MissingScope(_) => forbidden(&detail),
             GuestNotAllowed | BotNotAllowed | MustBeAdmin | MustBeOwner | CannotCreateUsers
-            | OperatorOnly | TokenNotFound(_) => forbidden(&detail),
+            | OperatorOnly | TokenNotFound(_) | AuditNotAllowed => forbidden(&detail),
             LastOwner | DeactivateLastOwner | DeactivateLastUser { .. } => {
                 ScimError::bad(Mutability, detail)
             }

@@ -226,6 +226,7 @@ impl From<Error> for ZulipError {
                 "Must be an organization owner",
             ),
             CannotCreateUsers => bad("User not authorized to create users"),
+            AuditNotAllowed => bad("Not allowed to read the audit trail"),
             LastOwner => {
                 bad("The owner permission cannot be removed from the only organization owner.")
             }

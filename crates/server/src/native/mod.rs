@@ -1,0 +1,75 @@
+//! The native admin API under `/cohort/v1`: cohort's own read-only API for
+//! audits (the realm, and — as they land — its change history, memberships
+//! as of a time, access reviews and exports). Callers are owners and
+//! administrators with their Zulip credentials, or realm API tokens with
+//! `audit:read`; who may read is the core's rule
+//! (`permission::may_read_audit`).
+//!
+//! What lives where: `auth.rs` (`NativeCaller`, `Auditor`: the credentials),
+//! `error.rs` (`NativeError`: `{"code", "message", "param"?}` and the code
+//! vocabulary), `params.rs` (`Query`: strict query parameters, timestamps,
+//! `limit`), `cursor.rs` (opaque paging cursors bound to realm and query),
+//! `openapi.rs` (the OpenAPI 3.1 document, generated from the handlers).
+//! One module per resource holds its handlers: `realm.rs`.
+//!
+//! Adding an endpoint (`GET /cohort/v1/audit`, say): a handler file taking
+//! an `Auditor` and `RawQuery` (parsed with `Query::parse` and the names it
+//! accepts), annotated with `#[utoipa::path]`; its route below, wrapped in
+//! `methods`; its handler and response schemas in `openapi.rs`'s `ApiDoc`.
+
+mod auth;
+// Paging and time ranges are for the history endpoints, which land in a
+// later change; until then their unit tests are their only users.
+#[allow(dead_code)]
+mod cursor;
+mod error;
+mod openapi;
+#[allow(dead_code)]
+mod params;
+mod realm;
+
+use error::NativeError;
+
+use crate::AppState;
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, MethodRouter};
+use axum::Router;
+
+/// The face's path prefix.
+pub const PREFIX: &str = "/cohort/v1";
+
+pub fn router() -> Router<AppState> {
+    let read_only = |handler: MethodRouter<AppState>| methods(handler, "GET");
+    Router::new()
+        .route(openapi::DOCUMENT_PATH, read_only(get(openapi::document)))
+        .route("/cohort/v1/realm", read_only(get(realm::get)))
+}
+
+/// Whether `path` belongs to this face (for the 404 of unknown paths).
+pub fn owns(path: &str) -> bool {
+    path == "/cohort" || path.starts_with("/cohort/")
+}
+
+/// 405 (with `Allow`) for other methods, 204 for `OPTIONS`, in this face's
+/// format.
+fn methods(router: MethodRouter<AppState>, allowed: &'static str) -> MethodRouter<AppState> {
+    router.fallback(move |method: Method| async move {
+        if method == Method::OPTIONS {
+            let mut response = StatusCode::NO_CONTENT.into_response();
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(allowed));
+            response
+        } else {
+            NativeError::method_not_allowed(allowed).into_response()
+        }
+    })
+}
+
+/// Any other path under the prefix.
+pub async fn no_such_endpoint() -> NativeError {
+    NativeError::not_found(format!(
+        "No such endpoint; GET {PREFIX}/openapi.json lists them"
+    ))
+}
