@@ -324,10 +324,7 @@ mod tests {
         .origin(Face::Scim);
         assert_eq!(origin.request_id.as_deref(), Some(&"a".repeat(127)[..]));
         assert_eq!(context("", None).origin(Face::Scim).request_id, None);
-        assert_eq!(origin_of_nothing(), Origin::local(Face::Zulip));
-    }
-
-    fn origin_of_nothing() -> Origin {
-        origin(None, Face::Zulip)
+        // Outside `track` there is no context: no request id, no address.
+        assert_eq!(super::origin(None, Face::Zulip), Origin::local(Face::Zulip));
     }
 }
