@@ -283,3 +283,48 @@ impl RequestIds {
             .unwrap_or_else(|_| HeaderValue::from_static("-"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_kept_to_128_bytes_on_a_character_boundary() {
+        let context = |id: &str, client: Option<IpAddr>| RequestContext {
+            request_id: HeaderValue::from_str(id).expect("a header value"),
+            client,
+        };
+        let ip: IpAddr = "127.0.0.1".parse().expect("an address");
+        let origin = context("abc", Some(ip)).origin(Face::Imkit);
+        assert_eq!(
+            origin,
+            Origin {
+                face: Face::Imkit,
+                request_id: Some("abc".into()),
+                client: Some("127.0.0.1".into()),
+            }
+        );
+        let long = "r".repeat(200);
+        let origin = context(&long, None).origin(Face::Zulip);
+        assert_eq!(origin.request_id.as_deref(), Some(&long[..128]));
+        assert_eq!(origin.client, None);
+        // Opaque bytes are read lossily; a cut never splits a character.
+        let value = HeaderValue::from_bytes(
+            &[b'a'; 127]
+                .iter()
+                .chain(&[0xc3, 0xa9])
+                .copied()
+                .collect::<Vec<u8>>(),
+        )
+        .expect("opaque header bytes");
+        let origin = RequestContext {
+            request_id: value,
+            client: None,
+        }
+        .origin(Face::Scim);
+        assert_eq!(origin.request_id.as_deref(), Some(&"a".repeat(127)[..]));
+        assert_eq!(context("", None).origin(Face::Scim).request_id, None);
+        // Outside `track` there is no context: no request id, no address.
+        assert_eq!(super::origin(None, Face::Zulip), Origin::local(Face::Zulip));
+    }
+}

@@ -2,8 +2,9 @@
 //! tests use) drives the engine's write path on SQLite and on PostgreSQL.
 //! After every batch — whose commands are sent at once, so the writer groups
 //! them into multi-job transactions — loading the store must give exactly the
-//! engine's in-memory snapshots, and replaying the change log (`cohort
-//! check`) must reproduce the tables. Every case works in a realm of its own,
+//! engine's in-memory snapshots, replaying the change log (`cohort check`)
+//! must reproduce the tables, and `Store::commits_at` must pick the same
+//! commits out of the log as reading it whole. Every case works in a realm of its own,
 //! so proptest's shrinking reruns a case from scratch.
 //!
 //! PostgreSQL: a fresh database per run on `COHORT_TEST_PG` (default
@@ -120,6 +121,29 @@ async fn assert_parity(
             stored.realm_id(),
             stored.version(),
             live.version()
+        );
+    }
+    // `commits_at` on a scattered selection (every third version, newest
+    // first, one past the end) is the log's own commits, oldest first.
+    for realm in &ids {
+        let all = store.commits(*realm, 0, None).await.expect("commits");
+        let wanted: Vec<u64> = (1..=all.len() as u64 + 1)
+            .rev()
+            .filter(|v| v % 3 != 2)
+            .collect();
+        let page = store
+            .commits_at(*realm, wanted.clone())
+            .await
+            .expect("commits_at");
+        let expected: Vec<_> = all
+            .into_iter()
+            .filter(|c| wanted.contains(&c.version))
+            .collect();
+        proptest::prop_assert!(
+            page == expected,
+            "{}: realm {}: commits_at differs from the log",
+            when,
+            realm
         );
     }
     for report in check_log(store).await.expect("check the log") {
