@@ -10,6 +10,7 @@
 mod common;
 
 mod auth;
+mod history;
 mod openapi;
 mod protocol;
 

@@ -9,7 +9,9 @@ use super::*;
 async fn unknown_paths_are_404_in_this_format() {
     let realm = Realm::new();
     let client = Native::basic(&realm.cohort.base, &realm.owner);
-    for path in ["/nope", "/realm/", "/realm/1", "/audit", "", "/"] {
+    for path in [
+        "/nope", "/realm/", "/realm/1", "/audit/1", "/groups", "", "/",
+    ] {
         let reply = client.get(path).await;
         assert_error(&reply, 404, "not_found", None);
     }

@@ -211,8 +211,11 @@ fn list_users(snap: &Snapshot, args: &ListArgs) {
 }
 
 pub async fn group(db: &str, command: GroupCommand) -> Result<()> {
+    let args = match command {
+        GroupCommand::List(args) => args,
+        GroupCommand::Members(args) => return crate::audit::group_members(db, args).await,
+    };
     let engine = open_engine(db, false, EngineConfig::default()).await?;
-    let GroupCommand::List(args) = command;
     let snap = pick_realm(&engine, &args.realm)?;
     if args.json {
         let groups: Vec<_> = snap

@@ -68,6 +68,14 @@ pub enum Command {
     /// Manage realm API tokens (for SCIM and other machine clients).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Read the audit trail: every change, who made it, when and through
+    /// which face, with names as they were then (oldest first).
+    Audit(AuditArgs),
+    /// Who gained and who lost effective membership of each group between
+    /// two moments, and the changes responsible.
+    AccessReview(AccessReviewArgs),
+    /// Write the whole directory as of a moment to a file (CSV or JSON Lines).
+    Export(ExportArgs),
     /// Verify the database: replay each realm's change log from the start and
     /// compare the result with the stored state. Exits non-zero on a mismatch.
     Check(JsonFlag),
@@ -285,6 +293,94 @@ pub struct TokenRevokeArgs {
 pub enum GroupCommand {
     /// List groups with their direct members and subgroups.
     List(ListArgs),
+    /// A group's members as of a moment (now by default), with the chain of
+    /// subgroups that makes each one a member.
+    Members(GroupMembersArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct GroupMembersArgs {
+    #[command(flatten)]
+    pub realm: RealmSelector,
+    /// The group's name or id.
+    pub group: String,
+    /// RFC 3339 moment, e.g. 2026-03-01T00:00:00Z (default: now).
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// Include members through subgroups.
+    #[arg(long)]
+    pub transitive: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub realm: RealmSelector,
+    /// RFC 3339; events at or after this moment.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// RFC 3339; events at or before this moment.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Who acted: an email or user id (`user:ID`), `token:NAME`, `platform`,
+    /// `operator` or `system`.
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// Events naming this group (name or id).
+    #[arg(long)]
+    pub group: Option<String>,
+    /// Events naming this user (email or id), memberships included.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Event types, comma-separated (`group.member_added,group.renamed`).
+    #[arg(long = "type")]
+    pub r#type: Vec<String>,
+    /// zulip, imkit, scim, native, ui, cli or system.
+    #[arg(long)]
+    pub face: Option<String>,
+    /// Newest first.
+    #[arg(long)]
+    pub newest: bool,
+    /// At most this many events.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// One JSON object per line, as the native API renders events.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct AccessReviewArgs {
+    #[command(flatten)]
+    pub realm: RealmSelector,
+    /// RFC 3339; the earlier moment (the last review).
+    #[arg(long)]
+    pub from: String,
+    /// RFC 3339; the later moment (default: now).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Only this group (name or id).
+    #[arg(long)]
+    pub group: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub realm: RealmSelector,
+    /// RFC 3339 moment (default: now).
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// csv (one row per effective membership) or jsonl.
+    #[arg(long, default_value = "csv")]
+    pub format: String,
+    /// The file to write (written to FILE.partial, then renamed).
+    #[arg(long)]
+    pub out: std::path::PathBuf,
 }
 
 #[derive(Subcommand, Debug)]

@@ -9,6 +9,7 @@
 
 mod admin;
 mod args;
+mod audit;
 mod serve;
 mod setup;
 mod tokens;
@@ -43,6 +44,9 @@ fn main() -> ExitCode {
             Command::Group(args) => admin::group(&cli.db, args).await,
             Command::Realm(args) => admin::realm(&cli.db, args).await,
             Command::Token(args) => tokens::token(&cli.db, args).await,
+            Command::Audit(args) => audit::audit(&cli.db, args).await,
+            Command::AccessReview(args) => audit::access_review(&cli.db, args).await,
+            Command::Export(args) => audit::export(&cli.db, args).await,
             Command::Check(args) => admin::check(&cli.db, args).await,
             Command::Migrate => admin::migrate(&cli.db).await,
             Command::Copy(args) => admin::copy(args).await,

@@ -412,7 +412,7 @@ impl AuditQuery {
         &'h self,
         history: &'h History,
         after: Option<EventId>,
-    ) -> Box<dyn Iterator<Item = Version> + 'h> {
+    ) -> Box<dyn Iterator<Item = Version> + Send + 'h> {
         let first = history.retained_from().0;
         let (mut lo, mut hi) = (self.from.max(first), self.to.min(history.version()));
         // A page boundary inside a commit resumes in that same commit.

@@ -15,7 +15,7 @@ mod body;
 mod cache;
 mod form;
 mod imkit;
-mod native;
+pub mod native;
 mod ops;
 mod scim;
 mod zulip;

@@ -485,6 +485,31 @@ pub(crate) fn version_spans(commits: &[Commit]) -> Result<BTreeMap<RealmId, (Ver
     Ok(spans)
 }
 
+/// A checkpoint's state column: the realm record, users and groups as JSON.
+pub(crate) fn checkpoint_state(snapshot: &cohort_core::Snapshot) -> Result<String> {
+    let users: Vec<&User> = snapshot.users().map(|u| &**u).collect();
+    let groups: Vec<&Group> = snapshot.groups().map(|g| &**g).collect();
+    to_json(&(snapshot.realm(), users, groups))
+}
+
+/// A checkpoint read back from its row.
+pub(crate) fn checkpoint_from_row(
+    realm: RealmId,
+    version: i64,
+    at: i64,
+    state: &str,
+) -> Result<crate::Checkpoint> {
+    let (record, users, groups): (cohort_core::Realm, Vec<User>, Vec<Group>) = from_json(state)?;
+    let snapshot = cohort_core::Snapshot::from_parts(record, version as Version, users, groups)
+        .map_err(|e| corrupt(format!("checkpoint of realm {realm} at {version}: {e}")))?;
+    Ok(crate::Checkpoint {
+        realm,
+        version: version as Version,
+        at,
+        snapshot,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -519,29 +544,4 @@ mod tests {
         assert_eq!(behind(r, 7, 5).unwrap(), Some((5, 7)));
         assert!(matches!(behind(r, 4, 5), Err(StoreError::Corrupt(_))));
     }
-}
-
-/// A checkpoint's state column: the realm record, users and groups as JSON.
-pub(crate) fn checkpoint_state(snapshot: &cohort_core::Snapshot) -> Result<String> {
-    let users: Vec<&User> = snapshot.users().map(|u| &**u).collect();
-    let groups: Vec<&Group> = snapshot.groups().map(|g| &**g).collect();
-    to_json(&(snapshot.realm(), users, groups))
-}
-
-/// A checkpoint read back from its row.
-pub(crate) fn checkpoint_from_row(
-    realm: RealmId,
-    version: i64,
-    at: i64,
-    state: &str,
-) -> Result<crate::Checkpoint> {
-    let (record, users, groups): (cohort_core::Realm, Vec<User>, Vec<Group>) = from_json(state)?;
-    let snapshot = cohort_core::Snapshot::from_parts(record, version as Version, users, groups)
-        .map_err(|e| corrupt(format!("checkpoint of realm {realm} at {version}: {e}")))?;
-    Ok(crate::Checkpoint {
-        realm,
-        version: version as Version,
-        at,
-        snapshot,
-    })
 }

@@ -17,16 +17,18 @@
 //! accepts), annotated with `#[utoipa::path]`; its route below, wrapped in
 //! `methods`; its handler and response schemas in `openapi.rs`'s `ApiDoc`.
 
+mod audit;
 mod auth;
-// Paging and time ranges are for the history endpoints, which land in a
-// later change; until then their unit tests are their only users.
-#[allow(dead_code)]
 mod cursor;
 mod error;
+mod export;
+pub mod export_writer;
+pub mod memberships;
 mod openapi;
-#[allow(dead_code)]
-mod params;
+pub mod params;
 mod realm;
+pub mod review;
+pub mod views;
 
 use error::NativeError;
 
@@ -44,6 +46,17 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route(openapi::DOCUMENT_PATH, read_only(get(openapi::document)))
         .route("/cohort/v1/realm", read_only(get(realm::get)))
+        .route("/cohort/v1/audit", read_only(get(audit::list)))
+        .route(
+            "/cohort/v1/groups/{id}/members",
+            read_only(get(memberships::group_members)),
+        )
+        .route(
+            "/cohort/v1/users/{id}/groups",
+            read_only(get(memberships::user_groups)),
+        )
+        .route("/cohort/v1/access-review", read_only(get(review::get)))
+        .route("/cohort/v1/export", read_only(get(export::get)))
 }
 
 /// Whether `path` belongs to this face (for the 404 of unknown paths).

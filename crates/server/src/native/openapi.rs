@@ -10,7 +10,7 @@
 //! answers every authenticated endpoint shares, so they cannot be forgotten.
 
 use super::error::{ErrorBody, ErrorCode};
-use super::realm;
+use super::{audit, export, memberships, realm, review, views};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -39,11 +39,42 @@ const BEARER: &str = "bearer";
             and API key) or realm API tokens holding the `audit:read` scope (Bearer). \
             Every error answers with the `Error` schema; its `code` is stable.",
     ),
-    paths(document, realm::get),
-    components(schemas(ErrorBody, ErrorCode, realm::RealmView, realm::CallerView, realm::CallerKind)),
+    paths(
+        document,
+        realm::get,
+        audit::list,
+        memberships::group_members,
+        memberships::user_groups,
+        review::get,
+        export::get,
+    ),
+    components(schemas(
+        ErrorBody,
+        ErrorCode,
+        realm::RealmView,
+        realm::CallerView,
+        realm::CallerKind,
+        audit::AuditPageView,
+        views::EventView,
+        views::ActorView,
+        views::UserRef,
+        views::GroupRef,
+        views::TokenRef,
+        views::MemberView,
+        views::MembershipView,
+        views::CauseView,
+        views::ReviewEntryView,
+        views::GroupReviewView,
+        memberships::GroupMembersView,
+        memberships::UserGroupsView,
+        review::AccessReviewView,
+    )),
     modifiers(&Framework),
     tags(
         (name = "realm", description = "The caller's realm"),
+        (name = "audit", description = "The audit trail: every change, who made it, when, through which face"),
+        (name = "memberships", description = "Membership as of any moment, and access reviews between two"),
+        (name = "export", description = "The whole directory as of a moment, as CSV or JSON Lines"),
         (name = "meta", description = "This API's own description"),
     ),
 )]
@@ -124,6 +155,11 @@ impl Modify for Framework {
             SecurityRequirement::new(BEARER, Vec::<String>::new()),
         ];
         for (path, item) in openapi.paths.paths.iter_mut() {
+            if path == "/cohort/v1/audit" {
+                if let Some(get) = item.get.as_mut() {
+                    list_event_types(get);
+                }
+            }
             let public = PUBLIC.contains(&path.as_str());
             let operations = [
                 &mut item.get,
@@ -138,6 +174,21 @@ impl Modify for Framework {
             for operation in operations.into_iter().flatten() {
                 share(operation, public, &either);
             }
+        }
+    }
+}
+
+/// The audit's `type` parameter lists the vocabulary from the code itself,
+/// so the document cannot fall behind it.
+fn list_event_types(operation: &mut Operation) {
+    let names: Vec<String> = cohort_core::audit::EventKind::ALL
+        .iter()
+        .map(|k| format!("`{}`", k.as_str()))
+        .collect();
+    for parameter in operation.parameters.iter_mut().flatten() {
+        if parameter.name == "type" {
+            let described = parameter.description.take().unwrap_or_default();
+            parameter.description = Some(format!("{described}. Types: {}", names.join(", ")));
         }
     }
 }
