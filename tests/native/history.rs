@@ -772,3 +772,118 @@ async fn the_cli_answers_like_the_api() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn pruning_keeps_later_answers_and_is_itself_audited() {
+    let realm = Realm::new();
+    let native = Native::basic(&realm.cohort.base, &realm.owner);
+    let zulip = realm.api(&realm.owner);
+    let team = realm
+        .create_group(&realm.owner, "team", &[realm.member.id])
+        .await;
+    let early = ok(&native, "/audit", &[("limit", "2")]).await;
+    let old_cursor = early["next_cursor"].as_str().expect("a cursor").to_string();
+    let cut = moment().await;
+    assert_success(
+        &zulip
+            .post(
+                &format!("/user_groups/{team}/members"),
+                &[("add", format!("[{}]", realm.member2.id))],
+            )
+            .await,
+    );
+    let later = moment().await;
+    let members = ok(
+        &native,
+        &format!("/groups/{team}/members"),
+        &[("as_of", &later)],
+    )
+    .await;
+    let review = ok(&native, "/access-review", &[("from", &cut), ("to", &later)]).await;
+    let kept: Vec<Value> = all_events(&native, &[("since", &cut)], 1000).await;
+
+    // Refused: a moment to come.
+    let future = realm
+        .cohort
+        .cli(&["log", "prune", "--before", "2999-01-01T00:00:00Z"]);
+    assert!(!future.status.success());
+    let pruned = realm
+        .cohort
+        .cli_json(&["log", "prune", "--before", &cut, "--json"]);
+    assert!(pruned["commits_deleted"].as_u64().unwrap() > 0, "{pruned}");
+    // The server learns of it from the log (the prune is a commit).
+    let mut record = None;
+    for _ in 0..500 {
+        let events = all_events(&native, &[("type", "log.pruned")], 10).await;
+        if let Some(e) = events.first() {
+            record = Some(e.clone());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let record = record.expect("a log.pruned event");
+    assert_eq!(record["actor"]["kind"], "operator");
+    assert_eq!(record["actor"]["face"], "cli");
+    assert_eq!(record["after"], pruned["checkpoint_version"]);
+    // Every answer about the cut or later is unchanged.
+    assert_eq!(
+        ok(
+            &native,
+            &format!("/groups/{team}/members"),
+            &[("as_of", &later)]
+        )
+        .await,
+        members
+    );
+    assert_eq!(
+        ok(&native, "/access-review", &[("from", &cut), ("to", &later)]).await,
+        review
+    );
+    let mut now_kept = all_events(&native, &[("since", &cut)], 1000).await;
+    assert_eq!(
+        now_kept.pop().map(|e| e["type"].clone()),
+        Some(Value::from("log.pruned"))
+    );
+    assert_eq!(now_kept, kept);
+    // What came before is gone, and says so.
+    assert_code(
+        &get(
+            &native,
+            &format!("/groups/{team}/members"),
+            &[("as_of", "2000-01-01T00:00:00Z")],
+        )
+        .await,
+        400,
+        "invalid_parameter",
+    );
+    assert_code(
+        &get(
+            &native,
+            "/access-review",
+            &[("from", "2000-01-01T00:00:00Z")],
+        )
+        .await,
+        400,
+        "invalid_parameter",
+    );
+    assert_code(
+        &get(
+            &native,
+            "/audit",
+            &[("limit", "2"), ("cursor", &old_cursor)],
+        )
+        .await,
+        400,
+        "invalid_cursor",
+    );
+    // A pruned database is not copied by replaying its log.
+    let copy = realm.cohort.cli(&[
+        "copy",
+        "--from",
+        &realm.cohort.db,
+        "--to",
+        &format!("sqlite://{}", realm.cohort.path("copy.db").display()),
+    ]);
+    assert!(!copy.status.success());
+    assert!(String::from_utf8_lossy(&copy.stderr).contains("pruned"));
+}

@@ -442,6 +442,11 @@ pub async fn copy(args: crate::args::CopyArgs) -> Result<()> {
             bail!("{to} holds realm {realm}, which {from} does not: copy only into an empty database or an interrupted copy of this source");
         }
     }
+    for (realm, _) in &sources {
+        if let Some(c) = source.checkpoint(*realm).await? {
+            bail!("realm {realm}'s log in {from} was pruned (it starts at version {}): cohort copy replays whole logs; copy the database with the engine's own tools instead (the SQLite file, pg_dump)", c.version);
+        }
+    }
     let mut todo = 0;
     for (realm, version) in &sources {
         let done = copied.get(realm).copied().unwrap_or(0);

@@ -76,6 +76,9 @@ pub enum Command {
     AccessReview(AccessReviewArgs),
     /// Write the whole directory as of a moment to a file (CSV or JSON Lines).
     Export(ExportArgs),
+    /// Manage the change log.
+    #[command(subcommand)]
+    Log(LogCommand),
     /// Verify the database: replay each realm's change log from the start and
     /// compare the result with the stored state. Exits non-zero on a mismatch.
     Check(JsonFlag),
@@ -364,6 +367,26 @@ pub struct AccessReviewArgs {
     /// Only this group (name or id).
     #[arg(long)]
     pub group: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LogCommand {
+    /// Delete the log before a moment, keeping a checkpoint of the directory
+    /// at that moment: every answer about it or later stays the same; audit
+    /// events and as-of answers before it are gone. cohort keeps everything
+    /// unless told to prune.
+    Prune(PruneArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct PruneArgs {
+    #[command(flatten)]
+    pub realm: RealmSelector,
+    /// RFC 3339 moment; commits made before it go (not after now).
+    #[arg(long)]
+    pub before: String,
     #[arg(long)]
     pub json: bool,
 }

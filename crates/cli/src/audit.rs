@@ -4,7 +4,7 @@
 //! database directly, so they work with no server running.
 
 use crate::admin::pick_realm;
-use crate::args::{AccessReviewArgs, AuditArgs, ExportArgs, GroupMembersArgs};
+use crate::args::{AccessReviewArgs, AuditArgs, ExportArgs, GroupMembersArgs, PruneArgs};
 use crate::setup::open_engine;
 use anyhow::{anyhow, bail, Context, Result};
 use cohort_core::audit::{AuditQuery, EventKind};
@@ -182,7 +182,7 @@ pub async fn group_members(db: &str, args: GroupMembersArgs) -> Result<()> {
     let snap = pick_realm(&engine, &args.realm)?;
     let history = engine.history(snap.realm_id()).await?;
     let id = group_named(&snap, &history, &args.group)?;
-    let (v, at) = version_of(&history, moment("as_of", &args.as_of)?);
+    let (v, at) = version_of(&history, "as_of", moment("as_of", &args.as_of)?)?;
     let view = memberships::group_members_view(&history, id, v, at, args.transitive);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&view)?);
@@ -220,13 +220,17 @@ pub async fn group_members(db: &str, args: GroupMembersArgs) -> Result<()> {
     Ok(())
 }
 
-/// The version current at `at` (now when absent), and that moment as text.
-fn version_of(history: &History, at: Option<Millis>) -> (u64, String) {
+/// The version current at `at` (now when absent), and that moment as text;
+/// refused before a pruned log's checkpoint, as on the API.
+fn version_of(history: &History, param: &str, at: Option<Millis>) -> Result<(u64, String)> {
     match at {
-        Some(t) => (history.version_at(t).unwrap_or(0), format_timestamp(t)),
+        Some(t) => Ok((
+            memberships::moment(history, param, t).map_err(|e| anyhow!(e.body.message))?,
+            format_timestamp(t),
+        )),
         None => {
             let v = history.version();
-            (v, format_timestamp(history.commit(v).map_or(0, |c| c.at)))
+            Ok((v, format_timestamp(history.commit(v).map_or(0, |c| c.at))))
         }
     }
 }
@@ -246,8 +250,8 @@ pub async fn access_review(db: &str, args: AccessReviewArgs) -> Result<()> {
         .as_deref()
         .map(|g| group_named(&snap, &history, g))
         .transpose()?;
-    let from_v = history.version_at(from).unwrap_or(0);
-    let (to_v, _) = version_of(&history, to);
+    let (from_v, _) = version_of(&history, "from", Some(from))?;
+    let (to_v, _) = version_of(&history, "to", to)?;
     let to_at = to.unwrap_or_else(|| history.commit(to_v).map_or(from, |c| c.at.max(from)));
     drop(history);
     let (history, result, causes) = engine.access_review(realm, from_v, to_v, group).await?;
@@ -302,7 +306,7 @@ pub async fn export(db: &str, args: ExportArgs) -> Result<()> {
         Format::parse(&args.format).ok_or_else(|| anyhow!("--format must be csv or jsonl"))?;
     let history = engine.history(snap.realm_id()).await?;
     let at = moment("as_of", &args.as_of)?;
-    let (v, _) = version_of(&history, at);
+    let (v, _) = version_of(&history, "as_of", at)?;
     let at = at.unwrap_or_else(|| history.commit(v).map_or(0, |c| c.at));
     let tmp = args.out.with_extension("partial");
     let file =
@@ -340,5 +344,32 @@ pub async fn export(db: &str, args: ExportArgs) -> Result<()> {
         args.out.display(),
         written.get()
     );
+    Ok(())
+}
+
+pub async fn prune(db: &str, args: PruneArgs) -> Result<()> {
+    let engine = open(db).await?;
+    let snap = pick_realm(&engine, &args.realm)?;
+    let before = moment("before", &Some(args.before.clone()))?.context("--before is required")?;
+    if before > cohort_engine::now_millis() {
+        bail!("--before is in the future; prune only what has happened");
+    }
+    let done = engine.prune_log(snap.realm_id(), before).await?;
+    let (checkpoint, deleted) = done.map_or((None, 0), |p| (Some(p.checkpoint), p.commits_deleted));
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"realm": snap.realm_id().0, "checkpoint_version": checkpoint, "commits_deleted": deleted})
+        );
+    } else {
+        match checkpoint {
+            Some(v) => println!(
+                "pruned {deleted} commits of realm {:?}; its history now starts at version {v} ({})",
+                snap.realm().name,
+                args.before
+            ),
+            None => println!("nothing to prune: realm {:?} keeps no commit older than that", snap.realm().name),
+        }
+    }
     Ok(())
 }

@@ -47,6 +47,7 @@ fn main() -> ExitCode {
             Command::Audit(args) => audit::audit(&cli.db, args).await,
             Command::AccessReview(args) => audit::access_review(&cli.db, args).await,
             Command::Export(args) => audit::export(&cli.db, args).await,
+            Command::Log(args::LogCommand::Prune(args)) => audit::prune(&cli.db, args).await,
             Command::Check(args) => admin::check(&cli.db, args).await,
             Command::Migrate => admin::migrate(&cli.db).await,
             Command::Copy(args) => admin::copy(args).await,

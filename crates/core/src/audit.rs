@@ -56,6 +56,7 @@ kinds! {
     GroupMemberRemoved => "group.member_removed",
     GroupSubgroupAdded => "group.subgroup_added",
     GroupSubgroupRemoved => "group.subgroup_removed",
+    LogPruned => "log.pruned",
 }
 
 impl EventKind {
@@ -373,6 +374,10 @@ pub fn describe(history: &History, commit: &Commit) -> Vec<AuditEvent> {
                     e.subgroups = subgroups.clone();
                 })
             }
+            Change::LogPruned { up_to } => push(EventKind::LogPruned, &|e| {
+                e.field = Some("up_to");
+                e.after = Some(Value::Number(*up_to as i64));
+            }),
         }
     }
     out

@@ -84,6 +84,12 @@ pub enum Change {
         group: GroupId,
         subgroups: Vec<GroupId>,
     },
+    /// `cohort log prune`: the log up to `up_to` was deleted, a checkpoint of
+    /// the directory at `up_to` kept. Changes no record; logged so the prune
+    /// is itself audited and every node's history learns of it.
+    LogPruned {
+        up_to: Version,
+    },
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

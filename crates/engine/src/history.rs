@@ -71,27 +71,42 @@ impl Engine {
             }
         }
         let mut write = slot.write_owned().await;
-        if write.is_none() {
-            // A pruned log starts from its checkpoint.
-            if let Some(c) = self.store().checkpoint(realm).await? {
-                *write = Some(History::from_checkpoint(&c.snapshot, c.at));
+        // A pruned log starts from its checkpoint; a history built before a
+        // prune (seen as a gap in the log, or its `LogPruned` record) starts
+        // again from the new one.
+        let mut rebuilds = 0;
+        let mut fresh = write.is_none();
+        loop {
+            if fresh {
+                *write = self
+                    .store()
+                    .checkpoint(realm)
+                    .await?
+                    .map(|c| History::from_checkpoint(&c.snapshot, c.at));
+                fresh = false;
             }
-        }
-        let mut after = write.as_ref().map_or(0, |h| h.version());
-        while after < target {
+            let after = write.as_ref().map_or(0, |h| h.version());
+            if after >= target {
+                break;
+            }
             let commits = self
                 .store()
                 .commits(realm, after, Some(target.min(after + CHUNK)))
                 .await?;
-            if commits.first().is_none_or(|c| c.version != after + 1) {
-                // Pruned under us (`cohort log prune` elsewhere): start again
-                // from the new checkpoint on the next question.
-                *write = None;
-                return Err(pruned());
+            let gap = commits.first().is_none_or(|c| c.version != after + 1);
+            let outdated = write
+                .as_ref()
+                .is_some_and(|h| commits.iter().any(|c| h.outdated_by(c)));
+            if gap || outdated {
+                rebuilds += 1;
+                if rebuilds > 2 {
+                    *write = None;
+                    return Err(pruned());
+                }
+                fresh = true;
+                continue;
             }
-            let last = commits.last().map_or(after, |c| c.version);
             apply_all(&mut write, &commits)?;
-            after = last;
         }
         ready(write.downgrade())
     }
@@ -239,15 +254,28 @@ impl Engine {
         if state.version() != version {
             return Err(pruned());
         }
-        let deleted = self
-            .store()
-            .prune(cohort_store::Checkpoint {
-                realm,
-                version,
-                at,
-                snapshot: state,
-            })
-            .await?;
+        let now = crate::now_millis();
+        let record = Commit {
+            realm,
+            version: self
+                .snapshot(realm)
+                .ok_or(EngineError::RealmNotFound(realm))?
+                .version()
+                + 1,
+            at: now,
+            actor: cohort_core::Actor::Operator,
+            origin: cohort_core::Origin::local(cohort_core::Face::Cli),
+            changes: vec![cohort_core::Change::LogPruned { up_to: version }],
+        };
+        let checkpoint = cohort_store::Checkpoint {
+            realm,
+            version,
+            at,
+            snapshot: state,
+        };
+        let deleted = self.store().prune(checkpoint, record).await?;
+        // The record moves the realm's version: take it in like any commit.
+        self.catch_up().await?;
         self.forget_history(realm);
         Ok(Some(Pruned {
             checkpoint: version,

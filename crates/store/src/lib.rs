@@ -107,9 +107,11 @@ pub trait Store: Send + Sync + 'static {
     fn checkpoint(&self, realm: RealmId) -> BoxFuture<'_, Result<Option<Checkpoint>>>;
 
     /// In one transaction: keep `checkpoint` as the realm's state at its
-    /// version and delete the realm's commits up to that version (and any
-    /// older checkpoint). Returns how many commits were deleted.
-    fn prune(&self, checkpoint: Checkpoint) -> BoxFuture<'_, Result<u64>>;
+    /// version, delete the realm's commits up to that version (and any older
+    /// checkpoint), and append `record` (the `LogPruned` commit, which must
+    /// be the realm's next version; `StoreError::Other` if another write came
+    /// first). Returns how many commits were deleted.
+    fn prune(&self, checkpoint: Checkpoint, record: Commit) -> BoxFuture<'_, Result<u64>>;
 
     /// Every realm's current version (cheap; used to notice other writers).
     fn versions(&self) -> BoxFuture<'_, Result<Vec<(RealmId, Version)>>>;

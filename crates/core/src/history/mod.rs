@@ -214,6 +214,20 @@ impl History {
         }
     }
 
+    /// Whether `commit` prunes history this one still holds (it should be
+    /// rebuilt from the store's checkpoint).
+    pub fn outdated_by(&self, commit: &Commit) -> bool {
+        commit
+            .changes
+            .iter()
+            .any(|c| matches!(c, Change::LogPruned { up_to } if *up_to > self.base))
+    }
+
+    /// The checkpoint's version and moment, when the log before it was pruned.
+    pub fn pruned_at(&self) -> Option<(Version, Millis)> {
+        (self.base > 0).then_some((self.base, self.base_at))
+    }
+
     pub fn realm_id(&self) -> RealmId {
         self.realm
     }
@@ -480,6 +494,9 @@ impl History {
             Change::SubgroupsRemoved { group, subgroups } => {
                 self.remove_subgroups(*group, subgroups, v)?
             }
+            // What a prune deleted is the engine's to forget (it rebuilds
+            // the history from the checkpoint); the directory is unchanged.
+            Change::LogPruned { .. } => {}
         }
         Ok(())
     }

@@ -208,6 +208,7 @@ impl Snapshot {
                     g.subgroups.retain(|s| !subgroups.contains(s));
                 })?;
             }
+            Change::LogPruned { .. } => {}
         }
         Ok(())
     }

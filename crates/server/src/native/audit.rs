@@ -140,6 +140,14 @@ pub async fn list(
                 "The cursor points past the end of this realm's log",
             ));
         }
+        if history
+            .pruned_at()
+            .is_some_and(|(base, _)| c.position.version <= base)
+        {
+            return Err(NativeError::invalid_cursor(
+                "The cursor has expired: the log it points into was pruned; start the query again",
+            ));
+        }
     }
     drop(history);
     let after = cursor.map(|c| EventId {

@@ -22,13 +22,34 @@ use utoipa::ToSchema;
 /// before the realm existed is version 0, when nothing existed.
 pub fn as_of(history: &History, params: &Query) -> Result<(Version, String), NativeError> {
     match params.timestamp("as_of")? {
-        Some(t) => Ok((history.version_at(t).unwrap_or(0), format_timestamp(t))),
+        Some(t) => Ok((moment(history, "as_of", t)?, format_timestamp(t))),
         None => {
             let v = history.version();
             let at = history.commit(v).map_or(0, |c| c.at);
             Ok((v, format_timestamp(at)))
         }
     }
+}
+
+/// The version current at moment `t` (0 before the realm existed); refused
+/// for a moment before the checkpoint of a pruned log, whose answer is gone.
+pub fn moment(
+    history: &History,
+    param: &str,
+    t: cohort_core::Millis,
+) -> Result<Version, NativeError> {
+    if let Some((_, at)) = history.pruned_at() {
+        if t < at {
+            return Err(NativeError::invalid_parameter(
+                param,
+                format!(
+                    "{param} is before {}, the oldest moment this realm's history keeps (the log before it was pruned)",
+                    format_timestamp(at)
+                ),
+            ));
+        }
+    }
+    Ok(history.version_at(t).unwrap_or(0))
 }
 
 fn flag(params: &Query, name: &str, default: bool) -> Result<bool, NativeError> {

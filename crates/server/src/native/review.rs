@@ -4,6 +4,7 @@
 use super::audit::group_id;
 use super::auth::Auditor;
 use super::error::{ErrorBody, NativeError};
+use super::memberships::moment;
 use super::params::{ensure_ordered, format_timestamp, Query};
 use super::views::{review_view, GroupReviewView};
 use crate::AppState;
@@ -60,9 +61,9 @@ pub async fn get(
         .get("group")
         .map(|g| group_id(&history, g))
         .transpose()?;
-    let from_v = history.version_at(from).unwrap_or(0);
+    let from_v = moment(&history, "from", from)?;
     let (to_v, to_at) = match to {
-        Some(t) => (history.version_at(t).unwrap_or(0), t),
+        Some(t) => (moment(&history, "to", t)?, t),
         None => (
             history.version(),
             history

@@ -325,7 +325,7 @@ impl Store for PgStore {
         })
     }
 
-    fn prune(&self, checkpoint: Checkpoint) -> BoxFuture<'_, Result<u64>> {
+    fn prune(&self, checkpoint: Checkpoint, record: Commit) -> BoxFuture<'_, Result<u64>> {
         Box::pin(async move {
             let state = checkpoint_state(&checkpoint.snapshot)?;
             let mut client = self.pool.get().await.map_err(pool_error)?;
@@ -341,9 +341,9 @@ impl Store for PgStore {
                 .await
                 .map_err(pg_error)?
                 .get(0);
-            if version > current {
+            if version > current || record.version as i64 != current + 1 {
                 return Err(StoreError::Other(format!(
-                    "realm {realm} is at version {current}; cannot keep a checkpoint at {version}"
+                    "realm {realm} moved to version {current} while pruning; try again"
                 )));
             }
             tx.execute(
@@ -366,6 +366,9 @@ impl Store for PgStore {
             )
             .await
             .map_err(pg_error)?;
+            let mut pipeline = rows::Pipeline::new(&tx);
+            pipeline.persist_all(&[record]).await?;
+            pipeline.flush().await?;
             tx.commit().await.map_err(pg_error)?;
             Ok(deleted)
         })

@@ -533,6 +533,8 @@ impl<'t> Pipeline<'t> {
                     }
                     touched.insert(*group, at);
                 }
+                // `Store::prune` deletes and keeps in the same transaction.
+                Change::LogPruned { .. } => {}
             }
         }
         // Keep a bound on what is held in memory.

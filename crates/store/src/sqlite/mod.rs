@@ -272,7 +272,7 @@ impl Store for SqliteStore {
         }))
     }
 
-    fn prune(&self, checkpoint: Checkpoint) -> BoxFuture<'_, Result<u64>> {
+    fn prune(&self, checkpoint: Checkpoint, record: Commit) -> BoxFuture<'_, Result<u64>> {
         Box::pin(blocking(&self.writer, move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -284,9 +284,9 @@ impl Store for SqliteStore {
                     r.get(0)
                 })
                 .map_err(db_error)?;
-            if version > current {
+            if version > current || record.version as i64 != current + 1 {
                 return Err(StoreError::Other(format!(
-                    "realm {realm} is at version {current}; cannot keep a checkpoint at {version}"
+                    "realm {realm} moved to version {current} while pruning; try again"
                 )));
             }
             tx.execute(
@@ -305,6 +305,7 @@ impl Store for SqliteStore {
                 [realm, version],
             )
             .map_err(db_error)?;
+            rows::persist_all(&tx, &[record])?;
             tx.commit().map_err(db_error)?;
             Ok(deleted as u64)
         }))

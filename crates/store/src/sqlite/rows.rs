@@ -409,6 +409,8 @@ fn apply_commit(
                 }
                 touched.insert(*group, at);
             }
+            // `Store::prune` deletes and keeps in the same transaction.
+            Change::LogPruned { .. } => {}
         }
     }
     Ok(())
