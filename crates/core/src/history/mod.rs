@@ -243,10 +243,6 @@ impl History {
             .and_then(|i| self.commits.get(i as usize))
     }
 
-    pub fn commits(&self) -> &[CommitMeta] {
-        &self.commits
-    }
-
     /// The version current at moment `at`: the last commit made at or before
     /// it. `None` before the realm existed (or before the checkpoint the
     /// history starts from: see `retained_from`).

@@ -119,17 +119,8 @@ impl<T: Copy + Eq + Hash> Spans<T> {
             .map(|s| s.id)
     }
 
-    /// Whether `id` was a member as of `version`.
-    pub fn contains(&self, id: T, version: Version) -> bool {
-        self.spans.iter().any(|s| s.id == id && s.covers(version))
-    }
-
     /// The memberships of `id`, oldest first.
     pub fn of(&self, id: T) -> impl Iterator<Item = &Span<T>> + '_ {
         self.spans.iter().filter(move |s| s.id == id)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.spans.is_empty()
     }
 }
