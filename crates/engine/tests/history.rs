@@ -10,19 +10,8 @@ use cohort_store::sqlite::SqliteStore;
 use cohort_store::Store;
 use std::sync::Arc;
 
-fn new_user(email: &str, role: Role) -> CreateUser {
-    CreateUser {
-        email: Some(email.into()),
-        full_name: format!("User {}", email.split('@').next().unwrap_or(email)),
-        role,
-        is_bot: false,
-        bot_owner: None,
-        key: None,
-        avatar_url: None,
-        api_key: secrets::hash_key(&secrets::generate_key()),
-        can_create_users: false,
-    }
-}
+mod support;
+use support::new_user;
 
 fn group(name: &str) -> CreateGroup {
     CreateGroup {

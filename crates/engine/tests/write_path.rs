@@ -2,26 +2,15 @@
 //! reload into exactly the snapshot memory holds, and a second process's
 //! commits are caught up from the change log.
 
-use cohort_core::command::{ChangeMembers, CreateGroup, CreateRealm, CreateUser};
+use cohort_core::command::{ChangeMembers, CreateGroup, CreateRealm};
 use cohort_core::{Actor, Command, Error, GroupId, Reply, Role, UserId};
-use cohort_engine::{secrets, Engine, EngineConfig, EngineError};
+use cohort_engine::{Engine, EngineConfig, EngineError};
 use cohort_store::sqlite::SqliteStore;
 use cohort_store::Store;
 use std::sync::Arc;
 
-fn new_user(email: &str, role: Role) -> CreateUser {
-    CreateUser {
-        email: Some(email.into()),
-        full_name: format!("User {}", email.split('@').next().unwrap()),
-        role,
-        is_bot: false,
-        bot_owner: None,
-        key: None,
-        avatar_url: None,
-        api_key: secrets::hash_key(&secrets::generate_key()),
-        can_create_users: true,
-    }
-}
+mod support;
+use support::new_user;
 
 async fn open(path: &std::path::Path) -> Arc<Engine> {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(path, true).await.unwrap());

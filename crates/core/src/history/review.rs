@@ -49,7 +49,7 @@ impl History {
                 .map(|(user, via)| ReviewEntry {
                     user: *user,
                     via: via.clone(),
-                    because: self.why_gained(group, *user, via, from, to),
+                    because: self.blame(group, *user, via, true, from, to),
                 })
                 .collect();
             let lost: Vec<ReviewEntry> = before
@@ -58,7 +58,7 @@ impl History {
                 .map(|(user, via)| ReviewEntry {
                     user: *user,
                     via: via.clone(),
-                    because: self.why_lost(group, *user, via, from, to),
+                    because: self.blame(group, *user, via, false, from, to),
                 })
                 .collect();
             if !gained.is_empty() || !lost.is_empty() {
@@ -72,89 +72,44 @@ impl History {
         out
     }
 
-    /// The edges of a path: (group, subgroup) pairs down the chain, then
-    /// the holding group's edge to the user.
-    fn path_edges(group: GroupId, via: &[GroupId]) -> (Vec<(GroupId, GroupId)>, GroupId) {
-        let mut edges = Vec::new();
+    /// The commits in `(from, to]` that made (`gain`) or broke the path `via`
+    /// from `group` down to `user`: the path's edges that began in between
+    /// (held at `to`) or ended in between (held at `from`), the user's
+    /// activity changes and, for a loss, the group's deletion.
+    fn blame(
+        &self,
+        group: GroupId,
+        user: UserId,
+        via: &[GroupId],
+        gain: bool,
+        from: Version,
+        to: Version,
+    ) -> Vec<Version> {
+        let inside = |v: Version| v > from && v <= to;
+        let held_at = if gain { to } else { from };
+        let mut because = BTreeSet::new();
+        let mut note = |(began, ended): (Version, Version)| {
+            let v = if gain { began } else { ended };
+            if began <= held_at && held_at < ended && inside(v) {
+                because.insert(v);
+            }
+        };
         let mut parent = group;
         for sub in via {
-            edges.push((parent, *sub));
+            if let Some(t) = self.groups.get(&parent) {
+                t.subgroups.of(*sub).for_each(|s| note((s.from, s.to)));
+            }
             parent = *sub;
         }
-        (edges, parent)
-    }
-
-    fn why_gained(
-        &self,
-        group: GroupId,
-        user: UserId,
-        via: &[GroupId],
-        from: Version,
-        to: Version,
-    ) -> Vec<Version> {
-        let mut because = BTreeSet::new();
-        let inside = |v: Version| v > from && v <= to;
-        let (edges, holder) = Self::path_edges(group, via);
-        for (parent, sub) in edges {
-            if let Some(t) = self.groups.get(&parent) {
-                because.extend(
-                    t.subgroups
-                        .of(sub)
-                        .filter(|s| s.covers(to) && inside(s.from))
-                        .map(|s| s.from),
-                );
-            }
-        }
-        if let Some(t) = self.groups.get(&holder) {
-            because.extend(
-                t.members
-                    .of(user)
-                    .filter(|s| s.covers(to) && inside(s.from))
-                    .map(|s| s.from),
-            );
+        if let Some(t) = self.groups.get(&parent) {
+            t.members.of(user).for_each(|s| note((s.from, s.to)));
         }
         if let Some(t) = self.users.get(&user) {
             because.extend(t.active.changes_in(from, to));
         }
-        because.into_iter().collect()
-    }
-
-    fn why_lost(
-        &self,
-        group: GroupId,
-        user: UserId,
-        via: &[GroupId],
-        from: Version,
-        to: Version,
-    ) -> Vec<Version> {
-        let mut because = BTreeSet::new();
-        let inside = |v: Version| v > from && v <= to;
-        let (edges, holder) = Self::path_edges(group, via);
-        for (parent, sub) in edges {
-            if let Some(t) = self.groups.get(&parent) {
-                because.extend(
-                    t.subgroups
-                        .of(sub)
-                        .filter(|s| s.covers(from) && inside(s.to))
-                        .map(|s| s.to),
-                );
-            }
-        }
-        if let Some(t) = self.groups.get(&holder) {
-            because.extend(
-                t.members
-                    .of(user)
-                    .filter(|s| s.covers(from) && inside(s.to))
-                    .map(|s| s.to),
-            );
-        }
-        if let Some(t) = self.users.get(&user) {
-            because.extend(t.active.changes_in(from, to));
-        }
-        if let Some(d) = self.groups.get(&group).and_then(|t| t.deleted) {
-            if inside(d) {
-                because.insert(d);
-            }
+        let deleted = self.groups.get(&group).and_then(|t| t.deleted);
+        if let Some(d) = deleted.filter(|d| !gain && inside(*d)) {
+            because.insert(d);
         }
         because.into_iter().collect()
     }
