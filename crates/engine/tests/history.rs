@@ -3,9 +3,9 @@
 //! whole trail in order with the origins the commits were made with.
 
 use cohort_core::audit::{AuditQuery, EventKind};
-use cohort_core::command::{ChangeMembers, CreateGroup, CreateRealm, CreateUser};
+use cohort_core::command::{ChangeMembers, CreateGroup, CreateRealm};
 use cohort_core::{Actor, Command, Face, GroupId, Origin, Reply, Role};
-use cohort_engine::{secrets, Engine, EngineConfig};
+use cohort_engine::{Engine, EngineConfig};
 use cohort_store::sqlite::SqliteStore;
 use cohort_store::Store;
 use std::sync::Arc;
