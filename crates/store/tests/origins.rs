@@ -263,7 +263,9 @@ async fn schema_3_log_reads(url: &str, downgrade: impl Fn()) {
     }
 }
 
-const DOWNGRADE: &str = "ALTER TABLE changes DROP COLUMN face;
+const DOWNGRADE: &str = "DROP TABLE checkpoints;
+     DELETE FROM schema_migrations WHERE version = 5;
+     ALTER TABLE changes DROP COLUMN face;
      ALTER TABLE changes DROP COLUMN request_id;
      ALTER TABLE changes DROP COLUMN client_addr;
      DELETE FROM schema_migrations WHERE version = 4;";
