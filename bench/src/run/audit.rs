@@ -248,6 +248,13 @@ async fn data(plan: &Plan) -> Result<(String, Value)> {
     Ok((db, info))
 }
 
+/// Make (or find) the data set without measuring anything.
+pub(super) async fn prepare(plan: &Plan) -> Result<()> {
+    let (db, _) = data(plan).await?;
+    eprintln!("audit: {db} ready");
+    Ok(())
+}
+
 fn ids(info: &Value, field: &str) -> Vec<i64> {
     info["history"][field]
         .as_array()

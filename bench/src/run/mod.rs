@@ -84,6 +84,10 @@ pub struct RunArgs {
     /// 6745af6); without it that row is this build against itself.
     #[arg(long, env = "COHORT_BENCH_BASELINE")]
     cohort_baseline: Option<PathBuf>,
+    /// Only make the cached data sets (the `audit` scenario's) and stop, so
+    /// that a later timed run finds them ready.
+    #[arg(long)]
+    prepare: bool,
 }
 
 struct Plan {
@@ -400,6 +404,12 @@ pub async fn run(args: RunArgs) -> Result<()> {
         nginx,
         notes,
     };
+    if args.prepare {
+        if plan.wants("audit") {
+            audit::prepare(&plan).await?;
+        }
+        return Ok(());
+    }
     let mut report = Report { lines: Vec::new() };
     report.push("# cohort benchmarks");
     report.push("");
