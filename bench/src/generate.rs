@@ -523,6 +523,12 @@ pub async fn history(
         log.at = start + ((i as i128 + 1) * i128::from(end - start) / changes as i128) as i64;
         let roll = rng.below(1_000);
         let change = if roll == 0 {
+            // A rename starts a new import batch: the stores write the
+            // `updated_at` of groups whose members changed once at the end
+            // of a batch, which would put back an earlier member change's
+            // time over the rename's (both stores' `persist_all`; `cohort
+            // check` then reports the group).
+            log.flush().await?;
             let g = rng.below(groups.len());
             renames += 1;
             let base = groups[g].1.split('~').next().unwrap_or("group").to_string();
