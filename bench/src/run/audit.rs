@@ -735,7 +735,7 @@ async fn writes_cost(plan: &Plan, baseline: Option<&Path>) -> Result<Vec<String>
     let (ratio, lo, hi) = stats(&ratios);
     Ok(vec![
         format!(
-            "The richer log's cost on writes: the SQLite member add/remove load (`writes`: 64 clients, {name} data set, {:.0} s per run) against this build and {label}, alternating which goes first, each run on a fresh copy of the same database (the baseline's taken back to schema 3). Ratio per round, median [min–max].",
+            "The richer log's cost on writes: the SQLite member add/remove load (`writes`: 64 clients, {name} data set, {:.1} s per run) against this build and {label}, alternating which goes first, each run on a fresh copy of the same database (the baseline's taken back to schema 3). Ratio per round, median [min–max].",
             plan.run.as_secs_f64() * if plan.smoke { 1.0 } else { 3.0 }
         ),
         String::new(),
