@@ -159,11 +159,16 @@ fn spread(seed: usize, count: usize, of: usize) -> impl Iterator<Item = usize> {
 }
 
 pub async fn generate(store: &dyn Store, size: Size) -> Result<Value> {
+    generate_at(store, size, cohort_engine::now_millis()).await
+}
+
+/// [`generate`] with every commit, user and group dated `now` (the audit
+/// scenario back-dates the data set to a year ago, then adds its history).
+pub async fn generate_at(store: &dyn Store, size: Size, now: i64) -> Result<Value> {
     if store.counts().await?.realms > 0 {
         bail!("the benchmark database must be empty");
     }
     let spec = spec(size);
-    let now = cohort_engine::now_millis();
     let mut ids = Ids(store.next_id().await?);
     let owner_key = secrets::generate_key();
     let platform_key = secrets::generate_key();
@@ -416,5 +421,184 @@ pub async fn generate(store: &dyn Store, size: Size) -> Result<Value> {
         "top_group_ids": tops.iter().take(64).map(|g| g.0).collect::<Vec<_>>(),
         "user_ids": users.iter().take(256).map(|u| u.0).collect::<Vec<_>>(),
         "reach_top": reach_top.map(|g| g.0),
+    }))
+}
+
+/// A small deterministic generator (splitmix64), so a history is the same
+/// for the same arguments.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (n > 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+pub const DAY_MILLIS: i64 = 86_400_000;
+
+/// A year (or `days`) of history on a generated realm: `changes` commits of
+/// one change each, dated evenly from `end - days` to `end`, appended through
+/// the same import path as [`generate`]. Almost all add one non-member to, or
+/// remove one member from, a user-defined `group-*` group (add or remove with
+/// even odds, so groups keep their size); one in 1,000 renames a group and
+/// one in 1,000 removes a subgroup edge of the data set or puts a removed one
+/// back (so the subgroup graph stays a part of the original one, without
+/// cycles). Every change is valid against the state it follows, so
+/// `cohort check` replays the log clean. The data set itself should be dated
+/// before `end - days` (`generate_at`).
+///
+/// Returns a sample of the groups and users it touched (for random requests)
+/// and the span.
+pub async fn history(
+    store: &dyn Store,
+    realm: RealmId,
+    changes: usize,
+    days: u32,
+    end: i64,
+) -> Result<Value> {
+    let snapshot = store
+        .load()
+        .await?
+        .into_iter()
+        .find(|s| s.realm_id() == realm)
+        .ok_or_else(|| anyhow::anyhow!("no realm {realm}"))?;
+    let mut groups: Vec<(GroupId, String, Vec<UserId>)> = snapshot
+        .groups()
+        .filter(|g| !g.is_system() && g.name.starts_with("group-"))
+        .map(|g| (g.id, g.name.to_string(), g.members.clone()))
+        .collect();
+    groups.sort_by_key(|g| g.0);
+    let in_pool: std::collections::HashSet<GroupId> = groups.iter().map(|g| g.0).collect();
+    let mut present: Vec<(GroupId, GroupId)> = groups
+        .iter()
+        .flat_map(|(id, _, _)| {
+            snapshot
+                .group(*id)
+                .map(|g| g.subgroups.clone())
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|s| in_pool.contains(s))
+                .map(move |s| (*id, s))
+        })
+        .collect();
+    let mut removed: Vec<(GroupId, GroupId)> = Vec::new();
+    let mut users: Vec<UserId> = snapshot
+        .users()
+        .filter(|u| u.role == Role::Member && !u.is_bot)
+        .map(|u| u.id)
+        .collect();
+    users.sort_unstable();
+    if groups.is_empty() || users.len() < 2 {
+        bail!("the data set has no user-defined groups to change");
+    }
+    let version = store
+        .versions()
+        .await?
+        .into_iter()
+        .find(|(r, _)| *r == realm)
+        .map(|(_, v)| v)
+        .ok_or_else(|| anyhow::anyhow!("no version for realm {realm}"))?;
+    let start = end - i64::from(days) * DAY_MILLIS;
+    let mut log = Log {
+        store,
+        realm,
+        version,
+        at: start,
+        pending: Vec::new(),
+        pending_changes: 0,
+    };
+    let mut rng = Rng(0x00c0_4a7e ^ changes as u64);
+    let (mut added, mut dropped, mut renames, mut edges) = (0u64, 0u64, 0u64, 0u64);
+    for i in 0..changes {
+        // Evenly over the span, the last one at `end`.
+        log.at = start + ((i as i128 + 1) * i128::from(end - start) / changes as i128) as i64;
+        let roll = rng.below(1_000);
+        let change = if roll == 0 {
+            // A rename starts a new import batch: the stores write the
+            // `updated_at` of groups whose members changed once at the end
+            // of a batch, which would put back an earlier member change's
+            // time over the rename's (both stores' `persist_all`; `cohort
+            // check` then reports the group).
+            log.flush().await?;
+            let g = rng.below(groups.len());
+            renames += 1;
+            let base = groups[g].1.split('~').next().unwrap_or("group").to_string();
+            let name = format!("{base}~{renames}");
+            groups[g].1 = name.clone();
+            Change::GroupUpdated {
+                id: groups[g].0,
+                patch: cohort_core::change::GroupPatch {
+                    name: Some(name),
+                    ..Default::default()
+                },
+            }
+        } else if roll == 1 && !(present.is_empty() && removed.is_empty()) {
+            edges += 1;
+            if present.is_empty() || (!removed.is_empty() && rng.below(2) == 0) {
+                let (group, sub) = removed.swap_remove(rng.below(removed.len()));
+                present.push((group, sub));
+                Change::SubgroupsAdded {
+                    group,
+                    subgroups: vec![sub],
+                }
+            } else {
+                let (group, sub) = present.swap_remove(rng.below(present.len()));
+                removed.push((group, sub));
+                Change::SubgroupsRemoved {
+                    group,
+                    subgroups: vec![sub],
+                }
+            }
+        } else {
+            let g = rng.below(groups.len());
+            let members = &mut groups[g].2;
+            if members.len() > 1 && (rng.below(2) == 0 || members.len() + 1 >= users.len()) {
+                let user = members.swap_remove(rng.below(members.len()));
+                dropped += 1;
+                Change::MembersRemoved {
+                    group: groups[g].0,
+                    users: vec![user],
+                }
+            } else {
+                let user = loop {
+                    let candidate = users[rng.below(users.len())];
+                    if !members.contains(&candidate) {
+                        break candidate;
+                    }
+                };
+                members.push(user);
+                added += 1;
+                Change::MembersAdded {
+                    group: groups[g].0,
+                    users: vec![user],
+                }
+            }
+        };
+        log.push(vec![change]).await?;
+    }
+    log.flush().await?;
+    let sample = |n: usize, of: usize| -> Vec<usize> {
+        let mut r = Rng(0x005a_3b1e ^ of as u64);
+        (0..n.min(of)).map(|_| r.below(of)).collect()
+    };
+    Ok(json!({
+        "changes": changes,
+        "from": start,
+        "to": end,
+        "members_added": added,
+        "members_removed": dropped,
+        "renames": renames,
+        "subgroup_edits": edges,
+        "group_ids": sample(4_096, groups.len()).into_iter().map(|i| groups[i].0 .0).collect::<Vec<_>>(),
+        "user_ids": sample(4_096, users.len()).into_iter().map(|i| users[i].0).collect::<Vec<_>>(),
     }))
 }

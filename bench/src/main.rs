@@ -87,6 +87,15 @@ enum Command {
         #[arg(long, default_value_t = 3000)]
         millis: u64,
     },
+    /// GET each URL of a file (one a line) in turn on one keep-alive
+    /// connection (JSON latencies on stdout).
+    Sequential {
+        #[arg(long)]
+        urls: PathBuf,
+        /// One request header, `Name: value`.
+        #[arg(long)]
+        header: Option<String>,
+    },
     /// Write-then-read pairs (JSON results on stdout).
     Pair {
         #[arg(long)]
@@ -160,6 +169,10 @@ async fn main() -> Result<()> {
                 run::scim::patch_load(base, auth, pairs, clients, Duration::from_millis(millis))
                     .await?
             );
+            Ok(())
+        }
+        Command::Sequential { urls, header } => {
+            println!("{}", run::audit::sequential(urls, header).await?);
             Ok(())
         }
         Command::Pair {

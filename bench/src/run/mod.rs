@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub(crate) mod audit;
 mod auth;
 mod huge;
 mod imkit;
@@ -71,13 +72,22 @@ pub struct RunArgs {
     #[arg(long)]
     skip_huge: bool,
     /// Run only these scenarios: list, imkit, transitive, pair, mixed, writes,
-    /// pg, lag, huge, auth, scim (all when empty).
+    /// pg, lag, huge, auth, scim, audit (all when empty).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// The peer SCIM server for the `scim` scenario (`scim2-server` from PyPI;
     /// `bench/run.sh` installs it pinned). Measured without it when absent.
     #[arg(long, env = "COHORT_BENCH_SCIM_PEER", default_value = "scim2-server")]
     scim_peer: PathBuf,
+    /// A second `cohort` binary for the `audit` scenario's write-cost row
+    /// (one built from a commit before commit origins were recorded, e.g.
+    /// 6745af6); without it that row is this build against itself.
+    #[arg(long, env = "COHORT_BENCH_BASELINE")]
+    cohort_baseline: Option<PathBuf>,
+    /// Only make the cached data sets (the `audit` scenario's) and stop, so
+    /// that a later timed run finds them ready.
+    #[arg(long)]
+    prepare: bool,
 }
 
 struct Plan {
@@ -394,6 +404,12 @@ pub async fn run(args: RunArgs) -> Result<()> {
         nginx,
         notes,
     };
+    if args.prepare {
+        if plan.wants("audit") {
+            audit::prepare(&plan).await?;
+        }
+        return Ok(());
+    }
     let mut report = Report { lines: Vec::new() };
     report.push("# cohort benchmarks");
     report.push("");
@@ -602,6 +618,13 @@ pub async fn run(args: RunArgs) -> Result<()> {
         Vec::new()
     };
 
+    // ---- the native API's history questions, and the richer log's cost
+    let audit_lines = if plan.wants("audit") {
+        audit::audit_scenario(&plan, args.cohort_baseline.as_deref()).await?
+    } else {
+        Vec::new()
+    };
+
     // ---- the report
     report.push("## Reads");
     report.push("");
@@ -688,6 +711,14 @@ pub async fn run(args: RunArgs) -> Result<()> {
         report.push("## SCIM");
         report.push("");
         for line in scim_lines {
+            report.push(line);
+        }
+        report.push("");
+    }
+    if plan.wants("audit") {
+        report.push("## History and audit (native API)");
+        report.push("");
+        for line in audit_lines {
             report.push(line);
         }
         report.push("");
