@@ -308,12 +308,20 @@ pub async fn export(db: &str, args: ExportArgs) -> Result<()> {
     let at = moment("as_of", &args.as_of)?;
     let (v, _) = version_of(&history, "as_of", at)?;
     let at = at.unwrap_or_else(|| history.commit(v).map_or(0, |c| c.at));
-    let tmp = args.out.with_extension("partial");
+    let tmp = std::path::PathBuf::from(format!("{}.partial", args.out.display()));
     let file =
         std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     let mut file = std::io::BufWriter::new(file);
     let written = std::cell::Cell::new(0usize);
-    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    // Drawn only on a terminal (indicatif hides itself otherwise).
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "exporting [{bar:40}] {pos}/{len} groups, {msg} ({eta} left)",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
     export_writer::write(
         &history,
         v,
@@ -324,21 +332,16 @@ pub async fn export(db: &str, args: ExportArgs) -> Result<()> {
             file.write_all(&chunk)
         },
         |done, total| {
-            if progress && (done % 64 == 0 || done == total) {
-                eprint!(
-                    "\rexporting: {done}/{total} groups, {:.1} MB",
-                    written.get() as f64 / 1e6
-                );
-            }
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+            bar.set_message(format!("{:.1} MB", written.get() as f64 / 1e6));
         },
     )?;
     file.flush()?;
     file.get_ref().sync_all()?;
     drop(file);
     std::fs::rename(&tmp, &args.out)?;
-    if progress {
-        eprintln!();
-    }
+    bar.finish_and_clear();
     eprintln!(
         "wrote {} ({} bytes, version {v})",
         args.out.display(),

@@ -3,7 +3,8 @@
 //! back as written, also after reopening; rows from before migration 4 read
 //! back with the face their actor implies and no request id or address; a
 //! face the build does not know is corrupt data; `Store::commits_at` returns
-//! exactly the commits asked for, across its SQLite chunks.
+//! exactly the commits asked for, across its SQLite chunks; a group edited
+//! after an edge change in one batch keeps the later time.
 
 mod support;
 
@@ -344,4 +345,67 @@ fn postgres_unknown_face_is_corrupt() {
     rt().block_on(unknown_face_is_corrupt(&url, || {
         support::psql_on(&url, SPOIL);
     }));
+}
+
+/// A batch holding a member change of a group and then a later rename of it
+/// (an import of commits made at different times; `cohort copy` does this)
+/// leaves the group's `updated_at` at the rename's time, as the log says.
+async fn later_edits_in_a_batch_keep_their_time(url: &str) {
+    let (store, engine) = engine_on(url).await;
+    let (realm, _) = write_one_of_each(&engine).await;
+    let snap = engine.snapshot(realm).expect("realm");
+    let group = snap.groups().find(|g| &*g.name == "g0").expect("g0").id;
+    let owner = snap.users().next().expect("a user").id;
+    let v = snap.version();
+    let at = snap.group(group).expect("g0").updated_at;
+    let commit = |version: Version, at: i64, change: cohort_core::Change| Commit {
+        realm,
+        version,
+        at,
+        actor: Actor::Operator,
+        origin: Origin::local(Face::Cli),
+        changes: vec![change],
+    };
+    store
+        .import(vec![
+            commit(
+                v + 1,
+                at + 1_000,
+                cohort_core::Change::MembersAdded {
+                    group,
+                    users: vec![owner],
+                },
+            ),
+            commit(
+                v + 2,
+                at + 2_000,
+                cohort_core::Change::GroupUpdated {
+                    id: group,
+                    patch: cohort_core::change::GroupPatch {
+                        name: Some("renamed".into()),
+                        ..Default::default()
+                    },
+                },
+            ),
+        ])
+        .await
+        .expect("import");
+    for report in check_log(store.as_ref()).await.expect("check") {
+        assert!(report.problems.is_empty(), "{url}: {:?}", report.problems);
+    }
+}
+
+#[test]
+fn sqlite_later_edits_in_a_batch_keep_their_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("batch.db").display());
+    rt().block_on(later_edits_in_a_batch_keep_their_time(&url));
+}
+
+#[test]
+fn postgres_later_edits_in_a_batch_keep_their_time() {
+    let Some(database) = support::PgDatabase::create() else {
+        return;
+    };
+    rt().block_on(later_edits_in_a_batch_keep_their_time(&database.url()));
 }

@@ -487,11 +487,19 @@ impl<'t> Pipeline<'t> {
                     self.insert_members(group.id, &group.members);
                     self.insert_subgroups(group.id, &group.subgroups);
                 }
+                // A group edited after an edge change in the same batch keeps
+                // the later time: the batch's final `updated_at` is the last one.
                 Change::GroupUpdated { id, patch } => {
-                    self.update_row("groups", id.0, columns::group_patch(patch, at))
+                    self.update_row("groups", id.0, columns::group_patch(patch, at));
+                    if touched.contains_key(id) {
+                        touched.insert(*id, at);
+                    }
                 }
                 Change::GroupSettingChanged { id, setting, value } => {
-                    self.update_row("groups", id.0, columns::group_setting(*setting, value, at)?)
+                    self.update_row("groups", id.0, columns::group_setting(*setting, value, at)?);
+                    if touched.contains_key(id) {
+                        touched.insert(*id, at);
+                    }
                 }
                 Change::GroupDeleted { id } => {
                     // Parents of the deleted group get a new updated_at (rare: a read).

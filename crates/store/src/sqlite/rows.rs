@@ -342,8 +342,13 @@ fn apply_commit(
                 insert_members(tx, group.id, &group.members)?;
                 insert_subgroups(tx, group.id, &group.subgroups)?;
             }
+            // A group edited after an edge change in the same batch keeps the
+            // later time: the batch's final `updated_at` is the last one.
             Change::GroupUpdated { id, patch } => {
                 update_row(tx, "groups", id.0, columns::group_patch(patch, at))?;
+                if touched.contains_key(id) {
+                    touched.insert(*id, at);
+                }
             }
             Change::GroupSettingChanged { id, setting, value } => {
                 update_row(
@@ -352,6 +357,9 @@ fn apply_commit(
                     id.0,
                     columns::group_setting(*setting, value, at)?,
                 )?;
+                if touched.contains_key(id) {
+                    touched.insert(*id, at);
+                }
             }
             Change::GroupDeleted { id } => {
                 let parents: Vec<i64> = {
