@@ -108,12 +108,11 @@ pub async fn audit(db: &str, args: AuditArgs) -> Result<()> {
                 .ok_or_else(|| anyhow!("--face: zulip, imkit, scim, native, ui, cli or system"))
         })
         .transpose()?;
-    for name in args.r#type.iter().flat_map(|t| t.split(',')) {
-        let kind = EventKind::parse(name.trim()).ok_or_else(|| {
+    for list in &args.r#type {
+        query.kinds |= EventKind::bits_of(list).map_err(|name| {
             let known: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
             anyhow!("unknown event type {name:?}; known: {}", known.join(", "))
         })?;
-        query.kinds |= kind.bit();
     }
     drop(history);
     let mut after = None;

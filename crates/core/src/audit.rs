@@ -67,6 +67,15 @@ impl EventKind {
     pub fn bit(self) -> u32 {
         1 << (self as u32)
     }
+
+    /// A comma-separated list of type names as bits (`AuditQuery::kinds`);
+    /// the error is the first name that is not a type.
+    pub fn bits_of(list: &str) -> Result<u32, &str> {
+        list.split(',').try_fold(0, |bits, name| {
+            let name = name.trim();
+            EventKind::parse(name).map(|k| bits | k.bit()).ok_or(name)
+        })
+    }
 }
 
 /// A value replaced by an event.

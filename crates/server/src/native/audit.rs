@@ -124,15 +124,12 @@ pub async fn list(
         })
         .transpose()?;
     if let Some(types) = params.get("type") {
-        for name in types.split(',') {
-            let kind = EventKind::parse(name.trim()).ok_or_else(|| {
-                NativeError::invalid_parameter(
-                    "type",
-                    format!("unknown event type {name:?}; the OpenAPI document lists them"),
-                )
-            })?;
-            query.kinds |= kind.bit();
-        }
+        query.kinds = EventKind::bits_of(types).map_err(|name| {
+            NativeError::invalid_parameter(
+                "type",
+                format!("unknown event type {name:?}; the OpenAPI document lists them"),
+            )
+        })?;
     }
     if let Some(c) = &cursor {
         if c.position.version > history.version() {
