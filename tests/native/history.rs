@@ -353,13 +353,12 @@ async fn membership_as_of_any_moment_with_names_as_they_were() {
     let g = &review["groups"][0];
     assert_eq!(g["group"]["id"], outer, "{review}");
     assert_eq!(g["gained"][0]["user"]["id"], realm.member.id);
-    assert_eq!(g["gained"][0]["via"], j!([{"id": inner, "name": "inner"}]));
-    let cause = &g["gained"][0]["because"][0];
+    assert_eq!(g["gained"][0]["via"], j!([inner]));
+    assert_eq!(review["subgroups"], j!([{"id": inner, "name": "inner"}]));
+    let cause = event_named(&review, &g["gained"][0]["because"][0]);
     assert_eq!(cause["actor"]["id"], realm.owner.id);
-    assert_eq!(
-        cause["events"][0]["type"], "group.subgroup_added",
-        "{cause}"
-    );
+    assert_eq!(cause["type"], "group.subgroup_added", "{cause}");
+    assert_eq!(review["next"], Value::Null);
     let review = ok(&native, "/access-review", &[("from", &t1), ("to", &t2)]).await;
     let lost: Vec<&Value> = review["groups"]
         .as_array()
@@ -371,10 +370,114 @@ async fn membership_as_of_any_moment_with_names_as_they_were() {
     for g in lost {
         assert_eq!(g["lost"][0]["user"]["id"], realm.member.id);
         assert_eq!(
-            g["lost"][0]["because"][0]["events"][0]["type"],
+            event_named(&review, &g["lost"][0]["because"][0])["type"],
             "group.member_removed"
         );
     }
+}
+
+/// The event of a review page that an entry's `because` names.
+fn event_named<'a>(page: &'a Value, id: &Value) -> &'a Value {
+    page["events"]
+        .as_array()
+        .and_then(|events| events.iter().find(|e| e["id"] == *id))
+        .unwrap_or_else(|| panic!("no event {id} on the page: {page}"))
+}
+
+#[tokio::test]
+async fn access_reviews_page_by_group() {
+    let realm = Realm::new();
+    let native = Native::basic(&realm.cohort.base, &realm.owner);
+    let t0 = moment().await;
+    let mut made = Vec::new();
+    for name in ["one", "two", "three", "four", "five"] {
+        made.push(
+            realm
+                .create_group(&realm.owner, name, &[realm.member.id])
+                .await,
+        );
+    }
+    let t1 = moment().await;
+    let whole = ok(&native, "/access-review", &[("from", &t0), ("to", &t1)]).await;
+    let reviewed: Vec<i64> = whole["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["group"]["id"].as_i64().unwrap())
+        .collect();
+    for id in &made {
+        assert!(reviewed.contains(id), "{id} missing from {whole}");
+    }
+    // Two at a time, following `next`: the same groups, each once, and
+    // every page names the events its entries refer to.
+    let mut paged = Vec::new();
+    let mut url = format!("/access-review?from={t0}&to={t1}&limit=2");
+    let mut pages = 0;
+    loop {
+        let reply = native.get(&url).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let page = reply.body.clone();
+        pages += 1;
+        for g in page["groups"].as_array().unwrap() {
+            for e in g["gained"].as_array().unwrap() {
+                for id in e["because"].as_array().unwrap() {
+                    event_named(&page, id);
+                }
+            }
+            paged.push(g.clone());
+        }
+        match page["next"].as_str() {
+            Some(next) => {
+                assert!(page["groups"].as_array().unwrap().len() == 2);
+                let link = reply.header("link").expect("a Link header");
+                assert!(link.contains("rel=\"next\""), "{link}");
+                url = next.trim_start_matches("/cohort/v1").to_string();
+            }
+            None => break,
+        }
+    }
+    assert_eq!(pages, reviewed.len().div_ceil(2));
+    assert_eq!(Value::from(paged), whole["groups"]);
+    // A cursor is bound to its query.
+    let first = ok(
+        &native,
+        "/access-review",
+        &[("from", &t0), ("to", &t1), ("limit", "1")],
+    )
+    .await;
+    let cursor = first["next_cursor"].as_str().expect("a next cursor");
+    assert_code(
+        &get(
+            &native,
+            "/access-review",
+            &[("from", &t0), ("cursor", cursor)],
+        )
+        .await,
+        400,
+        "invalid_cursor",
+    );
+    let mut tampered = cursor.to_string();
+    tampered.replace_range(10..11, if &cursor[10..11] == "A" { "B" } else { "A" });
+    assert_code(
+        &get(
+            &native,
+            "/access-review",
+            &[("from", &t0), ("to", &t1), ("cursor", &tampered)],
+        )
+        .await,
+        400,
+        "invalid_cursor",
+    );
+    assert_code(
+        &get(
+            &native,
+            "/access-review",
+            &[("from", &t0), ("to", &t1), ("limit", "0")],
+        )
+        .await,
+        400,
+        "invalid_parameter",
+    );
 }
 
 #[tokio::test]

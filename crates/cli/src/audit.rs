@@ -14,6 +14,7 @@ use cohort_engine::{Engine, EngineConfig};
 use cohort_server::native::export_writer::{self, Format};
 use cohort_server::native::params::{format_timestamp, parse_timestamp};
 use cohort_server::native::{memberships, review, views};
+use std::collections::HashMap;
 use std::io::Write;
 use std::sync::Arc;
 
@@ -202,7 +203,7 @@ pub async fn group_members(db: &str, args: GroupMembersArgs) -> Result<()> {
         view.version
     );
     for m in &view.members {
-        let via: Vec<&str> = m.via.iter().map(|g| g.name.as_str()).collect();
+        let via: Vec<&str> = m.via.iter().map(|g| &*g.name).collect();
         let how = if m.direct {
             "direct".to_string()
         } else {
@@ -253,9 +254,11 @@ pub async fn access_review(db: &str, args: AccessReviewArgs) -> Result<()> {
     let (to_v, _) = version_of(&history, "to", to)?;
     let to_at = to.unwrap_or_else(|| history.commit(to_v).map_or(from, |c| c.at.max(from)));
     drop(history);
-    let (history, result, causes) = engine.access_review(realm, from_v, to_v, group).await?;
-    let view =
-        review::access_review_view(&history, &result, &causes, (from, from_v), (to_at, to_v));
+    // One page holding every group: the command line has no page size.
+    let (history, page, causes) = engine
+        .access_review(realm, (from_v, to_v), group, (None, usize::MAX))
+        .await?;
+    let view = review::access_review_view(&history, &page, &causes, (from, from_v), (to_at, to_v));
     if args.json {
         println!("{}", serde_json::to_string_pretty(&view)?);
         return Ok(());
@@ -264,18 +267,27 @@ pub async fn access_review(db: &str, args: AccessReviewArgs) -> Result<()> {
         "access review {} .. {} (versions {}..{})",
         view.from, view.to, view.from_version, view.to_version
     );
+    let names: HashMap<i64, &str> = view.subgroups.iter().map(|g| (g.id, &*g.name)).collect();
+    let events: HashMap<&str, &views::EventView> =
+        view.events.iter().map(|e| (e.id.as_str(), e)).collect();
     for g in &view.groups {
         println!("{:?} ({})", g.group.name, g.group.id);
         for (sign, entries) in [("+", &g.gained), ("-", &g.lost)] {
             for e in entries.iter() {
-                let via: Vec<&str> = e.via.iter().map(|g| g.name.as_str()).collect();
+                let via: Vec<&str> = e
+                    .via
+                    .iter()
+                    .map(|g| names.get(g).copied().unwrap_or("?"))
+                    .collect();
                 let because: Vec<String> = e
                     .because
                     .iter()
+                    .filter_map(|id| events.get(id.as_str()))
                     .map(|c| {
                         format!(
-                            "{} by {} [{}]",
+                            "{} {} by {} [{}]",
                             c.time,
+                            c.kind,
                             c.actor.email.as_deref().unwrap_or(&c.actor.name),
                             c.actor.face
                         )

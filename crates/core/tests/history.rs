@@ -208,6 +208,20 @@ fn check_review(history: &History, snaps: &[Snapshot], from: Version, to: Versio
             }
         }
     }
+    for limit in [1, 2, 5] {
+        let (mut pages, mut after) = (Vec::new(), None);
+        loop {
+            let page = history.access_review_page(from, to, None, after, limit);
+            assert!(page.groups.len() <= limit);
+            assert!(page.next.is_none() || page.groups.len() == limit);
+            pages.extend(page.groups);
+            match page.next {
+                Some(g) => after = Some(g),
+                None => break,
+            }
+        }
+        assert_eq!(pages, review, "pages of {limit} between {from} and {to}");
+    }
 }
 
 fn check_audit(history: &History, commits: &[Commit]) {

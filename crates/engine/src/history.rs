@@ -6,7 +6,7 @@
 
 use crate::{Engine, EngineError};
 use cohort_core::audit::{self, AuditEvent, AuditQuery, EventId};
-use cohort_core::history::{GroupReview, History};
+use cohort_core::history::{History, ReviewPage};
 use cohort_core::{Commit, RealmId, Version};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -165,25 +165,20 @@ impl Engine {
 }
 
 impl Engine {
-    /// The access review between two versions, with the audit records of
-    /// every commit it blames (by version), for rendering the causes.
+    /// A page of the access review between two versions (up to `limit`
+    /// groups after `after`), with the audit records of every commit it
+    /// blames (by version), for rendering the causes.
     pub async fn access_review(
         &self,
         realm: RealmId,
-        from: Version,
-        to: Version,
+        (from, to): (Version, Version),
         group: Option<cohort_core::GroupId>,
-    ) -> Result<
-        (
-            HistoryGuard,
-            Vec<GroupReview>,
-            HashMap<Version, Vec<AuditRecord>>,
-        ),
-        EngineError,
-    > {
+        (after, limit): (Option<cohort_core::GroupId>, usize),
+    ) -> Result<(HistoryGuard, ReviewPage, HashMap<Version, Vec<AuditRecord>>), EngineError> {
         let history = self.history(realm).await?;
-        let review = history.access_review(from, to.min(history.version()), group);
-        let mut blamed: Vec<Version> = review
+        let page = history.access_review_page(from, to.min(history.version()), group, after, limit);
+        let mut blamed: Vec<Version> = page
+            .groups
             .iter()
             .flat_map(|r| r.gained.iter().chain(&r.lost))
             .flat_map(|e| e.because.iter().copied())
@@ -200,7 +195,7 @@ impl Engine {
                 causes.insert(commit.version, records);
             }
         }
-        Ok((history, review, causes))
+        Ok((history, page, causes))
     }
 }
 

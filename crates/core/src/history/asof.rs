@@ -135,8 +135,14 @@ impl History {
 
     /// The groups whose effective membership could differ between two
     /// versions: those with an edge change in between, those holding a user
-    /// whose activity changed, and every group above them at either end.
-    pub(super) fn affected_groups(&self, from: Version, to: Version) -> BTreeSet<GroupId> {
+    /// whose activity changed (`activity_changed`), and every group above them at
+    /// either end.
+    pub(super) fn affected_groups(
+        &self,
+        from: Version,
+        to: Version,
+        activity_changed: &[UserId],
+    ) -> BTreeSet<GroupId> {
         let in_window = |versions: &[Version]| {
             let i = versions.partition_point(|v| *v <= from);
             versions.get(i).is_some_and(|v| *v <= to)
@@ -147,11 +153,9 @@ impl History {
             .filter(|(_, versions)| in_window(versions))
             .map(|(g, _)| *g)
             .collect();
-        for t in self.users.values() {
-            if t.active.changes_in(from, to).next().is_some() {
-                seeds.extend(t.groups.at(from));
-                seeds.extend(t.groups.at(to));
-            }
+        for t in activity_changed.iter().filter_map(|u| self.users.get(u)) {
+            seeds.extend(t.groups.at(from));
+            seeds.extend(t.groups.at(to));
         }
         let mut affected = BTreeSet::new();
         while let Some(id) = seeds.pop() {

@@ -21,7 +21,7 @@ mod review;
 mod trail;
 
 pub use asof::{Member, MemberOf};
-pub use review::{GroupReview, ReviewEntry};
+pub use review::{GroupReview, ReviewEntry, ReviewPage};
 pub use trail::{Span, Spans, Trail, OPEN};
 
 use crate::audit;

@@ -119,6 +119,16 @@ impl<T: Copy + Eq + Hash> Spans<T> {
             .map(|s| s.id)
     }
 
+    /// The ids whose membership began or ended in `(after, up_to]`, with
+    /// repeats.
+    pub fn changed_in(&self, after: Version, up_to: Version) -> impl Iterator<Item = T> + '_ {
+        let inside = move |v: Version| v > after && v <= up_to;
+        self.spans
+            .iter()
+            .filter(move |s| inside(s.from) || inside(s.to))
+            .map(|s| s.id)
+    }
+
     /// The memberships of `id`, oldest first.
     pub fn of(&self, id: T) -> impl Iterator<Item = &Span<T>> + '_ {
         self.spans.iter().filter(move |s| s.id == id)

@@ -5,12 +5,10 @@
 use super::auth::Auditor;
 use super::cursor::{Cursor, Direction, LogPosition};
 use super::error::{ErrorBody, NativeError};
-use super::params::{ensure_ordered, Query};
+use super::params::{ensure_ordered, next_url, with_next_link, Query};
 use super::views::{event_view, EventView};
-use super::PREFIX;
 use crate::AppState;
 use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use cohort_core::audit::{AuditQuery, EventId, EventKind};
@@ -167,32 +165,13 @@ pub async fn list(
         )
         .encode(&scope)
     });
-    let next = next_cursor.as_ref().map(|c| next_url(&params, c));
-    let mut response = Json(AuditPageView {
+    let next = next_cursor.as_ref().map(|c| next_url("audit", &params, c));
+    let body = AuditPageView {
         events,
         next: next.clone(),
         next_cursor,
-    })
-    .into_response();
-    if let Some(link) =
-        next.and_then(|n| HeaderValue::from_str(&format!("<{n}>; rel=\"next\"")).ok())
-    {
-        response.headers_mut().insert(header::LINK, link);
-    }
-    Ok(response)
-}
-
-/// The same query with the next page's cursor (relative to the host).
-fn next_url(params: &Query, cursor: &str) -> String {
-    let mut url = format!("{PREFIX}/audit?");
-    let encode = |s: &str| {
-        percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
     };
-    for (name, value) in params.pairs().filter(|(n, _)| *n != "cursor") {
-        url.push_str(&format!("{}={}&", encode(name), encode(value)));
-    }
-    url.push_str(&format!("cursor={}", encode(cursor)));
-    url
+    Ok(with_next_link(Json(body).into_response(), next.as_deref()))
 }
 
 fn number(param: &str, text: &str) -> Result<i64, NativeError> {

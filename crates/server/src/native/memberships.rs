@@ -7,7 +7,7 @@ use super::auth::Auditor;
 use super::error::{ErrorBody, NativeError};
 use super::params::{format_timestamp, Query};
 use super::views::{
-    group_ref, member_view, membership_view, user_ref, GroupRef, MemberView, MembershipView,
+    group_ref, member_views, membership_view, user_ref, GroupRef, MemberView, MembershipView,
     UserRef,
 };
 use crate::AppState;
@@ -123,11 +123,7 @@ pub fn group_members_view(
         version: v,
         transitive,
         existed: members.is_some(),
-        members: members
-            .unwrap_or_default()
-            .iter()
-            .map(|m| member_view(history, m, v))
-            .collect(),
+        members: member_views(history, &members.unwrap_or_default(), v),
     }
 }
 

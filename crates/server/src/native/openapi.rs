@@ -62,7 +62,6 @@ const BEARER: &str = "bearer";
         views::TokenRef,
         views::MemberView,
         views::MembershipView,
-        views::CauseView,
         views::ReviewEntryView,
         views::GroupReviewView,
         memberships::GroupMembersView,

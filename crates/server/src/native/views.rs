@@ -9,7 +9,8 @@ use cohort_core::model::SettingValue;
 use cohort_core::{Actor, GroupId, UserId, Version};
 use cohort_engine::AuditRecord;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 use utoipa::ToSchema;
 
 use super::params::format_timestamp as rfc3339;
@@ -18,15 +19,18 @@ use super::params::format_timestamp as rfc3339;
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct UserRef {
     pub id: i64,
-    pub full_name: String,
-    pub email: Option<String>,
+    #[schema(value_type = String)]
+    pub full_name: Arc<str>,
+    #[schema(value_type = Option<String>)]
+    pub email: Option<Arc<str>>,
 }
 
 /// A group as it was at the moment the answer is about.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct GroupRef {
     pub id: i64,
-    pub name: String,
+    #[schema(value_type = String)]
+    pub name: Arc<str>,
 }
 
 /// Who acted, and through which face.
@@ -36,8 +40,10 @@ pub struct ActorView {
     /// command line) or `system` (cohort's own bookkeeping).
     pub kind: &'static str,
     pub id: Option<i64>,
-    pub name: String,
-    pub email: Option<String>,
+    #[schema(value_type = String)]
+    pub name: Arc<str>,
+    #[schema(value_type = Option<String>)]
+    pub email: Option<Arc<str>>,
     /// `zulip`, `imkit`, `scim`, `native`, `ui`, `cli` or `system`.
     pub face: &'static str,
 }
@@ -45,7 +51,8 @@ pub struct ActorView {
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct TokenRef {
     pub id: i64,
-    pub name: String,
+    #[schema(value_type = String)]
+    pub name: Arc<str>,
 }
 
 /// One event of the audit trail.
@@ -86,12 +93,12 @@ pub fn user_ref(history: &History, id: UserId, v: Version) -> UserRef {
     match history.user_at(id, v) {
         Some(u) => UserRef {
             id: id.0,
-            full_name: u.full_name.to_string(),
-            email: u.email.as_deref().map(str::to_string),
+            full_name: u.full_name,
+            email: u.email,
         },
         None => UserRef {
             id: id.0,
-            full_name: String::new(),
+            full_name: "".into(),
             email: None,
         },
     }
@@ -102,9 +109,15 @@ pub fn group_ref(history: &History, id: GroupId, v: Version) -> GroupRef {
         id: id.0,
         name: history
             .group_at(id, v)
-            .map(|g| g.name.to_string())
-            .unwrap_or_default(),
+            .map_or_else(|| "".into(), |g| g.name),
     }
+}
+
+fn token_name(history: &History, id: cohort_core::TokenId, v: Version) -> Arc<str> {
+    history
+        .realm_at(v)
+        .and_then(|r| r.token(id))
+        .map_or_else(|| "".into(), |t| t.name.as_str().into())
 }
 
 pub fn actor_view(
@@ -118,13 +131,7 @@ pub fn actor_view(
             let user = user_ref(history, id, v);
             ("user", Some(id.0), user.full_name, user.email)
         }
-        Actor::Token(id) => {
-            let name = history
-                .realm_at(v)
-                .and_then(|r| r.token(id).map(|t| t.name.clone()))
-                .unwrap_or_default();
-            ("token", Some(id.0), name, None)
-        }
+        Actor::Token(id) => ("token", Some(id.0), token_name(history, id, v), None),
         Actor::Platform => ("platform", None, "IMKIT platform key".into(), None),
         Actor::Operator => ("operator", None, "operator (command line)".into(), None),
         Actor::System => ("system", None, "cohort".into(), None),
@@ -182,10 +189,7 @@ pub fn event_view(history: &History, record: &AuditRecord) -> EventView {
             .collect(),
         token: e.token.map(|t| TokenRef {
             id: t.0,
-            name: history
-                .realm_at(v)
-                .and_then(|r| r.token(t).map(|t| t.name.clone()))
-                .unwrap_or_default(),
+            name: token_name(history, t, v),
         }),
         field: e.field,
         before: e
@@ -200,31 +204,43 @@ pub fn event_view(history: &History, record: &AuditRecord) -> EventView {
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct MemberView {
     pub id: i64,
-    pub full_name: String,
-    pub email: Option<String>,
+    #[schema(value_type = String)]
+    pub full_name: Arc<str>,
+    #[schema(value_type = Option<String>)]
+    pub email: Option<Arc<str>>,
     pub role: &'static str,
     /// Whether the membership is direct (`via` empty).
     pub direct: bool,
     /// The chain of subgroups, from just below the group down to the one
     /// the user is a direct member of.
-    pub via: Vec<GroupRef>,
+    #[schema(value_type = Vec<GroupRef>)]
+    pub via: Arc<[GroupRef]>,
 }
 
-pub fn member_view(history: &History, m: &Member, v: Version) -> MemberView {
-    let user = history.user_at(m.user, v);
-    MemberView {
-        id: m.user.0,
-        full_name: user
-            .as_ref()
-            .map(|u| u.full_name.to_string())
-            .unwrap_or_default(),
-        email: user
-            .as_ref()
-            .and_then(|u| u.email.as_deref().map(str::to_string)),
-        role: user.as_ref().map(|u| u.role.name()).unwrap_or_default(),
-        direct: m.via.is_empty(),
-        via: m.via.iter().map(|g| group_ref(history, *g, v)).collect(),
-    }
+/// Members as of `v`. Every member found through the same subgroup has the
+/// same chain, so each chain is named once and shared.
+pub fn member_views(history: &History, members: &[Member], v: Version) -> Vec<MemberView> {
+    let mut chains: HashMap<Option<GroupId>, Arc<[GroupRef]>> = HashMap::new();
+    members
+        .iter()
+        .map(|m| {
+            let via = chains
+                .entry(m.via.last().copied())
+                .or_insert_with(|| m.via.iter().map(|g| group_ref(history, *g, v)).collect())
+                .clone();
+            let user = history.user_at(m.user, v);
+            MemberView {
+                id: m.user.0,
+                role: user.as_ref().map(|u| u.role.name()).unwrap_or_default(),
+                full_name: user
+                    .as_ref()
+                    .map_or_else(|| "".into(), |u| u.full_name.clone()),
+                email: user.and_then(|u| u.email),
+                direct: m.via.is_empty(),
+                via,
+            }
+        })
+        .collect()
 }
 
 /// A group a user was in as of a moment.
@@ -250,22 +266,17 @@ pub fn membership_view(history: &History, m: &MemberOf, v: Version) -> Membershi
     }
 }
 
-/// A change responsible for a gain or loss of access.
-#[derive(Clone, Debug, Serialize, ToSchema)]
-pub struct CauseView {
-    pub version: u64,
-    pub time: String,
-    pub actor: ActorView,
-    /// The commit's events that made or broke the path.
-    pub events: Vec<EventView>,
-}
-
+/// A gain or loss of effective membership.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct ReviewEntryView {
     pub user: UserRef,
-    /// The path that grants (for a gain) or granted (for a loss) the access.
-    pub via: Vec<GroupRef>,
-    pub because: Vec<CauseView>,
+    /// The chain of subgroups that grants (for a gain) or granted (for a
+    /// loss) the access, by id, from just below the group; the page's
+    /// `subgroups` names them.
+    pub via: Vec<i64>,
+    /// The events responsible, by id, oldest first; each is in the page's
+    /// `events`.
+    pub because: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -275,52 +286,76 @@ pub struct GroupReviewView {
     pub lost: Vec<ReviewEntryView>,
 }
 
-/// Render a review; `causes` holds the audit records of the responsible
-/// commits, by version.
+/// What a page of reviews refers to: each responsible event and each
+/// subgroup on a path is rendered once, however many entries name it.
+#[derive(Default)]
+pub struct ReviewRefs {
+    events: BTreeSet<(Version, u32)>,
+    subgroups: BTreeSet<GroupId>,
+}
+
+impl ReviewRefs {
+    /// The events, oldest first, and the subgroups as they were at `to`
+    /// (at `from` for one deleted in between).
+    pub fn render(
+        self,
+        history: &History,
+        causes: &HashMap<Version, Vec<AuditRecord>>,
+        (from, to): (Version, Version),
+    ) -> (Vec<EventView>, Vec<GroupRef>) {
+        let events = self
+            .events
+            .iter()
+            .filter_map(|(v, i)| causes.get(v)?.get(*i as usize))
+            .map(|r| event_view(history, r))
+            .collect();
+        let subgroups = self
+            .subgroups
+            .iter()
+            .map(|g| {
+                let at = if history.group_at(*g, to).is_some() {
+                    to
+                } else {
+                    from
+                };
+                group_ref(history, *g, at)
+            })
+            .collect();
+        (events, subgroups)
+    }
+}
+
+/// Render one group's review; `causes` holds the audit records of the
+/// responsible commits, by version; what the entries refer to is noted in
+/// `refs`.
 pub fn review_view(
     history: &History,
     review: &GroupReview,
-    from: Version,
-    to: Version,
+    (from, to): (Version, Version),
     causes: &HashMap<Version, Vec<AuditRecord>>,
+    refs: &mut ReviewRefs,
 ) -> GroupReviewView {
-    let entry = |e: &ReviewEntry, at: Version| {
-        let path: Vec<GroupId> = std::iter::once(review.group)
-            .chain(e.via.iter().copied())
-            .collect();
+    let realm = history.realm_id();
+    let mut entry = |e: &ReviewEntry, at: Version| {
+        let mut because = Vec::new();
+        for v in &e.because {
+            for r in causes.get(v).into_iter().flatten() {
+                // A commit may do more than this path: only its events
+                // naming the user or a group of the path.
+                let on_path = r.event.names_user(e.user)
+                    || r.event.names_group(review.group)
+                    || e.via.iter().any(|g| r.event.names_group(*g));
+                if on_path {
+                    refs.events.insert((*v, r.event.id.index));
+                    because.push(event_id(realm, &r.event));
+                }
+            }
+        }
+        refs.subgroups.extend(e.via.iter().copied());
         ReviewEntryView {
             user: user_ref(history, e.user, at),
-            via: e.via.iter().map(|g| group_ref(history, *g, at)).collect(),
-            because: e
-                .because
-                .iter()
-                .map(|v| {
-                    let meta = history.commit(*v);
-                    let events = causes
-                        .get(v)
-                        .map(|records| {
-                            records
-                                .iter()
-                                .filter(|r| {
-                                    r.event.names_user(e.user)
-                                        || path.iter().any(|g| r.event.names_group(*g))
-                                })
-                                .map(|r| event_view(history, r))
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    CauseView {
-                        version: *v,
-                        time: meta.map(|c| rfc3339(c.at)).unwrap_or_default(),
-                        actor: meta
-                            .map(|c| actor_view(history, c.actor, c.face, *v))
-                            .unwrap_or_else(|| {
-                                actor_view(history, Actor::System, cohort_core::Face::System, *v)
-                            }),
-                        events,
-                    }
-                })
-                .collect(),
+            via: e.via.iter().map(|g| g.0).collect(),
+            because,
         }
     };
     GroupReviewView {
