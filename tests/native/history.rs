@@ -352,7 +352,13 @@ async fn membership_as_of_any_moment_with_names_as_they_were() {
     .await;
     let g = &review["groups"][0];
     assert_eq!(g["group"]["id"], outer, "{review}");
-    assert_eq!(g["gained"][0]["user"]["id"], realm.member.id);
+    assert_eq!(g["gained"][0]["user"], realm.member.id);
+    let named = &review["users"][0];
+    assert_eq!(named["id"], realm.member.id, "{review}");
+    assert!(
+        !named["full_name"].as_str().unwrap_or("").is_empty(),
+        "{named}"
+    );
     assert_eq!(g["gained"][0]["via"], j!([inner]));
     assert_eq!(review["subgroups"], j!([{"id": inner, "name": "inner"}]));
     let cause = event_named(&review, &g["gained"][0]["because"][0]);
@@ -368,7 +374,7 @@ async fn membership_as_of_any_moment_with_names_as_they_were() {
         .collect();
     assert_eq!(lost.len(), 2, "Mia lost inner and outer: {review}");
     for g in lost {
-        assert_eq!(g["lost"][0]["user"]["id"], realm.member.id);
+        assert_eq!(g["lost"][0]["user"], realm.member.id);
         assert_eq!(
             event_named(&review, &g["lost"][0]["because"][0])["type"],
             "group.member_removed"

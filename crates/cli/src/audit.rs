@@ -258,7 +258,7 @@ pub async fn access_review(db: &str, args: AccessReviewArgs) -> Result<()> {
     let (history, page, causes) = engine
         .access_review(realm, (from_v, to_v), group, (None, usize::MAX))
         .await?;
-    let view = review::access_review_view(&history, &page, &causes, (from, from_v), (to_at, to_v));
+    let view = review::access_review_view(&history, page, &causes, (from, from_v), (to_at, to_v));
     if args.json {
         println!("{}", serde_json::to_string_pretty(&view)?);
         return Ok(());
@@ -268,6 +268,7 @@ pub async fn access_review(db: &str, args: AccessReviewArgs) -> Result<()> {
         view.from, view.to, view.from_version, view.to_version
     );
     let names: HashMap<i64, &str> = view.subgroups.iter().map(|g| (g.id, &*g.name)).collect();
+    let users: HashMap<i64, &views::UserRef> = view.users.iter().map(|u| (u.id, u)).collect();
     let events: HashMap<&str, &views::EventView> =
         view.events.iter().map(|e| (e.id.as_str(), e)).collect();
     for g in &view.groups {
@@ -277,12 +278,12 @@ pub async fn access_review(db: &str, args: AccessReviewArgs) -> Result<()> {
                 let via: Vec<&str> = e
                     .via
                     .iter()
-                    .map(|g| names.get(g).copied().unwrap_or("?"))
+                    .map(|g| names.get(&g.0).copied().unwrap_or("?"))
                     .collect();
                 let because: Vec<String> = e
                     .because
                     .iter()
-                    .filter_map(|id| events.get(id.as_str()))
+                    .filter_map(|id| events.get(id.to_string().as_str()))
                     .map(|c| {
                         format!(
                             "{} {} by {} [{}]",
@@ -295,8 +296,10 @@ pub async fn access_review(db: &str, args: AccessReviewArgs) -> Result<()> {
                     .collect();
                 println!(
                     "  {sign} {} ({}){}  because {}",
-                    e.user.email.as_deref().unwrap_or(&e.user.full_name),
-                    e.user.id,
+                    users
+                        .get(&e.user)
+                        .map_or("?", |u| u.email.as_deref().unwrap_or(&u.full_name)),
+                    e.user,
                     if via.is_empty() {
                         String::new()
                     } else {

@@ -2,7 +2,9 @@
 //! first use from the store and caught up from it before every question, so
 //! it always answers as of at least the node's current snapshot. Audit pages
 //! read their commits back from the store (the index keeps only what finds
-//! them) and derive the events again.
+//! them) and derive the events again; big commits (imports, provisioning
+//! batches) are kept decoded in a small cache, since one event of theirs
+//! would otherwise cost decoding thousands of changes.
 
 use crate::{Engine, EngineError};
 use cohort_core::audit::{self, AuditEvent, AuditQuery, EventId};
@@ -17,11 +19,50 @@ const CHUNK: u64 = 20_000;
 /// Commits fetched at a time for an audit page.
 const PAGE_CHUNK: usize = 256;
 
+/// A commit is kept decoded when it carries at least this many ids...
+const CACHED_FROM: u64 = 256;
+/// ...while the cache holds fewer than this many (about 8 bytes each).
+const CACHE_CAPACITY: u64 = 4_000_000;
+
 type Slot = Arc<RwLock<Option<History>>>;
 
-#[derive(Default)]
 pub(crate) struct Histories {
     slots: std::sync::Mutex<HashMap<RealmId, Slot>>,
+    /// Decoded big commits, with their weight. Commits never change once
+    /// written; a prune drops its realm's entries.
+    commits: quick_cache::sync::Cache<(RealmId, Version), (u64, Arc<Commit>), ByWeight>,
+}
+
+impl Default for Histories {
+    fn default() -> Self {
+        Histories {
+            slots: Default::default(),
+            commits: quick_cache::sync::Cache::with_weighter(1024, CACHE_CAPACITY, ByWeight),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct ByWeight;
+
+impl quick_cache::Weighter<(RealmId, Version), (u64, Arc<Commit>)> for ByWeight {
+    fn weight(&self, _: &(RealmId, Version), value: &(u64, Arc<Commit>)) -> u64 {
+        value.0
+    }
+}
+
+/// What a decoded commit holds, roughly: its changes and the ids they carry.
+fn weight(commit: &Commit) -> u64 {
+    use cohort_core::Change;
+    let ids = |c: &Change| match c {
+        Change::GroupCreated { group } => group.members.len() + group.subgroups.len(),
+        Change::MembersAdded { users, .. } | Change::MembersRemoved { users, .. } => users.len(),
+        Change::SubgroupsAdded { subgroups, .. } | Change::SubgroupsRemoved { subgroups, .. } => {
+            subgroups.len()
+        }
+        _ => 0,
+    };
+    commit.changes.iter().map(|c| 1 + ids(c) as u64).sum()
 }
 
 /// A realm's history, held for reading (writers of the history wait; the
@@ -129,7 +170,7 @@ impl Engine {
             if versions.is_empty() {
                 break;
             }
-            let mut commits = self.store().commits_at(realm, versions.clone()).await?;
+            let mut commits = self.commits_at(realm, &versions).await?;
             if query.newest_first {
                 commits.reverse();
             }
@@ -187,7 +228,7 @@ impl Engine {
         blamed.dedup();
         let mut causes = HashMap::new();
         for chunk in blamed.chunks(PAGE_CHUNK) {
-            for commit in self.store().commits_at(realm, chunk.to_vec()).await? {
+            for commit in self.commits_at(realm, chunk).await? {
                 let records = audit::describe(&history, &commit)
                     .into_iter()
                     .map(|e| record(e, &commit))
@@ -196,6 +237,49 @@ impl Engine {
             }
         }
         Ok((history, page, causes))
+    }
+}
+
+impl Engine {
+    /// The commits at `versions`, ascending, big ones from the cache; any
+    /// the log no longer holds are missing from the answer.
+    async fn commits_at(
+        &self,
+        realm: RealmId,
+        versions: &[Version],
+    ) -> Result<Vec<Arc<Commit>>, EngineError> {
+        let mut versions = versions.to_vec();
+        versions.sort_unstable();
+        versions.dedup();
+        let cache = &self.histories.commits;
+        let cached: Vec<Option<Arc<Commit>>> = versions
+            .iter()
+            .map(|v| cache.get(&(realm, *v)).map(|(_, c)| c))
+            .collect();
+        let missing: Vec<Version> = versions
+            .iter()
+            .zip(&cached)
+            .filter(|(_, c)| c.is_none())
+            .map(|(v, _)| *v)
+            .collect();
+        let mut read = Vec::new();
+        if !missing.is_empty() {
+            read = self.store().commits_at(realm, missing).await?;
+        }
+        let mut read = read.into_iter().map(Arc::new).peekable();
+        let mut commits = Vec::with_capacity(versions.len());
+        for (v, hit) in versions.iter().zip(cached) {
+            if let Some(commit) = hit {
+                commits.push(commit);
+            } else if let Some(commit) = read.next_if(|c| c.version == *v) {
+                let weight = weight(&commit);
+                if weight >= CACHED_FROM {
+                    cache.insert((realm, *v), (weight, commit.clone()));
+                }
+                commits.push(commit);
+            }
+        }
+        Ok(commits)
     }
 }
 
@@ -286,6 +370,8 @@ impl Engine {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         slots.remove(&realm);
+        drop(slots);
+        self.histories.commits.retain(|(r, _), _| *r != realm);
     }
 }
 

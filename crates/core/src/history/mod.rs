@@ -29,7 +29,9 @@ use crate::change::{Change, Commit};
 use crate::ids::{Actor, Face, GroupId, Millis, RealmId, UserId, Version};
 use crate::model::{GroupSetting, Realm, Role, SettingValue, SystemGroup};
 use crate::snapshot::{ApplyError, Snapshot};
-use std::collections::HashMap;
+// Integer keys handed out by the store, never chosen by a caller: a fast
+// hash rather than SipHash's resistance to crafted keys.
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
 /// What the audit index keeps of one commit.
@@ -140,10 +142,10 @@ impl History {
             base_at: Millis::MIN,
             commits: Vec::new(),
             realm_record: Trail::new(1, Arc::new((**realm).clone())),
-            users: HashMap::new(),
-            groups: HashMap::new(),
-            by_user: HashMap::new(),
-            by_group: HashMap::new(),
+            users: HashMap::default(),
+            groups: HashMap::default(),
+            by_user: HashMap::default(),
+            by_group: HashMap::default(),
         };
         history.apply(commit)?;
         Ok(history)
@@ -161,10 +163,10 @@ impl History {
             base_at: at,
             commits: Vec::new(),
             realm_record: Trail::new(v, Arc::new(snap.realm().clone())),
-            users: HashMap::new(),
-            groups: HashMap::new(),
-            by_user: HashMap::new(),
-            by_group: HashMap::new(),
+            users: HashMap::default(),
+            groups: HashMap::default(),
+            by_user: HashMap::default(),
+            by_group: HashMap::default(),
         };
         for user in snap.users() {
             history.users.insert(

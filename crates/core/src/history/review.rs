@@ -13,7 +13,8 @@
 
 use super::{History, Member};
 use crate::ids::{GroupId, UserId, Version};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::BTreeMap;
 use std::ops::Bound;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -242,11 +243,11 @@ impl History {
     ) -> Vec<Version> {
         let inside = |v: Version| v > from && v <= to;
         let held_at = if gain { to } else { from };
-        let mut because = BTreeSet::new();
+        let mut because = Vec::new();
         let mut note = |(began, ended): (Version, Version)| {
             let v = if gain { began } else { ended };
             if began <= held_at && held_at < ended && inside(v) {
-                because.insert(v);
+                because.push(v);
             }
         };
         let mut parent = group;
@@ -264,9 +265,11 @@ impl History {
         }
         let deleted = self.groups.get(&group).and_then(|t| t.deleted);
         if let Some(d) = deleted.filter(|d| !gain && inside(*d)) {
-            because.insert(d);
+            because.push(d);
         }
-        because.into_iter().collect()
+        because.sort_unstable();
+        because.dedup();
+        because
     }
 }
 

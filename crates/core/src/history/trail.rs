@@ -4,7 +4,7 @@
 //! of the entity's own history, never by replaying the log.
 
 use crate::ids::Version;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::hash::Hash;
 
 /// An attribute's values over time, oldest first: `(v, x)` means the value
@@ -75,7 +75,7 @@ impl<T> Default for Spans<T> {
     fn default() -> Self {
         Spans {
             spans: Vec::new(),
-            open: HashMap::new(),
+            open: HashMap::default(),
         }
     }
 }

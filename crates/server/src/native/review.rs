@@ -1,8 +1,8 @@
 //! `GET /cohort/v1/access-review`: who gained and who lost effective
 //! membership of each group between two moments, and the changes that did it.
 //! Paged by group (`limit` groups a page, by id); each page names each
-//! responsible event and each subgroup on a path once, in `events` and
-//! `subgroups`, and the entries refer to them by id.
+//! responsible event, each user and each subgroup on a path once, in
+//! `events`, `users` and `subgroups`, and the entries refer to them by id.
 
 use super::audit::group_id;
 use super::auth::Auditor;
@@ -10,7 +10,7 @@ use super::cursor::{Cursor, Direction, Position};
 use super::error::{ErrorBody, NativeError};
 use super::memberships::moment;
 use super::params::{ensure_ordered, format_timestamp, next_url, with_next_link, Query};
-use super::views::{review_view, EventView, GroupRef, GroupReviewView, ReviewRefs};
+use super::views::{review_view, EventView, GroupRef, GroupReviewView, ReviewRefs, UserRef};
 use crate::AppState;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
@@ -61,6 +61,9 @@ pub struct AccessReviewView {
     pub groups: Vec<GroupReviewView>,
     /// Every event a `because` on this page names, once, oldest first.
     pub events: Vec<EventView>,
+    /// Every user an entry on this page names, once, by id, as they were at
+    /// `to`.
+    pub users: Vec<UserRef>,
     /// Every group a `via` on this page names, once, by id, as it was at
     /// `to` (at `from` if it was deleted in between).
     pub subgroups: Vec<GroupRef>,
@@ -138,8 +141,9 @@ pub async fn get(
         .engine
         .access_review(realm, (from_v, to_v), group, (after, limit))
         .await?;
-    let mut view = access_review_view(&history, &page, &causes, (from, from_v), (to_at, to_v));
-    view.next_cursor = page.next.map(|after| {
+    let next = page.next;
+    let mut view = access_review_view(&history, page, &causes, (from, from_v), (to_at, to_v));
+    view.next_cursor = next.map(|after| {
         Cursor::new(
             ReviewPosition {
                 from: from_v,
@@ -161,7 +165,7 @@ pub async fn get(
 /// Render a page of a review between two (moment, version) pairs.
 pub fn access_review_view(
     history: &History,
-    page: &ReviewPage,
+    page: ReviewPage,
     causes: &HashMap<Version, Vec<AuditRecord>>,
     (from, from_v): (Millis, Version),
     (to, to_v): (Millis, Version),
@@ -169,18 +173,19 @@ pub fn access_review_view(
     let mut refs = ReviewRefs::default();
     let groups = page
         .groups
-        .iter()
+        .into_iter()
         .map(|r| review_view(history, r, (from_v, to_v), causes, &mut refs))
         .collect();
-    let (events, subgroups) = refs.render(history, causes, (from_v, to_v));
+    let names = refs.render(history, causes, (from_v, to_v));
     AccessReviewView {
         from: format_timestamp(from),
         to: format_timestamp(to),
         from_version: from_v,
         to_version: to_v,
         groups,
-        events,
-        subgroups,
+        events: names.events,
+        users: names.users,
+        subgroups: names.subgroups,
         next: None,
         next_cursor: None,
     }

@@ -266,17 +266,41 @@ pub fn membership_view(history: &History, m: &MemberOf, v: Version) -> Membershi
     }
 }
 
+/// An event's id (`{realm}-{version}-{index}`), written without building
+/// the string.
+#[derive(Clone, Copy, Debug)]
+pub struct EventRef {
+    realm: i64,
+    version: Version,
+    index: u32,
+}
+
+impl std::fmt::Display for EventRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}-{}", self.realm, self.version, self.index)
+    }
+}
+
+impl Serialize for EventRef {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// A gain or loss of effective membership.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct ReviewEntryView {
-    pub user: UserRef,
+    /// The user's id; the page's `users` names them.
+    pub user: i64,
     /// The chain of subgroups that grants (for a gain) or granted (for a
     /// loss) the access, by id, from just below the group; the page's
     /// `subgroups` names them.
-    pub via: Vec<i64>,
+    #[schema(value_type = Vec<i64>)]
+    pub via: Vec<GroupId>,
     /// The events responsible, by id, oldest first; each is in the page's
     /// `events`.
-    pub because: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    pub because: Vec<EventRef>,
 }
 
 #[derive(Clone, Debug, Serialize, ToSchema)]
@@ -286,28 +310,41 @@ pub struct GroupReviewView {
     pub lost: Vec<ReviewEntryView>,
 }
 
-/// What a page of reviews refers to: each responsible event and each
-/// subgroup on a path is rendered once, however many entries name it.
+/// What a page of reviews refers to: each responsible event, each user and
+/// each subgroup on a path is rendered once, however many entries name it.
 #[derive(Default)]
 pub struct ReviewRefs {
     events: BTreeSet<(Version, u32)>,
+    users: BTreeSet<UserId>,
     subgroups: BTreeSet<GroupId>,
 }
 
+/// The page-wide lists a review's entries refer to.
+pub struct ReviewNames {
+    pub events: Vec<EventView>,
+    pub users: Vec<UserRef>,
+    pub subgroups: Vec<GroupRef>,
+}
+
 impl ReviewRefs {
-    /// The events, oldest first, and the subgroups as they were at `to`
-    /// (at `from` for one deleted in between).
+    /// The events, oldest first; users and subgroups by id, as they were at
+    /// `to` (at `from` for a group deleted in between).
     pub fn render(
         self,
         history: &History,
         causes: &HashMap<Version, Vec<AuditRecord>>,
         (from, to): (Version, Version),
-    ) -> (Vec<EventView>, Vec<GroupRef>) {
+    ) -> ReviewNames {
         let events = self
             .events
             .iter()
             .filter_map(|(v, i)| causes.get(v)?.get(*i as usize))
             .map(|r| event_view(history, r))
+            .collect();
+        let users = self
+            .users
+            .iter()
+            .map(|u| user_ref(history, *u, to))
             .collect();
         let subgroups = self
             .subgroups
@@ -321,7 +358,11 @@ impl ReviewRefs {
                 group_ref(history, *g, at)
             })
             .collect();
-        (events, subgroups)
+        ReviewNames {
+            events,
+            users,
+            subgroups,
+        }
     }
 }
 
@@ -330,37 +371,43 @@ impl ReviewRefs {
 /// `refs`.
 pub fn review_view(
     history: &History,
-    review: &GroupReview,
+    review: GroupReview,
     (from, to): (Version, Version),
     causes: &HashMap<Version, Vec<AuditRecord>>,
     refs: &mut ReviewRefs,
 ) -> GroupReviewView {
-    let realm = history.realm_id();
-    let mut entry = |e: &ReviewEntry, at: Version| {
-        let mut because = Vec::new();
+    let realm = history.realm_id().0;
+    let group = review.group;
+    let mut entry = |e: ReviewEntry| {
+        let mut because = Vec::with_capacity(e.because.len());
         for v in &e.because {
             for r in causes.get(v).into_iter().flatten() {
                 // A commit may do more than this path: only its events
                 // naming the user or a group of the path.
                 let on_path = r.event.names_user(e.user)
-                    || r.event.names_group(review.group)
+                    || r.event.names_group(group)
                     || e.via.iter().any(|g| r.event.names_group(*g));
                 if on_path {
                     refs.events.insert((*v, r.event.id.index));
-                    because.push(event_id(realm, &r.event));
+                    because.push(EventRef {
+                        realm,
+                        version: *v,
+                        index: r.event.id.index,
+                    });
                 }
             }
         }
+        refs.users.insert(e.user);
         refs.subgroups.extend(e.via.iter().copied());
         ReviewEntryView {
-            user: user_ref(history, e.user, at),
-            via: e.via.iter().map(|g| g.0).collect(),
+            user: e.user.0,
+            via: e.via,
             because,
         }
     };
     GroupReviewView {
-        group: group_ref(history, review.group, to.max(from)),
-        gained: review.gained.iter().map(|e| entry(e, to)).collect(),
-        lost: review.lost.iter().map(|e| entry(e, from)).collect(),
+        group: group_ref(history, group, to.max(from)),
+        gained: review.gained.into_iter().map(&mut entry).collect(),
+        lost: review.lost.into_iter().map(&mut entry).collect(),
     }
 }
