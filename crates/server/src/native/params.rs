@@ -182,6 +182,30 @@ pub fn ensure_ordered(
     }
 }
 
+/// The same query on `endpoint` with the next page's cursor (relative to
+/// the host).
+pub fn next_url(endpoint: &str, params: &Query, cursor: &str) -> String {
+    let encode = |s: &str| {
+        percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    };
+    let mut url = format!("{}/{endpoint}?", super::PREFIX);
+    for (name, value) in params.pairs().filter(|(n, _)| *n != "cursor") {
+        url.push_str(&format!("{}={}&", encode(name), encode(value)));
+    }
+    url.push_str(&format!("cursor={}", encode(cursor)));
+    url
+}
+
+/// A page's response with its next page in a `Link` header (RFC 8288).
+pub fn with_next_link(mut response: Response, next: Option<&str>) -> Response {
+    if let Some(link) =
+        next.and_then(|n| HeaderValue::from_str(&format!("<{n}>; rel=\"next\"")).ok())
+    {
+        response.headers_mut().insert(header::LINK, link);
+    }
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::cursor::{Direction, LogPosition};
@@ -327,28 +351,4 @@ mod tests {
             assert_eq!(err.status(), axum::http::StatusCode::BAD_REQUEST);
         }
     }
-}
-
-/// The same query on `endpoint` with the next page's cursor (relative to
-/// the host).
-pub fn next_url(endpoint: &str, params: &Query, cursor: &str) -> String {
-    let encode = |s: &str| {
-        percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
-    };
-    let mut url = format!("{}/{endpoint}?", super::PREFIX);
-    for (name, value) in params.pairs().filter(|(n, _)| *n != "cursor") {
-        url.push_str(&format!("{}={}&", encode(name), encode(value)));
-    }
-    url.push_str(&format!("cursor={}", encode(cursor)));
-    url
-}
-
-/// A page's response with its next page in a `Link` header (RFC 8288).
-pub fn with_next_link(mut response: Response, next: Option<&str>) -> Response {
-    if let Some(link) =
-        next.and_then(|n| HeaderValue::from_str(&format!("<{n}>; rel=\"next\"")).ok())
-    {
-        response.headers_mut().insert(header::LINK, link);
-    }
-    response
 }
