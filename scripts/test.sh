@@ -3,7 +3,8 @@
 #   formatting and lints, the rule that `cohort-core` pulls in no I/O crates,
 #   unit and property tests, black-box tests against real `cohort` processes,
 #   the official Zulip Python client (installed from PyPI into a venv) and
-#   axios (from npm) against the IMKIT face, the SCIM conformance testers
+#   axios (from npm) against the IMKIT face, eventsource (npm) against the
+#   event stream, the SCIM conformance testers
 #   (scim2-tester and scim-sanity, from PyPI) against the SCIM face,
 #   openapi-spec-validator (PyPI) on the native API's OpenAPI document, the
 #   multi-node PostgreSQL tests,
@@ -23,6 +24,7 @@ node_dir="$target/test-node"
 # The pinned client versions; the tests that use them check they got these.
 zulip_version="0.9.1"
 axios_version="1.21.1"
+eventsource_version="4.1.1"
 # The SCIM testers generate their checks from scim2-models, so a new release
 # of any of these changes the checks: all are pinned (httpx2 is the HTTP
 # backend scim2-client's `httpx2` extra pulls in).
@@ -41,11 +43,11 @@ if [ "$installed" != "$zulip_version" ]; then
     "$venv/bin/pip" install --quiet --disable-pip-version-check "zulip==$zulip_version"
 fi
 export COHORT_PYTHON="$venv/bin/python"
-installed=$(node -p "require('$node_dir/node_modules/axios/package.json').version" 2>/dev/null || true)
-if [ "$installed" != "$axios_version" ]; then
+installed=$(node -p "['axios', 'eventsource'].map(p => require('$node_dir/node_modules/' + p + '/package.json').version).join(' ')" 2>/dev/null || true)
+if [ "$installed" != "$axios_version $eventsource_version" ]; then
     rm -rf "$node_dir"
     mkdir -p "$node_dir"
-    npm install --silent --no-save --no-audit --no-fund --prefix "$node_dir" "axios@$axios_version"
+    npm install --silent --no-save --no-audit --no-fund --prefix "$node_dir" "axios@$axios_version" "eventsource@$eventsource_version"
 fi
 export COHORT_NODE_PATH="$node_dir/node_modules"
 # The SCIM testers, in their own venv (their dependencies stay apart from the

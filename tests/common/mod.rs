@@ -351,11 +351,27 @@ impl Cohort {
 
     /// Start `cohort serve` on a free port and wait until it listens.
     pub fn start(&mut self) {
+        self.start_on("127.0.0.1:0");
+    }
+
+    /// SIGKILL, then start again on the same address (clients that
+    /// reconnect by themselves find it again).
+    pub fn restart_in_place(&mut self) {
+        let address = self
+            .base
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        self.kill();
+        self.start_on(&address);
+    }
+
+    fn start_on(&mut self, address: &str) {
         assert!(self.child.is_none(), "already running");
         let mut child = Command::new(BIN)
             .arg("--db")
             .arg(&self.db)
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["serve", "--listen", address])
             .arg(format!("--poll-ms={}", self.poll_ms))
             .args(&self.extra_args)
             .env(
@@ -641,4 +657,50 @@ pub fn json(value: impl serde::Serialize) -> String {
 
 pub fn exists(path: &Path) -> bool {
     path.exists()
+}
+
+/// A node_modules directory holding `package` at `version`: the one
+/// `COHORT_NODE_PATH` names (the test script installs the pinned packages
+/// there; a wrong version there fails the test), or else one installed now
+/// under the target directory. A failed install fails the test: never
+/// skipped.
+pub fn node_package(package: &str, version: &str) -> PathBuf {
+    let installed = |modules: &Path| -> Option<String> {
+        let text = std::fs::read_to_string(modules.join(package).join("package.json")).ok()?;
+        let manifest: Value = serde_json::from_str(&text).ok()?;
+        manifest["version"].as_str().map(str::to_string)
+    };
+    if let Ok(path) = std::env::var("COHORT_NODE_PATH") {
+        let modules = PathBuf::from(path);
+        assert_eq!(
+            installed(&modules).as_deref(),
+            Some(version),
+            "COHORT_NODE_PATH ({}) must hold {package} {version}",
+            modules.display()
+        );
+        return modules;
+    }
+    let prefix = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("node-{package}"));
+    let modules = prefix.join("node_modules");
+    // A cached install of another version (the pin moved) is replaced.
+    if installed(&modules).as_deref() != Some(version) {
+        let _ = std::fs::remove_dir_all(&prefix);
+        std::fs::create_dir_all(&prefix).unwrap();
+        let status = Command::new("npm")
+            .args([
+                "install",
+                "--no-save",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+            ])
+            .arg(&prefix)
+            .arg(format!("{package}@{version}"))
+            .status();
+        assert!(
+            status.is_ok_and(|s| s.success()),
+            "npm install {package}@{version} failed; set COHORT_NODE_PATH to a node_modules holding it"
+        );
+    }
+    modules
 }

@@ -58,7 +58,7 @@ pub fn assert_code(got: &(u16, Value), status: u16, code: &str) {
 }
 
 /// A moment between two commits: the clock moves on before and after.
-async fn moment() -> String {
+pub(super) async fn moment() -> String {
     tokio::time::sleep(Duration::from_millis(30)).await;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -13,6 +13,7 @@ mod auth;
 mod history;
 mod openapi;
 mod protocol;
+mod stream;
 
 use common::*;
 use serde_json::Value;

@@ -107,8 +107,21 @@ pub fn require_scope(snap: &Snapshot, actor: Actor, scope: Scope) -> Result<()> 
 /// answers to its owner), deactivated users, and the IMKIT platform key,
 /// whose rights are its own face's (`AuditNotAllowed`).
 pub fn may_read_audit(snap: &Snapshot, actor: Actor) -> Result<()> {
+    admin_reader(snap, actor, Scope::AuditRead)
+}
+
+/// Who may hold the realm's event stream open (`GET /cohort/v1/stream`): it
+/// carries the same events as the audit trail, so the same people as
+/// `may_read_audit`, except that a token needs the `events` scope.
+pub fn may_follow_events(snap: &Snapshot, actor: Actor) -> Result<()> {
+    admin_reader(snap, actor, Scope::Events)
+}
+
+/// Active, human owners and administrators, operators, the system, and live
+/// tokens holding `scope`.
+fn admin_reader(snap: &Snapshot, actor: Actor, scope: Scope) -> Result<()> {
     match actor {
-        Actor::Token(_) => require_scope(snap, actor, Scope::AuditRead),
+        Actor::Token(_) => require_scope(snap, actor, scope),
         Actor::Platform => Err(Error::AuditNotAllowed),
         Actor::Operator | Actor::System => Ok(()),
         Actor::User(_) => {

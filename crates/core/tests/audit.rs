@@ -97,3 +97,37 @@ fn the_platform_key_is_refused_operators_and_the_system_pass() {
     assert_eq!(may_read_audit(&w.snap, Actor::Operator), Ok(()));
     assert_eq!(may_read_audit(&w.snap, Actor::System), Ok(()));
 }
+
+/// The event stream's rule is the audit's, with the `events` scope for
+/// tokens: an `audit:read` token cannot hold a stream, nor an `events`
+/// token read the audit.
+#[test]
+fn following_events_takes_admins_or_the_events_scope() {
+    use cohort_core::permission::may_follow_events;
+    let mut w = World::new();
+    let admin = w.add_user(Role::Administrator);
+    let member = w.add_user(Role::Member);
+    let owner = w.owner;
+    let bot = w.add_bot(owner, Role::Administrator);
+    let events = w.add_token("dashboard", &[Scope::Events]);
+    let auditor = w.add_token("auditor", &[Scope::AuditRead]);
+    assert_eq!(may_follow_events(&w.snap, w.owner_actor()), Ok(()));
+    assert_eq!(may_follow_events(&w.snap, Actor::User(admin)), Ok(()));
+    assert_eq!(may_follow_events(&w.snap, Actor::Token(events)), Ok(()));
+    assert_eq!(
+        may_follow_events(&w.snap, Actor::Token(auditor)),
+        Err(Error::MissingScope(Scope::Events))
+    );
+    assert_eq!(
+        may_follow_events(&w.snap, Actor::User(member)),
+        Err(Error::MustBeAdmin)
+    );
+    assert_eq!(
+        may_follow_events(&w.snap, Actor::User(bot)),
+        Err(Error::BotNotAllowed)
+    );
+    assert_eq!(
+        may_follow_events(&w.snap, Actor::Platform),
+        Err(Error::AuditNotAllowed)
+    );
+}

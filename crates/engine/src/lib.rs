@@ -28,7 +28,7 @@ use cohort_store::{Store, StoreError};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use writer::Request;
 
@@ -124,6 +124,8 @@ pub struct Engine {
     token_uses: std::sync::Mutex<HashMap<TokenId, (RealmId, Millis)>>,
     /// Each realm's history, built when first asked for.
     histories: history::Histories,
+    /// Each realm's current version, for whoever follows its changes live.
+    versions: std::sync::Mutex<HashMap<RealmId, watch::Sender<Version>>>,
 }
 
 impl Engine {
@@ -142,6 +144,7 @@ impl Engine {
             announced: std::sync::Mutex::new(HashMap::new()),
             token_uses: std::sync::Mutex::new(HashMap::new()),
             histories: history::Histories::default(),
+            versions: std::sync::Mutex::new(HashMap::new()),
         });
         for snap in snapshots {
             engine
@@ -182,6 +185,19 @@ impl Engine {
     pub fn snapshot(&self, realm: RealmId) -> Option<Arc<Snapshot>> {
         let realms = self.realms.read().unwrap_or_else(|e| e.into_inner());
         realms.get(&realm).map(|cell| cell.load_full())
+    }
+
+    /// The realm's version as it moves: changes each time a commit of the
+    /// realm (made here or by another node) becomes the current snapshot.
+    pub fn watch_version(&self, realm: RealmId) -> Option<watch::Receiver<Version>> {
+        let version = self.snapshot(realm)?.version();
+        let mut versions = self.versions.lock().unwrap_or_else(|e| e.into_inner());
+        Some(
+            versions
+                .entry(realm)
+                .or_insert_with(|| watch::channel(version).0)
+                .subscribe(),
+        )
     }
 
     pub fn realm_ids(&self) -> Vec<RealmId> {
@@ -353,13 +369,25 @@ impl Engine {
             .copied()
             .unwrap_or(0);
         record_lag(realm, announced.saturating_sub(snap.version()));
-        let mut realms = self.realms.write().unwrap_or_else(|e| e.into_inner());
-        match realms.get(&realm) {
-            Some(cell) => cell.store(snap.clone()),
-            None => {
-                realms.insert(realm, Arc::new(ArcSwap::new(snap.clone())));
+        {
+            let mut realms = self.realms.write().unwrap_or_else(|e| e.into_inner());
+            match realms.get(&realm) {
+                Some(cell) => cell.store(snap.clone()),
+                None => {
+                    realms.insert(realm, Arc::new(ArcSwap::new(snap.clone())));
+                }
             }
         }
+        // After the snapshot is current, so a follower woken here finds it.
+        let versions = self.versions.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(watch) = versions.get(&realm) {
+            watch.send_if_modified(|v| {
+                let newer = snap.version() > *v;
+                *v = (*v).max(snap.version());
+                newer
+            });
+        }
+        drop(versions);
         snap
     }
 }

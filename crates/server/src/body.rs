@@ -1,5 +1,7 @@
-//! A response body made of shared chunks: cached responses are served as the
-//! list of their parts (no concatenation, no copy), with an exact length.
+//! Response bodies of our own: `Chunks`, shared chunks (cached responses are
+//! served as the list of their parts, no concatenation, no copy, with an
+//! exact length); `Channel`, chunks a task sends as it makes them (streamed
+//! exports, event streams).
 
 use axum::body::Bytes;
 use http_body::{Body, Frame, SizeHint};
@@ -51,5 +53,23 @@ impl Body for Chunks {
 
     fn size_hint(&self) -> SizeHint {
         SizeHint::with_exact(self.remaining)
+    }
+}
+
+/// A body fed through a channel by a task; it ends when the task drops its
+/// sender, and the task learns the client left when sending fails.
+pub struct Channel(pub tokio::sync::mpsc::Receiver<Bytes>);
+
+impl Body for Channel {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|chunk| chunk.map(|c| Ok(Frame::data(c))))
     }
 }

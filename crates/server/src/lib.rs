@@ -13,6 +13,7 @@
 
 mod body;
 mod cache;
+mod events;
 mod form;
 mod imkit;
 pub mod native;
@@ -71,6 +72,11 @@ pub struct Shared {
     /// Rendered SCIM group list pages by query, per realm version.
     pub scim_pages: cache::VersionedCache<scim::PageKey>,
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// Each realm's live events, for the event streams.
+    pub feeds: events::feed::Feeds,
+    /// Set when the server shuts down: long-lived responses (event
+    /// streams) end, so the graceful shutdown can finish.
+    pub closing: tokio::sync::watch::Sender<bool>,
     http_metrics: ops::HttpMetrics,
     request_ids: ops::RequestIds,
 }
@@ -94,6 +100,8 @@ impl AppState {
             scim_groups: cache::FragmentCache::new(200_000),
             scim_pages: cache::VersionedCache::new(1024),
             metrics: install_metrics(),
+            feeds: events::feed::Feeds::default(),
+            closing: tokio::sync::watch::Sender::new(false),
             http_metrics: ops::HttpMetrics::default(),
             request_ids: ops::RequestIds::default(),
         }))
@@ -144,10 +152,14 @@ pub async fn run(
     });
     // The peer address reaches `ops::track` as `ConnectInfo`, for the
     // client address a commit records.
+    let closing = state.clone();
     axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        closing.closing.send_replace(true);
+    })
     .await
 }

@@ -14,8 +14,6 @@ use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use tokio::sync::mpsc;
 
 /// Chunks in flight between the writer and the socket.
@@ -74,7 +72,7 @@ pub async fn get(
         at_text.replace(':', ""),
         format.extension()
     );
-    let mut response = Body::new(Chunks(rx)).into_response();
+    let mut response = Body::new(crate::body::Channel(rx)).into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -84,21 +82,4 @@ pub async fn get(
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
     Ok(response)
-}
-
-/// A response body fed by the writer thread.
-struct Chunks(mpsc::Receiver<Bytes>);
-
-impl http_body::Body for Chunks {
-    type Data = Bytes;
-    type Error = std::convert::Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
-        self.0
-            .poll_recv(cx)
-            .map(|chunk| chunk.map(|c| Ok(http_body::Frame::data(c))))
-    }
 }

@@ -28,6 +28,7 @@ mod openapi;
 pub mod params;
 mod realm;
 pub mod review;
+mod stream;
 pub mod views;
 
 use error::NativeError;
@@ -57,6 +58,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/cohort/v1/access-review", read_only(get(review::get)))
         .route("/cohort/v1/export", read_only(get(export::get)))
+        .route("/cohort/v1/stream", read_only(get(stream::get)))
 }
 
 /// Whether `path` belongs to this face (for the 404 of unknown paths).

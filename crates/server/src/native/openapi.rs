@@ -10,7 +10,7 @@
 //! answers every authenticated endpoint shares, so they cannot be forgotten.
 
 use super::error::{ErrorBody, ErrorCode};
-use super::{audit, export, memberships, realm, review, views};
+use super::{audit, export, memberships, realm, review, stream, views};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -36,7 +36,8 @@ const BEARER: &str = "bearer";
         title = "cohort native admin API",
         description = "Read-only access to a realm's directory and its history, for audits. \
             Callers are organization owners and administrators (HTTP Basic with their email \
-            and API key) or realm API tokens holding the `audit:read` scope (Bearer). \
+            and API key) or realm API tokens holding the `audit:read` scope (Bearer; the event \
+            stream takes the `events` scope instead). \
             Every error answers with the `Error` schema; its `code` is stable.",
     ),
     paths(
@@ -47,6 +48,7 @@ const BEARER: &str = "bearer";
         memberships::user_groups,
         review::get,
         export::get,
+        stream::get,
     ),
     components(schemas(
         ErrorBody,
@@ -74,6 +76,7 @@ const BEARER: &str = "bearer";
         (name = "audit", description = "The audit trail: every change, who made it, when, through which face"),
         (name = "memberships", description = "Membership as of any moment, and access reviews between two"),
         (name = "export", description = "The whole directory as of a moment, as CSV or JSON Lines"),
+        (name = "events", description = "The audit events live, as a resumable Server-Sent Events stream (tokens need the `events` scope)"),
         (name = "meta", description = "This API's own description"),
     ),
 )]
