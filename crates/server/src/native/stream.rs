@@ -185,7 +185,7 @@ impl Follower {
                 return;
             }
         }
-        if self.from_log().await.is_err() {
+        if self.read_log().await.is_err() {
             return;
         }
         loop {
@@ -204,14 +204,14 @@ impl Follower {
                 // Behind the feed's buffer: what was missed is in the log.
                 Err(broadcast::error::RecvError::Lagged(_)) => {
                     metrics::counter!("cohort_stream_caught_up_from_log_total").increment(1);
-                    self.from_log().await
+                    self.read_log().await
                 }
                 Err(broadcast::error::RecvError::Closed) => {
                     match self.state.feeds.subscribe(&self.state.engine, self.realm) {
                         Some(again) => feed = again,
                         None => return,
                     }
-                    self.from_log().await
+                    self.read_log().await
                 }
             };
             if done.is_err() {
@@ -224,13 +224,13 @@ impl Follower {
     async fn take(&mut self, batch: &Batch) -> Result<(), Ended> {
         self.allowed()?;
         if batch.after > self.covered {
-            self.from_log().await?;
+            self.read_log().await?;
         }
         self.send_batch(batch).await
     }
 
     /// Everything the log holds after `covered`, batch by batch.
-    async fn from_log(&mut self) -> Result<(), Ended> {
+    async fn read_log(&mut self) -> Result<(), Ended> {
         loop {
             self.allowed()?;
             let batch = feed::read(&self.state.engine, self.realm, self.covered)
