@@ -27,6 +27,7 @@ mod pg;
 mod read;
 mod report;
 pub(crate) mod scim;
+mod stream;
 mod writes;
 
 use auth::auth_cost;
@@ -72,7 +73,7 @@ pub struct RunArgs {
     #[arg(long)]
     skip_huge: bool,
     /// Run only these scenarios: list, imkit, transitive, pair, mixed, writes,
-    /// pg, lag, huge, auth, scim, audit (all when empty).
+    /// pg, lag, huge, auth, scim, audit, stream (all when empty).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// The peer SCIM server for the `scim` scenario (`scim2-server` from PyPI;
@@ -625,6 +626,13 @@ pub async fn run(args: RunArgs) -> Result<()> {
         Vec::new()
     };
 
+    // ---- the event stream with many clients
+    let stream_lines = if plan.wants("stream") {
+        stream::stream_scenario(&plan).await?
+    } else {
+        Vec::new()
+    };
+
     // ---- the report
     report.push("## Reads");
     report.push("");
@@ -722,6 +730,13 @@ pub async fn run(args: RunArgs) -> Result<()> {
             report.push(line);
         }
         report.push("");
+    }
+    if plan.wants("stream") {
+        report.push("## Event stream (Server-Sent Events)");
+        report.push("");
+        for line in stream_lines {
+            report.push(line);
+        }
     }
     report.push("## Memory and start-up");
     report.push("");
