@@ -473,10 +473,11 @@ async fn eventsource_resumes_across_a_server_restart() {
         .unwrap()
         .unwrap();
     let mut received = Vec::new();
-    let mut opens = 0;
+    // The first open was waited for above; any other is a reconnect.
+    let mut reopened = 0;
     while let Ok(line) = lines.try_recv() {
         if line.get("open").is_some() {
-            opens += 1;
+            reopened += 1;
         }
         if let Some(id) = line.get("id").and_then(Value::as_str) {
             assert_eq!(line["same_id"], true, "{line}");
@@ -485,7 +486,7 @@ async fn eventsource_resumes_across_a_server_restart() {
         assert!(line.get("timeout").is_none(), "the client timed out");
     }
     assert!(status.success(), "the client failed: {status:?}");
-    assert!(opens >= 2, "the client never reconnected ({opens} opens)");
+    assert!(reopened >= 1, "the client never reconnected");
     let native = Native::basic(&realm.cohort.base, &realm.owner);
     assert_eq!(received, log_ids(&native, start).await);
 }
