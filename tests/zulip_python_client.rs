@@ -143,3 +143,36 @@ fn init_zuliprc_works_with_the_client() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "8");
 }
+
+/// `register`, `get_events`, `deregister` and `call_on_each_event` from the
+/// official client: exact event shapes for every group change, the system
+/// groups following a role change, the deactivated-groups capability, bad
+/// queue ids and `last_event_id`s, and an IMKIT write reaching a listener.
+#[test]
+fn official_python_client_follows_events() {
+    let python = python_with_zulip();
+    let realm = Realm::new();
+    let upsert = realm
+        .cohort
+        .cli(&["realm", "set", "--group-upsert", "update"]);
+    assert!(upsert.status.success(), "{upsert:?}");
+    let owner_rc = zuliprc(&realm, "owner.zuliprc", &realm.owner);
+    let member_rc = zuliprc(&realm, "member.zuliprc", &realm.member);
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/zulip_events_check.py");
+    let out = Command::new(&python)
+        .arg(&script)
+        .arg(&owner_rc)
+        .arg(&member_rc)
+        .arg(&realm.cohort.base)
+        .arg(&realm.platform_key)
+        .output()
+        .expect("run python");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "the Zulip events checks failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("zulip events checks passed"), "{stdout}");
+}

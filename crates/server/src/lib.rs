@@ -74,6 +74,8 @@ pub struct Shared {
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// Each realm's live events, for the event streams.
     pub feeds: events::feed::Feeds,
+    /// Zulip's event queues (`POST /api/v1/register`).
+    pub zulip_queues: Arc<zulip::events::queue::Queues>,
     /// Set when the server shuts down: long-lived responses (event
     /// streams) end, so the graceful shutdown can finish.
     pub closing: tokio::sync::watch::Sender<bool>,
@@ -101,6 +103,7 @@ impl AppState {
             scim_pages: cache::VersionedCache::new(1024),
             metrics: install_metrics(),
             feeds: events::feed::Feeds::default(),
+            zulip_queues: Arc::default(),
             closing: tokio::sync::watch::Sender::new(false),
             http_metrics: ops::HttpMetrics::default(),
             request_ids: ops::RequestIds::default(),

@@ -5,6 +5,8 @@
 //! - `groups.rs`: `/user_groups…` (list, create, update, deactivate, members, subgroups)
 //! - `users.rs`: `/users…`
 //! - `realm.rs`: `PATCH /realm`, `GET /server_settings`
+//! - `events/`: `POST /register`, `GET /events`, `DELETE /events` (the
+//!   real-time events API and its queues)
 //! - `auth.rs`, `params.rs`, `envelope.rs`, `views.rs`, `error.rs`: the dialect
 //!   itself (the cached `GET /user_groups` body is in the crate's `cache/`).
 //!
@@ -14,6 +16,7 @@
 mod auth;
 mod envelope;
 mod error;
+pub mod events;
 mod groups;
 mod params;
 mod realm;
@@ -43,6 +46,17 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/v1/realm",
             methods(patch(realm::update_realm), &["PATCH"]),
+        )
+        .route(
+            "/api/v1/register",
+            methods(post(events::register), &["POST"]),
+        )
+        .route(
+            "/api/v1/events",
+            methods(
+                get(events::get_events).delete(events::delete_queue),
+                &["DELETE", "GET"],
+            ),
         )
         .route("/api/v1/user_groups", methods(get(groups::list), &["GET"]))
         .route(

@@ -152,7 +152,7 @@ impl Params {
         self.string(name).ok_or_else(|| ZulipError::missing(name))
     }
 
-    fn json(&self, name: &str) -> Result<Option<Value>, ZulipError> {
+    pub fn json(&self, name: &str) -> Result<Option<Value>, ZulipError> {
         match self.raw(name) {
             None => Ok(None),
             Some(text) => serde_json::from_str(text)

@@ -19,7 +19,7 @@ pub fn setting_json(snap: &Snapshot, value: &SettingValue) -> Value {
 }
 
 #[derive(Serialize)]
-struct GroupView<'a> {
+pub(crate) struct GroupView<'a> {
     id: i64,
     name: &'a str,
     creator_id: Option<i64>,
@@ -37,7 +37,7 @@ struct GroupView<'a> {
     deactivated: bool,
 }
 
-fn group_view<'a>(snap: &Snapshot, group: &'a Group) -> GroupView<'a> {
+pub(crate) fn group_view<'a>(snap: &Snapshot, group: &'a Group) -> GroupView<'a> {
     let setting = |i: usize| setting_json(snap, &group.settings[i]);
     GroupView {
         id: group.id.0,
