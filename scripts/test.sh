@@ -3,8 +3,8 @@
 #   formatting and lints, the rule that `cohort-core` pulls in no I/O crates,
 #   unit and property tests, black-box tests against real `cohort` processes,
 #   the official Zulip Python client (installed from PyPI into a venv) and
-#   axios (from npm) against the IMKIT face, eventsource (npm) against the
-#   event stream, the SCIM conformance testers
+#   axios (from npm) against the IMKIT face, zulip-js (npm) against Zulip's
+#   events API, eventsource (npm) against the event stream, the SCIM conformance testers
 #   (scim2-tester and scim-sanity, from PyPI) against the SCIM face,
 #   openapi-spec-validator (PyPI) on the native API's OpenAPI document, the
 #   multi-node PostgreSQL tests,
@@ -25,6 +25,7 @@ node_dir="$target/test-node"
 zulip_version="0.9.1"
 axios_version="1.21.1"
 eventsource_version="4.1.1"
+zulip_js_version="2.1.0"
 # The SCIM testers generate their checks from scim2-models, so a new release
 # of any of these changes the checks: all are pinned (httpx2 is the HTTP
 # backend scim2-client's `httpx2` extra pulls in).
@@ -43,11 +44,11 @@ if [ "$installed" != "$zulip_version" ]; then
     "$venv/bin/pip" install --quiet --disable-pip-version-check "zulip==$zulip_version"
 fi
 export COHORT_PYTHON="$venv/bin/python"
-installed=$(node -p "['axios', 'eventsource'].map(p => require('$node_dir/node_modules/' + p + '/package.json').version).join(' ')" 2>/dev/null || true)
-if [ "$installed" != "$axios_version $eventsource_version" ]; then
+installed=$(node -p "['axios', 'eventsource', 'zulip-js'].map(p => require('$node_dir/node_modules/' + p + '/package.json').version).join(' ')" 2>/dev/null || true)
+if [ "$installed" != "$axios_version $eventsource_version $zulip_js_version" ]; then
     rm -rf "$node_dir"
     mkdir -p "$node_dir"
-    npm install --silent --no-save --no-audit --no-fund --prefix "$node_dir" "axios@$axios_version" "eventsource@$eventsource_version"
+    npm install --silent --no-save --no-audit --no-fund --prefix "$node_dir" "axios@$axios_version" "eventsource@$eventsource_version" "zulip-js@$zulip_js_version"
 fi
 export COHORT_NODE_PATH="$node_dir/node_modules"
 # The SCIM testers, in their own venv (their dependencies stay apart from the
@@ -105,7 +106,7 @@ if psql "$pg/postgres" -q -c "SELECT 1" >/dev/null 2>&1; then
     echo "== the black-box suites on PostgreSQL"
     COHORT_TEST_STORE=postgres cargo test -p cohort \
         --test zulip_protocol --test zulip_groups --test zulip_permissions --test zulip_users \
-        --test zulip_python_client --test imkit --test imkit_axios --test durability --test cli --test store_ops --test log_secrets \
+        --test zulip_python_client --test zulip_js --test imkit --test imkit_axios --test durability --test cli --test store_ops --test log_secrets \
         --test scim --test scim_testers --test native --test origins
 elif [ "${CI:-}" = "true" ]; then
     echo "PostgreSQL is not reachable at $pg: CI requires it" >&2

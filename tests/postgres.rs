@@ -871,3 +871,59 @@ fn serve_refuses_a_schema_it_does_not_know() {
         "{out:?}"
     );
 }
+
+/// A Zulip event queue on node B hears of writes made on node A (B learns
+/// of them by LISTEN/NOTIFY only); the lag is printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL: scripts/test.sh runs it with --include-ignored"]
+async fn events_of_a_write_on_one_node_reach_queues_on_the_other() {
+    let (a, owner) = pg_realm();
+    let mut b = a.node(&a.db);
+    b.start();
+    converge(&a, &b).await;
+    let api_a = a.api(&owner);
+    let api_b = b.api(&owner);
+    let (_, registered) = api_b
+        .post("/register", &[("event_types", r#"["user_group"]"#.into())])
+        .await;
+    assert_eq!(registered["result"], "success", "{registered}");
+    let queue = registered["queue_id"].as_str().unwrap().to_string();
+    let mut last = -1;
+    let mut lags = Vec::new();
+    for i in 0..20 {
+        let started = Instant::now();
+        let id = create(&api_a, &format!("evt-{i}"), "[]").await;
+        let event = loop {
+            let (_, polled) = api_b
+                .get(
+                    "/events",
+                    &[
+                        ("queue_id", queue.clone()),
+                        ("last_event_id", last.to_string()),
+                    ],
+                )
+                .await;
+            assert_eq!(polled["result"], "success", "{polled}");
+            let events = polled["events"].as_array().unwrap().clone();
+            if let Some(e) = events.iter().find(|e| e["op"] == "add") {
+                break e.clone();
+            }
+            last = events
+                .iter()
+                .filter_map(|e| e["id"].as_i64())
+                .max()
+                .unwrap_or(last);
+        };
+        lags.push(started.elapsed());
+        assert_eq!(event["group"]["id"], id, "{event}");
+        last = event["id"].as_i64().unwrap();
+    }
+    lags.sort();
+    println!(
+        "write on A to event on B's queue over {} writes: p50 {:?}, p99 {:?}, max {:?}",
+        lags.len(),
+        percentile(&lags, 0.5),
+        percentile(&lags, 0.99),
+        lags[lags.len() - 1]
+    );
+}

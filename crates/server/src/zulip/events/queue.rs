@@ -389,3 +389,90 @@ async fn dispatch(
         entry.snapshot = Arc::new(snapshot);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queue(user: i64) -> Arc<Queue> {
+        Arc::new(Queue {
+            id: format!("q{user}"),
+            realm: RealmId(1),
+            user: UserId(user),
+            wants: Wants {
+                kinds: None,
+                include_deactivated_groups: true,
+            },
+            state: Mutex::new(State {
+                events: VecDeque::new(),
+                next_id: 0,
+                last_poll: Instant::now(),
+                polling: 0,
+                overflowed: false,
+            }),
+            notify: Notify::new(),
+        })
+    }
+
+    #[tokio::test]
+    async fn acknowledged_events_go_and_ids_increase() {
+        let q = queue(1);
+        for i in 0..3 {
+            q.append(json!({"type": "realm", "n": i}));
+        }
+        let all = q.poll(-1, None).await.unwrap();
+        assert_eq!(
+            all.iter()
+                .map(|e| e["id"].as_i64().unwrap())
+                .collect::<Vec<_>>(),
+            [0, 1, 2]
+        );
+        let rest = q.poll(1, None).await.unwrap();
+        assert_eq!(rest.len(), 1);
+        assert_eq!(rest[0]["id"], 2);
+        assert_eq!(q.last_id(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_long_poll_wakes_on_an_event_or_answers_a_heartbeat() {
+        let q = queue(1);
+        let waiting = {
+            let q = q.clone();
+            tokio::spawn(async move { q.poll(-1, Some(Duration::from_secs(30))).await })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        q.append(json!({"type": "realm"}));
+        let got = waiting.await.unwrap().unwrap();
+        assert_eq!(got[0]["type"], "realm");
+        let quiet = q.poll(0, Some(Duration::from_millis(30))).await.unwrap();
+        assert_eq!(quiet.len(), 1);
+        assert_eq!(quiet[0]["type"], "heartbeat");
+        assert_eq!(quiet[0]["id"], 1);
+    }
+
+    #[tokio::test]
+    async fn a_queue_that_falls_too_far_behind_is_dropped() {
+        let q = queue(1);
+        for _ in 0..=MAX_BUFFERED {
+            q.append(json!({"type": "realm"}));
+        }
+        assert!(q.dead());
+        assert_eq!(q.poll(-1, None).await, None);
+    }
+
+    #[tokio::test]
+    async fn idle_queues_are_collected_and_polled_ones_kept() {
+        let queues = Queues::default();
+        let (idle, busy) = (queue(1), queue(2));
+        for q in [&idle, &busy] {
+            queues.by_id.lock().unwrap().insert(q.id.clone(), q.clone());
+        }
+        busy.state.lock().unwrap().polling = 1;
+        queues.collect(Duration::ZERO);
+        assert!(queues.get("q1", RealmId(1), UserId(1)).is_none());
+        assert!(queues.get("q2", RealmId(1), UserId(2)).is_some());
+        // Someone else's queue is as unknown as a missing one.
+        assert!(queues.get("q2", RealmId(1), UserId(1)).is_none());
+        assert!(queues.get("q2", RealmId(2), UserId(2)).is_none());
+    }
+}
