@@ -20,7 +20,7 @@ use super::translate::{translate, Kind, Outgoing};
 use cohort_core::permission::{self, Gate};
 use cohort_core::{Actor, RealmId, Snapshot, UserId, Version};
 use cohort_engine::Engine;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -43,6 +43,41 @@ pub struct Wants {
     pub include_deactivated_groups: bool,
 }
 
+/// An event rendered once for every queue that gets it: its JSON object
+/// without the `id`, which each queue gives it when it is added.
+pub type Event = Arc<str>;
+
+/// One event of a realm, rendered for both kinds of clients.
+pub struct Rendered {
+    kind: Kind,
+    event: Event,
+    without_deactivated: Option<Event>,
+}
+
+impl Rendered {
+    pub fn new(outgoing: &Outgoing) -> Rendered {
+        let render = |v: &Value| -> Event { serde_json::to_string(v).unwrap_or_default().into() };
+        Rendered {
+            kind: outgoing.kind,
+            event: render(&outgoing.event),
+            without_deactivated: outgoing.without_deactivated.as_ref().map(render),
+        }
+    }
+}
+
+/// `{"id":N,…}`: an event as a queue hands it out.
+pub fn with_id(out: &mut Vec<u8>, id: i64, event: &str) {
+    use std::io::Write;
+    let _ = write!(out, "{{\"id\":{id}");
+    let rest = event.strip_prefix('{').unwrap_or(event);
+    if rest != "}" {
+        out.push(b',');
+    }
+    out.extend_from_slice(rest.as_bytes());
+}
+
+const HEARTBEAT: &str = r#"{"type":"heartbeat"}"#;
+
 pub struct Queue {
     pub id: String,
     pub realm: RealmId,
@@ -53,7 +88,7 @@ pub struct Queue {
 }
 
 struct State {
-    events: VecDeque<Value>,
+    events: VecDeque<(i64, Event)>,
     next_id: i64,
     last_poll: Instant,
     polling: usize,
@@ -63,7 +98,7 @@ struct State {
 
 impl Queue {
     /// Add what this queue's user may see of `event`.
-    fn push(&self, snap: &Snapshot, event: &Outgoing) {
+    fn push(&self, snap: &Snapshot, event: &Rendered) {
         if self
             .wants
             .kinds
@@ -89,16 +124,14 @@ impl Queue {
         }
     }
 
-    fn append(&self, mut event: Value) {
+    fn append(&self, event: Event) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if state.overflowed {
             return;
         }
-        if let Value::Object(map) = &mut event {
-            map.insert("id".into(), json!(state.next_id));
-        }
+        let id = state.next_id;
         state.next_id += 1;
-        state.events.push_back(event);
+        state.events.push_back((id, event));
         if state.events.len() > MAX_BUFFERED {
             state.overflowed = true;
             state.events.clear();
@@ -115,7 +148,11 @@ impl Queue {
     /// `GET /events`: drop what `acknowledged` covers, then return what is
     /// left, waiting up to `wait` for something (a heartbeat if nothing
     /// comes). `None`: the queue is dead.
-    pub async fn poll(&self, acknowledged: i64, wait: Option<Duration>) -> Option<Vec<Value>> {
+    pub async fn poll(
+        &self,
+        acknowledged: i64,
+        wait: Option<Duration>,
+    ) -> Option<Vec<(i64, Event)>> {
         {
             let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
             state.polling += 1;
@@ -132,7 +169,7 @@ impl Queue {
         &self,
         acknowledged: i64,
         wait: Option<Duration>,
-    ) -> Option<Vec<Value>> {
+    ) -> Option<Vec<(i64, Event)>> {
         let deadline = wait.map(|w| tokio::time::Instant::now() + w);
         loop {
             let notified = self.notify.notified();
@@ -146,8 +183,7 @@ impl Queue {
                 while state
                     .events
                     .front()
-                    .and_then(|e| e["id"].as_i64())
-                    .is_some_and(|id| id <= acknowledged)
+                    .is_some_and(|(id, _)| *id <= acknowledged)
                 {
                     state.events.pop_front();
                 }
@@ -159,7 +195,7 @@ impl Queue {
                 return Some(Vec::new());
             };
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                self.append(json!({"type": "heartbeat"}));
+                self.append(HEARTBEAT.into());
             }
         }
     }
@@ -379,7 +415,10 @@ async fn dispatch(
                 tracing::error!(realm = realm.0, %err, "event queues: a commit does not apply");
                 break;
             }
-            let events = translate(&before, commit, &snapshot);
+            let events: Vec<Rendered> = translate(&before, commit, &snapshot)
+                .iter()
+                .map(Rendered::new)
+                .collect();
             for queue in &entry.queues {
                 for event in &events {
                     queue.push(&snapshot, event);
@@ -393,6 +432,22 @@ async fn dispatch(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    fn event(value: Value) -> Event {
+        value.to_string().into()
+    }
+
+    fn rendered(events: &[(i64, Event)]) -> Vec<Value> {
+        events
+            .iter()
+            .map(|(id, e)| {
+                let mut out = Vec::new();
+                with_id(&mut out, *id, e);
+                serde_json::from_slice(&out).unwrap()
+            })
+            .collect()
+    }
 
     fn queue(user: i64) -> Arc<Queue> {
         Arc::new(Queue {
@@ -418,16 +473,16 @@ mod tests {
     async fn acknowledged_events_go_and_ids_increase() {
         let q = queue(1);
         for i in 0..3 {
-            q.append(json!({"type": "realm", "n": i}));
+            q.append(event(json!({"type": "realm", "n": i})));
         }
-        let all = q.poll(-1, None).await.unwrap();
+        let all = rendered(&q.poll(-1, None).await.unwrap());
         assert_eq!(
             all.iter()
                 .map(|e| e["id"].as_i64().unwrap())
                 .collect::<Vec<_>>(),
             [0, 1, 2]
         );
-        let rest = q.poll(1, None).await.unwrap();
+        let rest = rendered(&q.poll(1, None).await.unwrap());
         assert_eq!(rest.len(), 1);
         assert_eq!(rest[0]["id"], 2);
         assert_eq!(q.last_id(), 2);
@@ -441,10 +496,10 @@ mod tests {
             tokio::spawn(async move { q.poll(-1, Some(Duration::from_secs(30))).await })
         };
         tokio::time::sleep(Duration::from_millis(20)).await;
-        q.append(json!({"type": "realm"}));
-        let got = waiting.await.unwrap().unwrap();
+        q.append(event(json!({"type": "realm"})));
+        let got = rendered(&waiting.await.unwrap().unwrap());
         assert_eq!(got[0]["type"], "realm");
-        let quiet = q.poll(0, Some(Duration::from_millis(30))).await.unwrap();
+        let quiet = rendered(&q.poll(0, Some(Duration::from_millis(30))).await.unwrap());
         assert_eq!(quiet.len(), 1);
         assert_eq!(quiet[0]["type"], "heartbeat");
         assert_eq!(quiet[0]["id"], 1);
@@ -454,7 +509,7 @@ mod tests {
     async fn a_queue_that_falls_too_far_behind_is_dropped() {
         let q = queue(1);
         for _ in 0..=MAX_BUFFERED {
-            q.append(json!({"type": "realm"}));
+            q.append(event(json!({"type": "realm"})));
         }
         assert!(q.dead());
         assert_eq!(q.poll(-1, None).await, None);
