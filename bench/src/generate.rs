@@ -158,6 +158,11 @@ fn spread(seed: usize, count: usize, of: usize) -> impl Iterator<Item = usize> {
     (0..count.min(of)).map(move |j| (start + j * stride) % of)
 }
 
+/// A generated user's API key (well-formed, so the user can sign in).
+pub fn user_key(id: i64) -> String {
+    format!("benchuser{id:023}")
+}
+
 pub async fn generate(store: &dyn Store, size: Size) -> Result<Value> {
     generate_at(store, size, cohort_engine::now_millis()).await
 }
@@ -247,7 +252,7 @@ pub async fn generate_at(store: &dyn Store, size: Size, now: i64) -> Result<Valu
                     bot_owner: None,
                     active: true,
                     can_create_users: false,
-                    api_key: secrets::hash_key(&format!("bench-user-{}", id.0)),
+                    api_key: secrets::hash_key(&user_key(id.0)),
                     date_joined: now,
                     updated_at: now,
                     profile: Default::default(),

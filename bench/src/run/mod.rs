@@ -24,6 +24,7 @@ mod lag;
 mod mixed;
 mod pair;
 mod pg;
+mod queues;
 mod read;
 mod report;
 pub(crate) mod scim;
@@ -73,7 +74,7 @@ pub struct RunArgs {
     #[arg(long)]
     skip_huge: bool,
     /// Run only these scenarios: list, imkit, transitive, pair, mixed, writes,
-    /// pg, lag, huge, auth, scim, audit, stream (all when empty).
+    /// pg, lag, huge, auth, scim, audit, stream, queues (all when empty).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// The peer SCIM server for the `scim` scenario (`scim2-server` from PyPI;
@@ -633,6 +634,13 @@ pub async fn run(args: RunArgs) -> Result<()> {
         Vec::new()
     };
 
+    // ---- Zulip's event queues at scale
+    let queue_lines = if plan.wants("queues") {
+        queues::queues_scenario(&plan).await?
+    } else {
+        Vec::new()
+    };
+
     // ---- the report
     report.push("## Reads");
     report.push("");
@@ -730,6 +738,13 @@ pub async fn run(args: RunArgs) -> Result<()> {
             report.push(line);
         }
         report.push("");
+    }
+    if plan.wants("queues") {
+        report.push("## Zulip event queues");
+        report.push("");
+        for line in queue_lines {
+            report.push(line);
+        }
     }
     if plan.wants("stream") {
         report.push("## Event stream (Server-Sent Events)");
