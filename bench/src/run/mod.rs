@@ -276,6 +276,27 @@ fn free_port() -> Result<u16> {
         .port())
 }
 
+/// A fresh SQLite database `file` in the work directory, filled with the
+/// `size` data set: its URL and the generator's info.
+async fn fresh_data_set(
+    plan: &Plan,
+    file: &str,
+    size: Size,
+) -> Result<(String, serde_json::Value)> {
+    let path = plan.work.join(file);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    let db = format!("sqlite://{}", path.display());
+    let store = cohort_store::open(
+        &cohort_store::DbUrl::parse(&db).map_err(anyhow::Error::msg)?,
+        true,
+    )
+    .await?;
+    let info = generate::generate(store.as_ref(), size).await?;
+    Ok((db, info))
+}
+
 fn basic(email: &str, key: &str) -> String {
     format!(
         "Basic {}",

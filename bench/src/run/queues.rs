@@ -8,7 +8,7 @@
 
 use super::writes::write_load;
 use super::{basic, Plan};
-use crate::generate::{self, user_key, Size};
+use crate::generate::{user_key, Size};
 use anyhow::{bail, Context as _, Result};
 use serde_json::Value;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -75,19 +75,7 @@ pub(super) async fn queues_scenario(plan: &Plan) -> Result<Vec<String>> {
     } else {
         (Size::Medium, 10_000, 5)
     };
-    let path = plan.work.join("queues.db");
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
-    let db = format!("sqlite://{}", path.display());
-    let info = {
-        let store = cohort_store::open(
-            &cohort_store::DbUrl::parse(&db).map_err(anyhow::Error::msg)?,
-            true,
-        )
-        .await?;
-        generate::generate(store.as_ref(), size).await?
-    };
+    let (db, info) = super::fresh_data_set(plan, "queues.db", size).await?;
     let owner = basic(
         info["email"].as_str().unwrap_or(""),
         info["api_key"].as_str().unwrap_or(""),

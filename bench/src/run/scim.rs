@@ -336,19 +336,7 @@ fn patch_run(plan: &Plan, server: &Server, pairs: &[String]) -> Result<(f64, u64
 /// The SCIM section's lines (tables and notes).
 pub(super) async fn scim_scenario(plan: &Plan, peer_program: &Path) -> Result<Vec<String>> {
     let size = if plan.smoke { Size::Small } else { Size::Scim };
-    let path = plan.work.join("scim.db");
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
-    let db = format!("sqlite://{}", path.display());
-    let info = {
-        let store = cohort_store::open(
-            &cohort_store::DbUrl::parse(&db).map_err(anyhow::Error::msg)?,
-            true,
-        )
-        .await?;
-        generate::generate(store.as_ref(), size).await?
-    };
+    let (db, info) = super::fresh_data_set(plan, "scim.db", size).await?;
     let out = Command::new(&plan.cohort)
         .args(["--db", &db, "token", "create", "--scope", "scim", "--json"])
         .output()?;

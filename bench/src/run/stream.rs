@@ -13,7 +13,7 @@
 //! follow; the difference over N is the cost of one open stream.
 
 use super::{basic, stats, Plan};
-use crate::generate::{self, Size};
+use crate::generate::Size;
 use anyhow::{bail, Context as _, Result};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -89,23 +89,8 @@ async fn renames(
 
 pub(super) async fn stream_scenario(plan: &Plan) -> Result<Vec<String>> {
     let (clients, changes) = if plan.smoke { (20, 5) } else { (1_000, 40) };
-    let path = plan.work.join("stream-small.db");
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
-    let db = format!("sqlite://{}", path.display());
-    let info = {
-        let store = cohort_store::open(
-            &cohort_store::DbUrl::parse(&db).map_err(anyhow::Error::msg)?,
-            true,
-        )
-        .await?;
-        generate::generate(
-            store.as_ref(),
-            if plan.smoke { Size::Tiny } else { Size::Small },
-        )
-        .await?
-    };
+    let size = if plan.smoke { Size::Tiny } else { Size::Small };
+    let (db, info) = super::fresh_data_set(plan, "stream-small.db", size).await?;
     let auth = basic(
         info["email"].as_str().unwrap_or(""),
         info["api_key"].as_str().unwrap_or(""),

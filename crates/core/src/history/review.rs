@@ -34,6 +34,17 @@ pub struct GroupReview {
     pub lost: Vec<ReviewEntry>,
 }
 
+impl GroupReview {
+    /// The review, or `None` when it has neither gains nor losses.
+    fn of(group: GroupId, gained: Vec<ReviewEntry>, lost: Vec<ReviewEntry>) -> Option<GroupReview> {
+        (!gained.is_empty() || !lost.is_empty()).then_some(GroupReview {
+            group,
+            gained,
+            lost,
+        })
+    }
+}
+
 /// One page of a review: the groups reviewed and, when more may follow,
 /// the last group of the page to continue after.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -169,11 +180,7 @@ impl History {
                 _ => {}
             }
         }
-        (!gained.is_empty() || !lost.is_empty()).then_some(GroupReview {
-            group,
-            gained,
-            lost,
-        })
+        GroupReview::of(group, gained, lost)
     }
 
     /// The shortest path by which `user` is in the group whose tree is
@@ -205,11 +212,7 @@ impl History {
             .filter(|(u, _)| !after.contains_key(u))
             .map(|(user, via)| self.entry(group, *user, via, false, from, to))
             .collect();
-        (!gained.is_empty() || !lost.is_empty()).then_some(GroupReview {
-            group,
-            gained,
-            lost,
-        })
+        GroupReview::of(group, gained, lost)
     }
 
     fn entry(

@@ -97,6 +97,23 @@ struct State {
 }
 
 impl Queue {
+    fn new(id: String, realm: RealmId, user: UserId, wants: Wants) -> Queue {
+        Queue {
+            id,
+            realm,
+            user,
+            wants,
+            state: Mutex::new(State {
+                events: VecDeque::new(),
+                next_id: 0,
+                last_poll: Instant::now(),
+                polling: 0,
+                overflowed: false,
+            }),
+            notify: Notify::new(),
+        }
+    }
+
     /// Add what this queue's user may see of `event`.
     fn push(&self, snap: &Snapshot, event: &Rendered) {
         if self
@@ -239,20 +256,8 @@ impl Queues {
         initial: impl FnOnce(&Snapshot) -> T,
     ) -> Option<(Arc<Queue>, T)> {
         self.start_collector();
-        let queue = Arc::new(Queue {
-            id: uuid::Uuid::new_v4().simple().to_string(),
-            realm,
-            user,
-            wants,
-            state: Mutex::new(State {
-                events: VecDeque::new(),
-                next_id: 0,
-                last_poll: Instant::now(),
-                polling: 0,
-                overflowed: false,
-            }),
-            notify: Notify::new(),
-        });
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let queue = Arc::new(Queue::new(id, realm, user, wants));
         let mut realms = self.realms.lock().unwrap_or_else(|e| e.into_inner());
         let entry = match realms.entry(realm) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
@@ -450,23 +455,16 @@ mod tests {
     }
 
     fn queue(user: i64) -> Arc<Queue> {
-        Arc::new(Queue {
-            id: format!("q{user}"),
-            realm: RealmId(1),
-            user: UserId(user),
-            wants: Wants {
-                kinds: None,
-                include_deactivated_groups: true,
-            },
-            state: Mutex::new(State {
-                events: VecDeque::new(),
-                next_id: 0,
-                last_poll: Instant::now(),
-                polling: 0,
-                overflowed: false,
-            }),
-            notify: Notify::new(),
-        })
+        let wants = Wants {
+            kinds: None,
+            include_deactivated_groups: true,
+        };
+        Arc::new(Queue::new(
+            format!("q{user}"),
+            RealmId(1),
+            UserId(user),
+            wants,
+        ))
     }
 
     #[tokio::test]
