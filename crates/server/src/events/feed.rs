@@ -8,7 +8,7 @@
 //!
 //! The broadcast keeps the last `BUFFERED` batches; a follower that falls
 //! further behind is told so (`Lagged`) and reads what it missed from the
-//! log itself (`Follower::next`), so a slow follower costs memory only in its
+//! log itself (`native/stream.rs`), so a slow follower costs memory only in its
 //! own connection's buffers and never loses an event.
 
 use crate::native::views::event_view;
