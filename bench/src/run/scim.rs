@@ -27,7 +27,7 @@
 use super::read::read_scenario;
 use super::report::Report;
 use super::{pinned, Plan, Proc};
-use crate::generate::{self, Size};
+use crate::generate::Size;
 use crate::load::{self, Tool};
 use anyhow::{bail, Context as _, Result};
 use serde_json::{json, Value};
