@@ -234,7 +234,8 @@ impl Queue {
 /// its queues.
 struct Realm {
     snapshot: Arc<Snapshot>,
-    queues: Vec<Arc<Queue>>,
+    /// By queue id (a removal is one lookup, not a scan).
+    queues: HashMap<String, Arc<Queue>>,
 }
 
 #[derive(Default)]
@@ -272,13 +273,13 @@ impl Queues {
                 ));
                 e.insert(Realm {
                     snapshot,
-                    queues: Vec::new(),
+                    queues: HashMap::new(),
                 })
             }
         };
         let state = initial(&entry.snapshot);
         // The user's least recently polled queue makes room.
-        let mine: Vec<&Arc<Queue>> = entry.queues.iter().filter(|q| q.user == user).collect();
+        let mine: Vec<&Arc<Queue>> = entry.queues.values().filter(|q| q.user == user).collect();
         let evicted = (mine.len() >= PER_USER)
             .then(|| {
                 mine.iter()
@@ -286,9 +287,9 @@ impl Queues {
                     .map(|q| q.id.clone())
             })
             .flatten();
-        entry.queues.push(queue.clone());
+        entry.queues.insert(queue.id.clone(), queue.clone());
         if let Some(old) = &evicted {
-            entry.queues.retain(|q| &q.id != old);
+            entry.queues.remove(old);
         }
         drop(realms);
         let mut by_id = self.by_id.lock().unwrap_or_else(|e| e.into_inner());
@@ -329,7 +330,7 @@ impl Queues {
         };
         let mut realms = self.realms.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(realm) = realms.get_mut(&queue.realm) {
-            realm.queues.retain(|q| q.id != id);
+            realm.queues.remove(id);
         }
         true
     }
@@ -424,7 +425,7 @@ async fn dispatch(
                 .iter()
                 .map(Rendered::new)
                 .collect();
-            for queue in &entry.queues {
+            for queue in entry.queues.values() {
                 for event in &events {
                     queue.push(&snapshot, event);
                 }
