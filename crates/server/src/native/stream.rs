@@ -176,6 +176,10 @@ struct Ended;
 impl Follower {
     async fn run(mut self, mut feed: broadcast::Receiver<Arc<Batch>>, reset: Option<Bytes>) {
         let mut closing = self.state.closing.subscribe();
+        // A request that arrived as the server began to stop.
+        if *closing.borrow_and_update() {
+            return;
+        }
         let first = Bytes::from(format!("retry: {RETRY_MS}\n\n"));
         if self.send(first).await.is_err() {
             return;

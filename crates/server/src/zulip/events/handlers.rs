@@ -183,8 +183,10 @@ pub async fn get_events(
             queue.last_id()
         )));
     }
-    let wait = (!dont_block).then(heartbeat_wait);
     let mut closing = state.closing.subscribe();
+    // While the server stops, nobody waits.
+    let stopping = *closing.borrow_and_update();
+    let wait = (!dont_block && !stopping).then(heartbeat_wait);
     let events = tokio::select! {
         events = queue.poll(acknowledged, wait) => events,
         // Shutting down: answer now, with nothing, so the client comes back.
