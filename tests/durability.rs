@@ -135,8 +135,10 @@ async fn acknowledged_writes_survive_sigkill() {
     realm.create_group(&realm.owner, "after-restart", &[]).await;
 }
 
-/// A create request whose headers and first half of the body are sent; the
-/// rest is sent by `finish`.
+/// A create request whose headers are sent, with `Expect: 100-continue`,
+/// and held until the server answers `100 Continue` (its handler is then
+/// reading the body: the request is in flight); the body is sent by
+/// `finish`.
 struct HeldRequest {
     stream: TcpStream,
     rest: String,
@@ -146,7 +148,6 @@ struct HeldRequest {
 impl HeldRequest {
     async fn start(addr: &str, account: &Account, name: &str, member: i64) -> HeldRequest {
         let body = format!("name={name}&description=in+flight&members=%5B{member}%5D");
-        let (first, rest) = body.split_at(body.len() / 2);
         let auth = base64::engine::general_purpose::STANDARD
             .encode(format!("{}:{}", account.email, account.key));
         let mut stream = TcpStream::connect(addr).await.expect("connect");
@@ -154,18 +155,30 @@ impl HeldRequest {
             "POST /api/v1/user_groups/create HTTP/1.1\r\nHost: {addr}\r\n\
              Authorization: Basic {auth}\r\n\
              Content-Type: application/x-www-form-urlencoded\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n{first}",
+             Content-Length: {}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
             body.len()
         );
         stream.write_all(head.as_bytes()).await.expect("send");
+        let mut interim = Vec::new();
+        while !interim.ends_with(b"\r\n\r\n") {
+            let mut byte = [0u8; 1];
+            let read = stream.read(&mut byte).await.expect("an interim answer");
+            assert_eq!(read, 1, "the server closed a held request");
+            interim.push(byte[0]);
+        }
+        assert!(
+            interim.starts_with(b"HTTP/1.1 100"),
+            "{}",
+            String::from_utf8_lossy(&interim)
+        );
         HeldRequest {
             stream,
-            rest: rest.to_string(),
+            rest: body,
             name: name.to_string(),
         }
     }
 
-    /// Send the rest of the body; returns the status line and the body.
+    /// Send the body; returns the status line and the body.
     async fn finish(mut self) -> (String, String, String) {
         self.stream
             .write_all(self.rest.as_bytes())
@@ -211,13 +224,13 @@ async fn graceful_shutdown_finishes_in_flight_writes() {
         .strip_prefix("http://")
         .expect("http base")
         .to_string();
-    // Requests the server is reading when SIGTERM arrives.
+    // Requests the server is reading when SIGTERM arrives (each has been
+    // answered `100 Continue`: its handler waits for the body).
     let mut held = Vec::new();
     for i in 0..4 {
         let name = format!("held-{i}");
         held.push(HeldRequest::start(&addr, &realm.owner, &name, realm.member.id).await);
     }
-    // A request on a later connection is answered: the held ones were accepted.
     assert!(serves_new_connections(&addr).await);
     realm.cohort.terminate();
     // Shutdown has begun once new connections are no longer served.
