@@ -3,15 +3,12 @@
 //! whole trail in order with the origins the commits were made with.
 
 use cohort_core::audit::{AuditQuery, EventKind};
-use cohort_core::command::{ChangeMembers, CreateGroup, CreateRealm};
+use cohort_core::command::{ChangeMembers, CreateGroup};
 use cohort_core::{Actor, Command, Face, GroupId, Origin, Reply, Role};
 use cohort_engine::{Engine, EngineConfig};
-use cohort_store::sqlite::SqliteStore;
-use cohort_store::Store;
-use std::sync::Arc;
 
 mod support;
-use support::new_user;
+use support::{acme, new_user};
 
 fn group(name: &str) -> CreateGroup {
     CreateGroup {
@@ -29,20 +26,7 @@ fn group(name: &str) -> CreateGroup {
 #[tokio::test]
 async fn audit_pages_walk_the_trail_and_catch_up() {
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&dir.path().join("c.db"), true)
-            .await
-            .unwrap(),
-    );
-    let engine = Engine::start(store, EngineConfig::default()).await.unwrap();
-    let created = engine
-        .create_realm(CreateRealm {
-            name: "Acme".into(),
-            owner: Some(new_user("owner@acme.test", Role::Owner)),
-        })
-        .await
-        .unwrap();
-    let realm = created.snapshot.realm_id();
+    let (_, engine, realm) = acme(&dir.path().join("c.db")).await;
     let member = match engine
         .execute(
             realm,
@@ -140,19 +124,7 @@ async fn audit_pages_walk_the_trail_and_catch_up() {
 #[tokio::test]
 async fn pruning_keeps_every_answer_from_the_checkpoint_on() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("c.db");
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path, true).await.unwrap());
-    let engine = Engine::start(store.clone(), EngineConfig::default())
-        .await
-        .unwrap();
-    let created = engine
-        .create_realm(CreateRealm {
-            name: "Acme".into(),
-            owner: Some(new_user("owner@acme.test", Role::Owner)),
-        })
-        .await
-        .unwrap();
-    let realm = created.snapshot.realm_id();
+    let (store, engine, realm) = acme(&dir.path().join("c.db")).await;
     let mut groups = Vec::new();
     for i in 0..4 {
         let Reply::Group(id) = engine
@@ -239,20 +211,7 @@ async fn pruning_keeps_every_answer_from_the_checkpoint_on() {
 #[tokio::test]
 async fn big_commits_are_cached_until_pruned() {
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(&dir.path().join("c.db"), true)
-            .await
-            .unwrap(),
-    );
-    let engine = Engine::start(store, EngineConfig::default()).await.unwrap();
-    let created = engine
-        .create_realm(CreateRealm {
-            name: "Acme".into(),
-            owner: Some(new_user("owner@acme.test", Role::Owner)),
-        })
-        .await
-        .unwrap();
-    let realm = created.snapshot.realm_id();
+    let (_, engine, realm) = acme(&dir.path().join("c.db")).await;
     let mut users = Vec::new();
     for i in 0..300 {
         let reply = engine
