@@ -90,29 +90,43 @@ fn zuliprc(realm: &Realm, name: &str, account: &Account) -> PathBuf {
     path
 }
 
-#[test]
-fn official_python_client_drives_cohort() {
-    let python = python_with_zulip();
-    let realm = Realm::new();
-    let owner_rc = zuliprc(&realm, "owner.zuliprc", &realm.owner);
-    let member_rc = zuliprc(&realm, "member.zuliprc", &realm.member);
-    let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/zulip_client_check.py");
-    let out = Command::new(&python)
+/// Run `tests/python/{script}` with `args`; it must exit 0 and print `passed`.
+fn run_check(python: &Path, script: &str, args: &[&std::ffi::OsStr], passed: &str) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/python")
+        .join(script);
+    let out = Command::new(python)
         .arg(&script)
-        .arg(&owner_rc)
-        .arg(&member_rc)
-        .arg(realm.member.id.to_string())
-        .arg(realm.member2.id.to_string())
+        .args(args)
         .output()
         .expect("run python");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
-        "the Zulip client checks failed:\n{stdout}\n{stderr}"
+        "{} failed:\n{stdout}\n{stderr}",
+        script.display()
     );
-    assert!(stdout.contains("zulip client checks passed"), "{stdout}");
+    assert!(stdout.contains(passed), "{stdout}");
+}
+
+#[test]
+fn official_python_client_drives_cohort() {
+    let python = python_with_zulip();
+    let realm = Realm::new();
+    let owner_rc = zuliprc(&realm, "owner.zuliprc", &realm.owner);
+    let member_rc = zuliprc(&realm, "member.zuliprc", &realm.member);
+    run_check(
+        &python,
+        "zulip_client_check.py",
+        &[
+            owner_rc.as_os_str(),
+            member_rc.as_os_str(),
+            realm.member.id.to_string().as_ref(),
+            realm.member2.id.to_string().as_ref(),
+        ],
+        "zulip client checks passed",
+    );
 }
 
 /// `cohort init` writes a zuliprc that the client reads as it is.
@@ -158,21 +172,15 @@ fn official_python_client_follows_events() {
     assert!(upsert.status.success(), "{upsert:?}");
     let owner_rc = zuliprc(&realm, "owner.zuliprc", &realm.owner);
     let member_rc = zuliprc(&realm, "member.zuliprc", &realm.member);
-    let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/zulip_events_check.py");
-    let out = Command::new(&python)
-        .arg(&script)
-        .arg(&owner_rc)
-        .arg(&member_rc)
-        .arg(&realm.cohort.base)
-        .arg(&realm.platform_key)
-        .output()
-        .expect("run python");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "the Zulip events checks failed:\n{stdout}\n{stderr}"
+    run_check(
+        &python,
+        "zulip_events_check.py",
+        &[
+            owner_rc.as_os_str(),
+            member_rc.as_os_str(),
+            realm.cohort.base.as_ref(),
+            realm.platform_key.as_ref(),
+        ],
+        "zulip events checks passed",
     );
-    assert!(stdout.contains("zulip events checks passed"), "{stdout}");
 }
