@@ -2,27 +2,14 @@
 
 Run by tests/zulip_python_client.rs against a live server:
     python zulip_client_check.py OWNER_ZULIPRC MEMBER_ZULIPRC MEMBER_ID OTHER_MEMBER_ID
-Every check raises CheckFailed with the offending response on failure (an
-explicit exception, not `assert`, so `python -O` cannot turn the checks off).
+Every check raises CheckFailed (checks.py) with the offending response.
 """
 
 import sys
 
 import zulip
 
-
-class CheckFailed(Exception):
-    """A response differed from what cohort must answer."""
-
-
-def expect(condition, detail):
-    if not condition:
-        raise CheckFailed(detail)
-
-
-def ok(result, what):
-    expect(result.get("result") == "success", f"{what}: {result}")
-    return result
+from checks import expect, ok
 
 
 def err(result, what, msg, code="BAD_REQUEST"):

@@ -3,7 +3,8 @@
 Run by tests/zulip_python_client.rs against a live server:
     python zulip_events_check.py OWNER_ZULIPRC MEMBER_ZULIPRC SITE PLATFORM_KEY
 (the realm's `group_upsert` is `update`, so IMKIT's POST /admin/groups edits
-an existing group). Every check raises CheckFailed with what it saw.
+an existing group). Every check raises CheckFailed (checks.py) with what
+it saw.
 """
 
 import json
@@ -13,19 +14,7 @@ import urllib.request
 
 import zulip
 
-
-class CheckFailed(Exception):
-    """cohort answered something Zulip would not."""
-
-
-def expect(condition, detail):
-    if not condition:
-        raise CheckFailed(detail)
-
-
-def ok(result, what):
-    expect(result.get("result") == "success", f"{what}: {result}")
-    return result
+from checks import CheckFailed, expect, ok
 
 
 def imkit(site, key, path, body):
