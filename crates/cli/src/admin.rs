@@ -427,6 +427,41 @@ pub async fn migrate(db: &str) -> Result<()> {
 /// exactly how far its copy got: a rerun resumes from there. A target realm
 /// the source lacks, or one whose last commit is not the source's commit of
 /// that version, is refused (not a copy of this source).
+/// Webhook endpoints carry on in the copy from where the source's sender
+/// was: each cursor is set to the source's, or to just before its oldest
+/// pending delivery, which the copy then makes again from the log (so
+/// nothing is lost and nothing already delivered is sent again). The
+/// delivery log itself stays with the source.
+async fn resume_webhooks(
+    source: &dyn cohort_store::Store,
+    target: &dyn cohort_store::Store,
+    realms: &[cohort_core::Snapshot],
+) -> Result<()> {
+    for snapshot in realms {
+        for webhook in snapshot.realm().live_webhooks() {
+            let Some(mut resume) = source.webhook_cursor(webhook.id).await? else {
+                continue;
+            };
+            if let Some(oldest) = source.pending_deliveries(webhook.id, 1).await?.first() {
+                resume = resume.min(oldest.event.0.saturating_sub(1));
+            }
+            let Some(fresh) = target.webhook_cursor(webhook.id).await? else {
+                bail!("webhook {} has no delivery cursor in the copy", webhook.id);
+            };
+            if !target
+                .enqueue_deliveries(webhook.id, fresh, resume, Vec::new())
+                .await?
+            {
+                bail!(
+                    "webhook {}'s delivery cursor moved during the copy",
+                    webhook.id
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 pub async fn copy(args: crate::args::CopyArgs) -> Result<()> {
     use indicatif::{ProgressBar, ProgressStyle};
     let from = cohort_store::DbUrl::parse(&args.from).map_err(anyhow::Error::msg)?;
@@ -500,6 +535,7 @@ pub async fn copy(args: crate::args::CopyArgs) -> Result<()> {
     if a != b {
         bail!("the copy does not load into the same directory as the source");
     }
+    resume_webhooks(source.as_ref(), target.as_ref(), &a).await?;
     println!(
         "Copied {} realm(s), {} users, {} groups, {} memberships, {} subgroup edges and {} commits; counts and contents verified.",
         got.realms, got.users, got.groups, got.members, got.subgroups, got.commits

@@ -68,6 +68,9 @@ pub enum Command {
     /// Manage realm API tokens (for SCIM and other machine clients).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage webhook endpoints (signed requests for every change).
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
     /// Read the audit trail: every change, who made it, when and through
     /// which face, with names as they were then (oldest first).
     Audit(AuditArgs),
@@ -158,6 +161,17 @@ pub struct ServeArgs {
     /// How often to pick up changes other processes committed, in milliseconds.
     #[arg(long, env = "COHORT_POLL_MS", default_value_t = 500)]
     pub poll_ms: u64,
+    /// Let webhook requests reach loopback, private and link-local addresses
+    /// (refused by default, so an endpoint cannot reach into cohort's network).
+    #[arg(long, env = "COHORT_WEBHOOK_ALLOW_PRIVATE")]
+    pub webhook_allow_private: bool,
+    /// Waits before retrying a failed webhook delivery, one per retry
+    /// (units ms, s, m, h); when they run out the delivery is failed.
+    #[arg(long, env = "COHORT_WEBHOOK_RETRY_SCHEDULE", default_value = cohort_server::webhooks::schedule::DEFAULT)]
+    pub webhook_retry_schedule: String,
+    /// Seconds a webhook request may take (connect, send, answer).
+    #[arg(long, env = "COHORT_WEBHOOK_TIMEOUT_SECS", default_value_t = 15)]
+    pub webhook_timeout_secs: u64,
 }
 
 #[derive(Subcommand, Debug)]
@@ -290,6 +304,66 @@ pub struct TokenRevokeArgs {
     pub realm: RealmSelector,
     /// The token's name.
     pub name: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WebhookCommand {
+    /// Add an endpoint; prints its signing secret once.
+    Add(WebhookAddArgs),
+    /// List the realm's endpoints (never their secrets).
+    List(WebhookListArgs),
+    /// Remove an endpoint; nothing more is sent to it.
+    Remove(WebhookIdArgs),
+    /// Make a new signing secret (printed once); the old one keeps signing
+    /// beside it for a while, so receivers can switch without a gap.
+    RotateSecret(WebhookRotateArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct WebhookAddArgs {
+    #[command(flatten)]
+    pub realm: RealmSelector,
+    /// Where to send: an http(s) URL. A running server refuses internal
+    /// addresses unless it runs with --webhook-allow-private.
+    #[arg(long)]
+    pub url: String,
+    /// Event types or families to send (`group.member_added`, `group.*`);
+    /// repeat or separate with commas. All types when absent.
+    #[arg(long = "types", value_delimiter = ',')]
+    pub types: Vec<String>,
+    #[arg(long, default_value = "")]
+    pub description: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct WebhookListArgs {
+    #[command(flatten)]
+    pub realm: RealmSelector,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct WebhookIdArgs {
+    #[command(flatten)]
+    pub realm: RealmSelector,
+    /// The endpoint's id (`cohort webhook list`).
+    pub id: i64,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct WebhookRotateArgs {
+    #[command(flatten)]
+    pub realm: RealmSelector,
+    /// The endpoint's id (`cohort webhook list`).
+    pub id: i64,
+    /// How long the old secret keeps signing, in seconds (at most a week).
+    #[arg(long, default_value_t = 24 * 3600)]
+    pub keep_old_for_secs: i64,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Subcommand, Debug)]

@@ -13,6 +13,7 @@ mod audit;
 mod serve;
 mod setup;
 mod tokens;
+mod webhooks;
 
 use args::{Cli, Command};
 use clap::Parser;
@@ -44,6 +45,7 @@ fn main() -> ExitCode {
             Command::Group(args) => admin::group(&cli.db, args).await,
             Command::Realm(args) => admin::realm(&cli.db, args).await,
             Command::Token(args) => tokens::token(&cli.db, args).await,
+            Command::Webhook(args) => webhooks::webhook(&cli.db, args).await,
             Command::Audit(args) => audit::audit(&cli.db, args).await,
             Command::AccessReview(args) => audit::access_review(&cli.db, args).await,
             Command::Export(args) => audit::export(&cli.db, args).await,

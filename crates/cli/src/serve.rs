@@ -6,6 +6,7 @@ use crate::args::{LogFormat, ServeArgs};
 use crate::setup;
 use anyhow::{Context as _, Result};
 use cohort_engine::EngineConfig;
+use cohort_server::webhooks::{schedule, WebhookConfig};
 use cohort_server::{AppState, ServerConfig};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -77,13 +78,24 @@ pub async fn serve(db: &str, args: ServeArgs) -> Result<()> {
         tracing::warn!("the database holds no realm yet; create one with `cohort realm add`");
     }
     let realms = engine.realm_ids().len();
+    let webhooks = WebhookConfig {
+        allow_private: args.webhook_allow_private,
+        schedule: schedule::parse(&args.webhook_retry_schedule)
+            .map_err(|e| anyhow::anyhow!("--webhook-retry-schedule: {e}"))?,
+        timeout: Duration::from_secs(args.webhook_timeout_secs.clamp(1, 300)),
+        ..WebhookConfig::default()
+    };
     let state = AppState::new(
         engine.clone(),
         ServerConfig {
             max_body_bytes: args.max_body_bytes,
             public_url: args.public_url.clone(),
+            webhooks: webhooks.clone(),
         },
     );
+    let sender =
+        cohort_server::webhooks::spawn(engine.clone(), webhooks, state.closing.subscribe())
+            .map_err(|e| anyhow::anyhow!(e))?;
     // The URL as shown anywhere: its password masked.
     let shown = cohort_store::DbUrl::parse(db)
         .map(|url| url.to_string())
@@ -91,6 +103,11 @@ pub async fn serve(db: &str, args: ServeArgs) -> Result<()> {
     println!("cohort listening on {site} ({shown}, {realms} realm(s))");
     tracing::info!(%addr, db = %shown, "serving");
     let served = cohort_server::run(listener, state, shutdown_signal()).await;
+    // Requests in flight to receivers finish (bounded by their timeout) and
+    // are recorded, so none is sent twice for want of a record.
+    if let Err(err) = sender.await {
+        tracing::warn!(error = %err, "the webhook sender stopped abnormally");
+    }
     // Token uses noted since the last periodic flush would otherwise be lost.
     if let Err(err) = engine.flush_token_uses().await {
         tracing::warn!(error = %err, "could not record the last token uses");

@@ -10,7 +10,7 @@
 
 use crate::change::{Change, Commit};
 use crate::history::History;
-use crate::ids::{Actor, Face, GroupId, Millis, TokenId, UserId, Version};
+use crate::ids::{Actor, Face, GroupId, Millis, TokenId, UserId, Version, WebhookId};
 use crate::model::{Role, SettingValue};
 use std::sync::Arc;
 
@@ -57,6 +57,10 @@ kinds! {
     GroupSubgroupAdded => "group.subgroup_added",
     GroupSubgroupRemoved => "group.subgroup_removed",
     LogPruned => "log.pruned",
+    WebhookCreated => "webhook.created",
+    WebhookUpdated => "webhook.updated",
+    WebhookSecretRotated => "webhook.secret_rotated",
+    WebhookRemoved => "webhook.removed",
 }
 
 impl EventKind {
@@ -111,6 +115,7 @@ pub struct AuditEvent {
     /// Subgroups added or removed.
     pub subgroups: Vec<GroupId>,
     pub token: Option<TokenId>,
+    pub webhook: Option<WebhookId>,
     /// The attribute or setting changed (`name`, `can_manage_group`, …).
     pub field: Option<&'static str>,
     pub before: Option<Value>,
@@ -154,6 +159,7 @@ pub fn describe(history: &History, commit: &Commit) -> Vec<AuditEvent> {
             users: Vec::new(),
             subgroups: Vec::new(),
             token: None,
+            webhook: None,
             field: None,
             before: None,
             after: None,
@@ -224,6 +230,57 @@ pub fn describe(history: &History, commit: &Commit) -> Vec<AuditEvent> {
             Change::TokenRevoked { id } => push(EventKind::TokenRevoked, &|e| {
                 e.token = Some(*id);
             }),
+            Change::WebhookCreated { webhook } => push(EventKind::WebhookCreated, &|e| {
+                e.webhook = Some(webhook.id);
+                e.after = Some(text(&webhook.url));
+            }),
+            Change::WebhookUpdated { id, patch } => {
+                let old = realm_before.and_then(|r| r.webhook(*id));
+                let types = |t: &[String]| text(&t.join(" "));
+                let fields: [(&'static str, Option<Value>, Option<Value>); 4] = [
+                    (
+                        "url",
+                        patch.url.as_deref().map(text),
+                        old.map(|w| text(&w.url)),
+                    ),
+                    (
+                        "description",
+                        patch.description.as_deref().map(text),
+                        old.map(|w| text(&w.description)),
+                    ),
+                    (
+                        "types",
+                        patch.types.as_deref().map(types),
+                        old.map(|w| types(&w.types)),
+                    ),
+                    // The reason it is disabled; cleared when enabled again.
+                    (
+                        "disabled",
+                        patch
+                            .disabled
+                            .as_ref()
+                            .map(|d| opt_text(d.as_ref().map(|d| d.reason.as_str()))),
+                        old.map(|w| opt_text(w.disabled.as_ref().map(|d| d.reason.as_str()))),
+                    ),
+                ];
+                for (field, after, was) in fields {
+                    if let Some(after) = after {
+                        push(EventKind::WebhookUpdated, &|e| {
+                            e.webhook = Some(*id);
+                            e.field = Some(field);
+                            e.before = was.clone();
+                            e.after = Some(after.clone());
+                        });
+                    }
+                }
+            }
+            // Secrets: that it changed, never a value.
+            Change::WebhookSecretRotated { id, .. } => {
+                push(EventKind::WebhookSecretRotated, &|e| e.webhook = Some(*id))
+            }
+            Change::WebhookRemoved { id } => {
+                push(EventKind::WebhookRemoved, &|e| e.webhook = Some(*id))
+            }
             Change::UserCreated { user } => push(EventKind::UserCreated, &|e| {
                 e.users = vec![user.id];
                 e.after = Some(Value::Role(user.role));

@@ -2,9 +2,12 @@
 //! appends to the change log and applies to its tables, and what `Snapshot::apply`
 //! replays in memory: one vocabulary for persistence, catch-up and (later) events.
 
-use crate::ids::{Actor, GroupId, KeyHash, Millis, Origin, RealmId, TokenId, UserId, Version};
+use crate::ids::{
+    Actor, GroupId, KeyHash, Millis, Origin, RealmId, TokenId, UserId, Version, WebhookId,
+};
 use crate::model::{
-    Group, GroupSetting, GroupUpsert, Profile, Realm, RealmSetting, Role, SettingValue, Token, User,
+    Disabled, Group, GroupSetting, GroupUpsert, Profile, Realm, RealmSetting, Role, SettingValue,
+    Token, User, Webhook, WebhookSecret,
 };
 use serde::{Deserialize, Serialize};
 
@@ -41,6 +44,24 @@ pub enum Change {
     },
     TokenRevoked {
         id: TokenId,
+    },
+    WebhookCreated {
+        webhook: Box<Webhook>,
+    },
+    WebhookUpdated {
+        id: WebhookId,
+        #[serde(flatten)]
+        patch: WebhookPatch,
+    },
+    /// `secret` signs from now on; the older secrets still sign until
+    /// `old_expire_at`.
+    WebhookSecretRotated {
+        id: WebhookId,
+        secret: WebhookSecret,
+        old_expire_at: Millis,
+    },
+    WebhookRemoved {
+        id: WebhookId,
     },
     UserCreated {
         user: Box<User>,
@@ -149,9 +170,12 @@ impl RealmPatch {
     }
 }
 
-/// The one place token changes are applied to a realm record (snapshot and
-/// stores share it); `at` is the commit's time.
-pub fn apply_token_change(realm: &mut Realm, change: &Change, at: Millis) {
+/// The one place token and webhook changes are applied to a realm record
+/// (snapshot, history and stores share it); `at` is the commit's time.
+pub fn apply_realm_record_change(realm: &mut Realm, change: &Change, at: Millis) {
+    fn webhook(realm: &mut Realm, id: WebhookId) -> Option<&mut Webhook> {
+        realm.webhooks.iter_mut().find(|w| w.id == id)
+    }
     match change {
         Change::TokenCreated { token } => realm.tokens.push(token.clone()),
         Change::TokenRevoked { id } => {
@@ -159,7 +183,66 @@ pub fn apply_token_change(realm: &mut Realm, change: &Change, at: Millis) {
                 token.revoked_at = Some(at);
             }
         }
+        Change::WebhookCreated { webhook } => realm.webhooks.push((**webhook).clone()),
+        Change::WebhookUpdated { id, patch } => {
+            if let Some(w) = webhook(realm, *id) {
+                patch.apply_to(w);
+            }
+        }
+        Change::WebhookSecretRotated {
+            id,
+            secret,
+            old_expire_at,
+        } => {
+            if let Some(w) = webhook(realm, *id) {
+                // Secrets already expired sign nothing any more: drop them.
+                w.secrets.retain(|s| s.expires_at.is_none_or(|t| t > at));
+                for old in &mut w.secrets {
+                    old.expires_at = Some(
+                        old.expires_at
+                            .map_or(*old_expire_at, |t| t.min(*old_expire_at)),
+                    );
+                }
+                w.secrets.insert(0, secret.clone());
+            }
+        }
+        Change::WebhookRemoved { id } => {
+            if let Some(w) = webhook(realm, *id) {
+                w.removed_at = Some(at);
+            }
+        }
         _ => {}
+    }
+}
+
+/// What a webhook update changes; unset fields stay.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub types: Option<Vec<String>>,
+    /// `Some(None)` enables it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<Option<Disabled>>,
+}
+
+impl WebhookPatch {
+    pub fn apply_to(&self, webhook: &mut Webhook) {
+        if let Some(url) = &self.url {
+            webhook.url = url.clone();
+        }
+        if let Some(description) = &self.description {
+            webhook.description = description.clone();
+        }
+        if let Some(types) = &self.types {
+            webhook.types = types.clone();
+        }
+        if let Some(disabled) = &self.disabled {
+            webhook.disabled = disabled.clone();
+        }
     }
 }
 

@@ -83,6 +83,10 @@ pub enum Error {
     TokenNameTaken(String),
     #[error("no live token named {0:?}")]
     TokenNotFound(String),
+    #[error("no webhook endpoint {0}")]
+    WebhookNotFound(crate::ids::WebhookId),
+    #[error("a realm has at most {max} webhook endpoints")]
+    TooManyWebhooks { max: usize },
 
     // ---- membership edges ----
     #[error("user {0} is already a member")]

@@ -37,6 +37,10 @@ id_type!(
     /// A realm API token (`cohort token create`); from the same id space.
     TokenId
 );
+id_type!(
+    /// A webhook endpoint (`cohort webhook add`); from the same id space.
+    WebhookId
+);
 
 /// Position of a realm in its change log; every commit bumps it by one.
 pub type Version = u64;

@@ -28,10 +28,12 @@ pub mod values;
 pub use change::{Change, Commit};
 pub use command::{Command, Context, Outcome, Reply};
 pub use error::{Error, Objection};
-pub use ids::{Actor, Face, GroupId, KeyHash, Millis, Origin, RealmId, TokenId, UserId, Version};
+pub use ids::{
+    Actor, Face, GroupId, KeyHash, Millis, Origin, RealmId, TokenId, UserId, Version, WebhookId,
+};
 pub use model::{
     Group, GroupSetting, Principal, Profile, ProfileEmail, Realm, RealmSetting, Role, Scope,
-    SettingValue, SystemGroup, Token, User,
+    SettingValue, SystemGroup, Token, User, Webhook,
 };
 pub use snapshot::Snapshot;
 pub use values::{Checked, Email, GroupName, Key, UserName};

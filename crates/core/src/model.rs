@@ -1,7 +1,7 @@
 //! The directory's records: realms, users, groups, and the permission settings
 //! that point at groups. Plain data; the rules that change them live in `command`.
 
-use crate::ids::{GroupId, KeyHash, Millis, RealmId, TokenId, UserId};
+use crate::ids::{GroupId, KeyHash, Millis, RealmId, TokenId, UserId, WebhookId};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -345,6 +345,9 @@ pub struct Realm {
     /// API tokens, revoked ones included (the change log names them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tokens: Vec<Token>,
+    /// Webhook endpoints, removed ones included (the change log names them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub webhooks: Vec<Webhook>,
 }
 
 impl Realm {
@@ -354,6 +357,18 @@ impl Realm {
 
     pub fn token(&self, id: TokenId) -> Option<&Token> {
         self.tokens.iter().find(|t| t.id == id)
+    }
+
+    /// The endpoint with this id, unless it was removed.
+    pub fn webhook(&self, id: WebhookId) -> Option<&Webhook> {
+        self.webhooks
+            .iter()
+            .find(|w| w.id == id && w.removed_at.is_none())
+    }
+
+    /// Endpoints not removed, in creation order.
+    pub fn live_webhooks(&self) -> impl Iterator<Item = &Webhook> {
+        self.webhooks.iter().filter(|w| w.removed_at.is_none())
     }
 
     /// The live (unrevoked) token with this name.
@@ -420,6 +435,80 @@ pub struct Token {
 impl Token {
     pub fn has_scope(&self, scope: Scope) -> bool {
         self.revoked_at.is_none() && self.scopes.contains(&scope)
+    }
+}
+
+/// Where a realm's changes are sent as signed HTTP requests (Standard
+/// Webhooks). Unlike API keys, the signing secrets must be kept as they are:
+/// the sender needs them to sign.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Webhook {
+    pub id: WebhookId,
+    pub url: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// Event types sent: names (`group.member_added`) or a family
+    /// (`group.*`); empty sends every type.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub types: Vec<String>,
+    /// Newest first. Each signs until it expires, so during a rotation a
+    /// request carries one signature per secret.
+    pub secrets: Vec<WebhookSecret>,
+    pub created_at: Millis,
+    /// Set while nothing is sent (an administrator's choice, or a receiver
+    /// that answered 410 Gone); deliveries wait until it is enabled again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<Disabled>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed_at: Option<Millis>,
+}
+
+impl Webhook {
+    /// The secrets that sign a request made at `now`, newest first.
+    pub fn signing_secrets(&self, now: Millis) -> impl Iterator<Item = &Secret> {
+        self.secrets
+            .iter()
+            .filter(move |s| s.expires_at.is_none_or(|t| t > now))
+            .map(|s| &s.secret)
+    }
+
+    /// Whether the endpoint receives events of this type (`EventKind::as_str`).
+    pub fn wants(&self, kind: &str) -> bool {
+        self.types.is_empty() || self.types.iter().any(|t| type_matches(t, kind))
+    }
+}
+
+/// `group.*` matches `group.member_added`; a name matches itself.
+pub fn type_matches(pattern: &str, kind: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => kind.starts_with(prefix),
+        None => pattern == kind,
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Disabled {
+    pub at: Millis,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookSecret {
+    pub secret: Secret,
+    pub created_at: Millis,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Millis>,
+}
+
+/// A signing secret as shown to its owner (`whsec_` and base64). `Debug`
+/// never shows it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(…)")
     }
 }
 

@@ -49,20 +49,29 @@ pub enum Gate {
     CreateGroups,
     /// Organization administrators only (creating users, realm settings).
     Administrator,
+    /// Webhook endpoints: the command checks `may_manage_webhooks`; a token
+    /// needs `webhooks` rather than `scim`.
+    Webhooks,
 }
 
 /// Run `gate` for `actor`. A token passes the user gates but, for any
 /// command, must be live and hold the `scim` scope, the one scope that writes
-/// the directory (token commands themselves are for operators only).
+/// the directory (token commands themselves are for operators only), or
+/// `webhooks` for the webhook commands.
 pub fn check_gate(snap: &Snapshot, actor: Actor, gate: Gate) -> Result<()> {
     if let Actor::Token(_) = actor {
-        return require_scope(snap, actor, Scope::Scim);
+        let scope = if gate == Gate::Webhooks {
+            Scope::Webhooks
+        } else {
+            Scope::Scim
+        };
+        return require_scope(snap, actor, scope);
     }
     let Some(user) = acting_user(snap, actor)? else {
         return Ok(());
     };
     match gate {
-        Gate::Open => Ok(()),
+        Gate::Open | Gate::Webhooks => Ok(()),
         Gate::GroupEndpoint => group_api_gate(snap, user),
         Gate::CreateGroups => {
             group_api_gate(snap, user)?;
@@ -115,6 +124,13 @@ pub fn may_read_audit(snap: &Snapshot, actor: Actor) -> Result<()> {
 /// `may_read_audit`, except that a token needs the `events` scope.
 pub fn may_follow_events(snap: &Snapshot, actor: Actor) -> Result<()> {
     admin_reader(snap, actor, Scope::Events)
+}
+
+/// Who may list, add, change and remove webhook endpoints and read their
+/// delivery logs: an endpoint receives every change it asks for, so the same
+/// people as `may_read_audit`, except that a token needs `webhooks`.
+pub fn may_manage_webhooks(snap: &Snapshot, actor: Actor) -> Result<()> {
+    admin_reader(snap, actor, Scope::Webhooks)
 }
 
 /// Active, human owners and administrators, operators, the system, and live

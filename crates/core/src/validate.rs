@@ -17,6 +17,11 @@ pub const MAX_IDS_PER_LIST: usize = 10_000;
 pub const MAX_KEY: usize = 128;
 /// Longest avatar URL.
 pub const MAX_URL: usize = 2_048;
+/// Webhook endpoints per realm.
+pub const MAX_WEBHOOKS: usize = 20;
+/// Event types (or families) one endpoint filters on.
+pub const MAX_WEBHOOK_TYPES: usize = 64;
+pub const MAX_WEBHOOK_DESCRIPTION: usize = 500;
 /// Longest email address (RFC 5321 path limit).
 pub const MAX_EMAIL: usize = 254;
 /// Most items one batch request may carry (IMKIT's batch upsert).
@@ -263,6 +268,80 @@ pub(crate) fn email(raw: &str) -> Result<String> {
         return Err(bad());
     }
     Ok(email.to_string())
+}
+
+/// A webhook endpoint's address: an absolute `http` or `https` URL with a
+/// host and no user name or password (they would be shown to every admin
+/// who lists the endpoints). Where it may point is the sender's policy
+/// (`--webhook-allow-private`), checked when the request is made.
+pub fn webhook_url(url: &str) -> Result<()> {
+    let invalid = |reason: &str| Error::Invalid {
+        field: "url",
+        reason: reason.into(),
+    };
+    if url.len() > MAX_URL {
+        return Err(Error::TooLong {
+            field: "url",
+            max: MAX_URL,
+        });
+    }
+    let lower = url.to_ascii_lowercase();
+    let Some(rest) = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"))
+    else {
+        return Err(invalid("a webhook URL starts with https:// or http://"));
+    };
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid("a webhook URL has no spaces or control characters"));
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return Err(invalid("a webhook URL carries no user name or password"));
+    }
+    if authority.is_empty() || authority.starts_with(':') {
+        return Err(invalid("a webhook URL names a host"));
+    }
+    if rest.contains('#') {
+        return Err(invalid("a webhook URL has no fragment"));
+    }
+    Ok(())
+}
+
+/// A webhook's event-type filter: each entry an event type or a family
+/// (`group.*`) that names at least one type.
+pub fn webhook_types(types: &[String]) -> Result<()> {
+    if types.len() > MAX_WEBHOOK_TYPES {
+        return Err(Error::TooManyItems {
+            max: MAX_WEBHOOK_TYPES,
+        });
+    }
+    for pattern in types {
+        let known = crate::audit::EventKind::ALL
+            .iter()
+            .any(|k| crate::model::type_matches(pattern, k.as_str()));
+        let shaped =
+            !pattern.contains('*') || pattern.ends_with(".*") && pattern.matches('*').count() == 1;
+        if !known || !shaped {
+            return Err(Error::Invalid {
+                field: "types",
+                reason: format!(
+                    "{pattern:?} is not an event type or a family of them (such as group.*)"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+pub fn webhook_description(text: &str) -> Result<()> {
+    if chars(text) > MAX_WEBHOOK_DESCRIPTION {
+        return Err(Error::TooLong {
+            field: "description",
+            max: MAX_WEBHOOK_DESCRIPTION,
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

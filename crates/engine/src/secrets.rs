@@ -30,6 +30,17 @@ pub fn generate_token() -> String {
     )
 }
 
+/// A fresh webhook signing secret: `whsec_` and 32 random bytes in base64
+/// (Standard Webhooks asks for 24 to 64).
+pub fn generate_webhook_secret() -> cohort_core::model::Secret {
+    use base64::Engine as _;
+    let bytes: [u8; 32] = rand::random();
+    cohort_core::model::Secret(format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    ))
+}
+
 /// A realm API token's shape, checked before any lookup.
 pub fn is_well_formed_token(token: &str) -> bool {
     token

@@ -19,6 +19,7 @@ mod imkit;
 pub mod native;
 mod ops;
 mod scim;
+pub mod webhooks;
 mod zulip;
 
 use axum::extract::DefaultBodyLimit;
@@ -39,6 +40,8 @@ pub struct ServerConfig {
     /// The URL clients reach cohort at (`--public-url`), for SCIM's absolute
     /// `meta.location`; without it, `http://` and the request's `Host`.
     pub public_url: Option<String>,
+    /// Where webhook requests may go, how they are retried.
+    pub webhooks: webhooks::WebhookConfig,
 }
 
 impl Default for ServerConfig {
@@ -46,6 +49,7 @@ impl Default for ServerConfig {
         ServerConfig {
             max_body_bytes: 1024 * 1024,
             public_url: None,
+            webhooks: webhooks::WebhookConfig::default(),
         }
     }
 }

@@ -17,10 +17,12 @@ mod migrations;
 pub mod postgres;
 pub mod sqlite;
 mod url;
+pub mod webhooks;
 
 pub use url::DbUrl;
+pub use webhooks::{Attempt, AttemptOutcome, Delivery, DeliveryLog, DeliveryState, EventKey};
 
-use cohort_core::{Commit, Millis, RealmId, Snapshot, TokenId, Version};
+use cohort_core::{Commit, Millis, RealmId, Snapshot, TokenId, Version, WebhookId};
 use std::future::Future;
 use std::pin::Pin;
 
@@ -140,6 +142,75 @@ pub trait Store: Send + Sync + 'static {
 
     /// When each of a realm's tokens was last used, for those ever used.
     fn token_uses(&self, realm: RealmId) -> BoxFuture<'_, Result<Vec<(TokenId, Millis)>>>;
+
+    // ---- webhook deliveries (see `webhooks`) ----
+
+    /// How far the endpoint's deliveries have been made from the log: the
+    /// version of its creation at first. `None` for an unknown endpoint.
+    fn webhook_cursor(&self, webhook: WebhookId) -> BoxFuture<'_, Result<Option<Version>>>;
+
+    /// In one transaction, if the endpoint's cursor is still `from`: add
+    /// `deliveries` (ones already there are kept as they are) and move the
+    /// cursor to `to`. `false` (and nothing written) when another node moved
+    /// it first.
+    fn enqueue_deliveries(
+        &self,
+        webhook: WebhookId,
+        from: Version,
+        to: Version,
+        deliveries: Vec<Delivery>,
+    ) -> BoxFuture<'_, Result<bool>>;
+
+    /// Take or renew the lease of each endpoint that is free, expired
+    /// (`lease_until` before `now`) or already this `node`'s, until `until`;
+    /// the ones now held. On PostgreSQL rows another node is claiming are
+    /// skipped, not waited for.
+    fn claim_webhooks(
+        &self,
+        node: String,
+        webhooks: Vec<WebhookId>,
+        now: Millis,
+        until: Millis,
+    ) -> BoxFuture<'_, Result<Vec<WebhookId>>>;
+
+    /// Give up this node's leases (a clean stop), so another node need not
+    /// wait for them to expire.
+    fn release_webhooks(&self, node: String) -> BoxFuture<'_, Result<()>>;
+
+    /// The endpoint's first `limit` pending deliveries, in event order.
+    fn pending_deliveries(
+        &self,
+        webhook: WebhookId,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<Delivery>>>;
+
+    /// Keep the attempts and move their deliveries on, in one transaction.
+    fn record_attempts(&self, outcomes: Vec<AttemptOutcome>) -> BoxFuture<'_, Result<()>>;
+
+    /// The endpoint's deliveries, newest first, from just before `before`,
+    /// with their attempts (oldest first); only those in `state` if given.
+    fn delivery_log(
+        &self,
+        webhook: WebhookId,
+        before: Option<EventKey>,
+        limit: usize,
+        state: Option<DeliveryState>,
+    ) -> BoxFuture<'_, Result<DeliveryLog>>;
+
+    /// Queue deliveries (again), due at `now`: missing ones are added;
+    /// existing ones become pending with a fresh schedule unless they were
+    /// delivered and `resend` is false. Returns how many are now pending
+    /// because of this call.
+    fn requeue_deliveries(
+        &self,
+        deliveries: Vec<Delivery>,
+        resend: bool,
+        now: Millis,
+    ) -> BoxFuture<'_, Result<u64>>;
+
+    /// Forget finished deliveries (delivered or failed) done before
+    /// `before`, with their attempts. Returns how many.
+    fn prune_deliveries(&self, before: Millis) -> BoxFuture<'_, Result<u64>>;
 
     /// Call `changed` with (realm, version) whenever another process commits,
     /// for as long as the store lives; engines that cannot tell (SQLite) do

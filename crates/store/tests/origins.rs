@@ -264,7 +264,10 @@ async fn schema_3_log_reads(url: &str, downgrade: impl Fn()) {
     }
 }
 
-const DOWNGRADE: &str = "DROP TABLE checkpoints;
+const DOWNGRADE: &str =
+    "DROP TABLE webhook_attempts; DROP TABLE webhook_deliveries; DROP TABLE webhook_state;
+     DELETE FROM schema_migrations WHERE version = 6;
+     DROP TABLE checkpoints;
      DELETE FROM schema_migrations WHERE version = 5;
      ALTER TABLE changes DROP COLUMN face;
      ALTER TABLE changes DROP COLUMN request_id;

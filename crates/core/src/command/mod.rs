@@ -8,9 +8,10 @@
 
 use crate::change::Change;
 use crate::error::{Error, Result};
-use crate::ids::{Actor, GroupId, KeyHash, Millis, RealmId, TokenId, UserId};
+use crate::ids::{Actor, GroupId, KeyHash, Millis, RealmId, TokenId, UserId, WebhookId};
 use crate::model::{
-    GroupSetting, GroupUpsert, Principal, ProfileEmail, RealmSetting, Role, Scope, SettingValue,
+    GroupSetting, GroupUpsert, Principal, ProfileEmail, RealmSetting, Role, Scope, Secret,
+    SettingValue,
 };
 use crate::permission::{self, Gate};
 use crate::snapshot::Snapshot;
@@ -23,6 +24,7 @@ mod realm;
 mod settings;
 mod tokens;
 mod users;
+mod webhooks;
 
 use groups::{change_members, create_group, deactivate_group, update_group, Listable};
 use users::{
@@ -33,6 +35,7 @@ pub use groups::objections;
 pub use realm::create_realm;
 pub use settings::visible_value;
 pub use users::system_groups_for;
+pub use webhooks::MAX_KEEP_OLD_SECRET;
 
 /// Fresh ids for new users, groups and realms, reserved by the store in advance
 /// (see `Command::ids_needed`).
@@ -226,6 +229,30 @@ pub struct CreateToken {
 }
 
 #[derive(Clone, Debug, PartialEq)]
+pub struct CreateWebhook {
+    pub url: String,
+    pub description: String,
+    /// Event types or families (`group.*`); empty: every type.
+    pub types: Vec<String>,
+    pub secret: Secret,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct UpdateWebhook {
+    pub url: Option<String>,
+    pub description: Option<String>,
+    pub types: Option<Vec<String>>,
+    pub enabled: Option<bool>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RotateWebhookSecret {
+    pub secret: Secret,
+    /// How long the secrets in use keep signing beside the new one.
+    pub keep_old_for: Millis,
+}
+
+#[derive(Clone, Debug, PartialEq)]
 pub enum Command {
     CreateGroup(CreateGroup),
     UpdateGroup(GroupId, UpdateGroup),
@@ -258,6 +285,12 @@ pub enum Command {
     CreateToken(CreateToken),
     /// Revoke the live token with this name.
     RevokeToken(String),
+    CreateWebhook(CreateWebhook),
+    UpdateWebhook(WebhookId, UpdateWebhook),
+    /// The sender's: the receiver said the endpoint is gone (the reason).
+    DisableWebhook(WebhookId, String),
+    RotateWebhookSecret(WebhookId, RotateWebhookSecret),
+    RemoveWebhook(WebhookId),
 }
 
 impl Command {
@@ -278,6 +311,11 @@ impl Command {
             | Command::EditUser(..)
             | Command::DeleteUser(..) => Gate::Administrator,
             Command::CreateToken(_) | Command::RevokeToken(_) => Gate::Open,
+            Command::CreateWebhook(_)
+            | Command::UpdateWebhook(..)
+            | Command::DisableWebhook(..)
+            | Command::RotateWebhookSecret(..)
+            | Command::RemoveWebhook(_) => Gate::Webhooks,
             Command::DeactivateGroup(_)
             | Command::UpdateUser(..)
             | Command::DeactivateUser(_)
@@ -295,7 +333,8 @@ impl Command {
             | Command::CreateUser(_)
             | Command::PutGroup(_)
             | Command::ProvisionUser(_)
-            | Command::CreateToken(_) => 1,
+            | Command::CreateToken(_)
+            | Command::CreateWebhook(_) => 1,
             Command::PutClients(clients) => clients.len(),
             _ => 0,
         }
@@ -312,6 +351,7 @@ pub enum Reply {
     /// One user per input, in input order.
     Users(Vec<UserId>),
     Token(TokenId),
+    Webhook(WebhookId),
 }
 
 /// A command's accepted result: the changes to commit, and the snapshot as it
@@ -400,6 +440,15 @@ pub fn execute(
         Command::RemoveGroup(id, expect) => provision::remove_group(&mut plan, actor, *id, expect)?,
         Command::CreateToken(cmd) => tokens::create_token(&mut plan, actor, cmd, ctx)?,
         Command::RevokeToken(name) => tokens::revoke_token(&mut plan, actor, name)?,
+        Command::CreateWebhook(cmd) => webhooks::create_webhook(&mut plan, actor, cmd, ctx)?,
+        Command::UpdateWebhook(id, cmd) => webhooks::update_webhook(&mut plan, actor, *id, cmd)?,
+        Command::DisableWebhook(id, reason) => {
+            webhooks::disable_webhook(&mut plan, actor, *id, reason)?
+        }
+        Command::RotateWebhookSecret(id, cmd) => {
+            webhooks::rotate_secret(&mut plan, actor, *id, cmd)?
+        }
+        Command::RemoveWebhook(id) => webhooks::remove_webhook(&mut plan, actor, *id)?,
         Command::SyncFullMembers => {
             sync_full_members(&mut plan)?;
             Reply::Done

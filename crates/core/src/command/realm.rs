@@ -37,6 +37,7 @@ pub fn create_realm(cmd: &CreateRealm, ctx: &mut Context) -> Result<(RealmId, Ou
         group_upsert: GroupUpsert::default(),
         platform_key: None,
         tokens: Vec::new(),
+        webhooks: Vec::new(),
     };
     let empty = Snapshot::empty(realm.clone());
     let mut plan = Plan::new(&empty, ctx.now);

@@ -399,8 +399,13 @@ impl History {
             Change::RealmSettingChanged { setting, value } => self.edit_realm(v, |r| {
                 r.settings[setting.index()] = value.clone();
             }),
-            Change::TokenCreated { .. } | Change::TokenRevoked { .. } => self.edit_realm(v, |r| {
-                crate::change::apply_token_change(r, change, at);
+            Change::TokenCreated { .. }
+            | Change::TokenRevoked { .. }
+            | Change::WebhookCreated { .. }
+            | Change::WebhookUpdated { .. }
+            | Change::WebhookSecretRotated { .. }
+            | Change::WebhookRemoved { .. } => self.edit_realm(v, |r| {
+                crate::change::apply_realm_record_change(r, change, at);
             }),
             Change::UserCreated { user } => {
                 if self.users.contains_key(&user.id) {

@@ -56,8 +56,17 @@ impl Snapshot {
             Change::RealmSettingChanged { setting, value } => {
                 Arc::make_mut(&mut self.realm).settings[setting.index()] = value.clone();
             }
-            Change::TokenCreated { .. } | Change::TokenRevoked { .. } => {
-                crate::change::apply_token_change(Arc::make_mut(&mut self.realm), change, at);
+            Change::TokenCreated { .. }
+            | Change::TokenRevoked { .. }
+            | Change::WebhookCreated { .. }
+            | Change::WebhookUpdated { .. }
+            | Change::WebhookSecretRotated { .. }
+            | Change::WebhookRemoved { .. } => {
+                crate::change::apply_realm_record_change(
+                    Arc::make_mut(&mut self.realm),
+                    change,
+                    at,
+                );
             }
             Change::UserCreated { user } => {
                 let mut user = (**user).clone();

@@ -188,9 +188,12 @@ impl From<Error> for ImkitError {
             KeyInvalid { reason } => ImkitError::invalid(format!("_id is invalid: {reason}")),
             // SCIM's and the CLI's refusals; IMKIT requests do not produce them.
             UserNameTaken(_) => ImkitError::conflict("ID_ALREADY_IN_USE", "Another client already has this user name"),
-            TokenNameTaken(_) | TokenNotFound(_) | OperatorOnly | MissingScope(_) => {
-                forbidden("Insufficient permissions")
-            }
+            TokenNameTaken(_)
+            | TokenNotFound(_)
+            | OperatorOnly
+            | MissingScope(_)
+            | WebhookNotFound(_)
+            | TooManyWebhooks { .. } => forbidden("Insufficient permissions"),
             VersionMismatch(_) => ImkitError::conflict("VERSION_MISMATCH", "The object changed since it was read"),
             // IMKIT replaces a group's members whole, so these edges only
             // arise from other faces' requests; named here all the same.

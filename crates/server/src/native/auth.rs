@@ -10,13 +10,14 @@
 //! SHA-256 and one map lookup.
 
 use super::error::NativeError;
+use crate::ops::{self, RequestContext};
 use crate::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use base64::Engine as _;
-use cohort_core::{permission, Actor, Email, Snapshot, Token, User};
-use cohort_engine::secrets;
+use cohort_core::{permission, Actor, Command, Email, Face, Snapshot, Token, User};
+use cohort_engine::{secrets, Executed};
 use std::sync::Arc;
 
 /// The authenticated principal.
@@ -31,6 +32,8 @@ pub enum Caller {
 pub struct NativeCaller {
     pub snapshot: Arc<Snapshot>,
     pub caller: Caller,
+    /// The request behind a write, for its commit's origin.
+    pub context: Option<RequestContext>,
 }
 
 impl NativeCaller {
@@ -39,6 +42,19 @@ impl NativeCaller {
             Caller::User(user) => Actor::User(user.id),
             Caller::Token(token) => Actor::Token(token.id),
         }
+    }
+
+    /// Run `command` as this caller, in its realm; the core decides.
+    pub async fn execute(
+        &self,
+        state: &AppState,
+        command: Command,
+    ) -> Result<Executed, NativeError> {
+        let origin = ops::origin(self.context.as_ref(), Face::Native);
+        Ok(state
+            .engine
+            .execute_from(self.snapshot.realm_id(), self.actor(), origin, command)
+            .await?)
     }
 }
 
@@ -58,13 +74,15 @@ impl FromRequestParts<AppState> for NativeCaller {
         let header = header.to_str().map_err(|_| invalid())?.trim();
         let (scheme, credentials) = header.split_once(' ').ok_or_else(invalid)?;
         let credentials = credentials.trim();
-        if scheme.eq_ignore_ascii_case("basic") {
+        let mut caller = if scheme.eq_ignore_ascii_case("basic") {
             basic(credentials, state)
         } else if scheme.eq_ignore_ascii_case("bearer") {
             bearer(credentials, state)
         } else {
             Err(invalid())
-        }
+        }?;
+        caller.context = RequestContext::from_parts(parts);
+        Ok(caller)
     }
 }
 
@@ -94,6 +112,7 @@ fn basic(credentials: &str, state: &AppState) -> Result<NativeCaller, NativeErro
     Ok(NativeCaller {
         snapshot,
         caller: Caller::User(user),
+        context: None,
     })
 }
 
@@ -109,6 +128,7 @@ fn bearer(presented: &str, state: &AppState) -> Result<NativeCaller, NativeError
     Ok(NativeCaller {
         snapshot,
         caller: Caller::Token(token),
+        context: None,
     })
 }
 
@@ -130,5 +150,26 @@ impl FromRequestParts<AppState> for Auditor {
         let caller = NativeCaller::from_request_parts(parts, state).await?;
         permission::may_read_audit(&caller.snapshot, caller.actor())?;
         Ok(Auditor(caller))
+    }
+}
+
+/// A caller the core lets manage webhook endpoints and read their delivery
+/// logs (`permission::may_manage_webhooks`).
+pub struct WebhookManager(pub NativeCaller);
+
+impl std::ops::Deref for WebhookManager {
+    type Target = NativeCaller;
+    fn deref(&self) -> &NativeCaller {
+        &self.0
+    }
+}
+
+impl FromRequestParts<AppState> for WebhookManager {
+    type Rejection = NativeError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, NativeError> {
+        let caller = NativeCaller::from_request_parts(parts, state).await?;
+        permission::may_manage_webhooks(&caller.snapshot, caller.actor())?;
+        Ok(WebhookManager(caller))
     }
 }

@@ -172,7 +172,9 @@ impl From<Error> for NativeError {
         let message = err.to_string();
         let invalid = |field: &str| NativeError::invalid_parameter(field, message.clone());
         match err {
-            GroupNotFound(_) | UserNotFound(_) => NativeError::not_found(message),
+            GroupNotFound(_) | UserNotFound(_) | WebhookNotFound(_) => {
+                NativeError::not_found(message)
+            }
             // Who may act: the caller is known but lacks the right.
             InsufficientPermission
             | GuestNotAllowed
@@ -204,8 +206,7 @@ impl From<Error> for NativeError {
             | UserKeyDeactivated(_)
             | SettingNotAllowed { .. }
             | SystemGroupRequired { .. } => NativeError::new(ErrorCode::InvalidParameter, message),
-            // The directory's state refuses the request (writes only; the
-            // native face is read-only today).
+            // The directory's state refuses the request.
             GroupDeactivated(_)
             | UserAlreadyActive(_)
             | GroupInUse(_)
@@ -218,6 +219,7 @@ impl From<Error> for NativeError {
             | UserNameTaken(_)
             | TokenNameTaken(_)
             | TokenNotFound(_)
+            | TooManyWebhooks { .. }
             | AlreadyMember(_)
             | NotMember(_)
             | AlreadySubgroup(_)

@@ -1,16 +1,17 @@
-//! The native admin API under `/cohort/v1`: cohort's own read-only API for
-//! audits (the realm, and — as they land — its change history, memberships
-//! as of a time, access reviews and exports). Callers are owners and
-//! administrators with their Zulip credentials, or realm API tokens with
-//! `audit:read`; who may read is the core's rule
-//! (`permission::may_read_audit`).
+//! The native admin API under `/cohort/v1`: cohort's own API for audits (the
+//! realm, its change history, memberships as of a time, access reviews,
+//! exports, the event stream) and for webhook endpoints. Callers are owners
+//! and administrators with their Zulip credentials, or realm API tokens with
+//! `audit:read` (`events`, `webhooks` for those parts); who may do what is
+//! the core's rule (`permission::may_read_audit`, `may_manage_webhooks`).
 //!
 //! What lives where: `auth.rs` (`NativeCaller`, `Auditor`: the credentials),
 //! `error.rs` (`NativeError`: `{"code", "message", "param"?}` and the code
 //! vocabulary), `params.rs` (`Query`: strict query parameters, timestamps,
 //! `limit`), `cursor.rs` (opaque paging cursors bound to realm and query),
 //! `openapi.rs` (the OpenAPI 3.1 document, generated from the handlers).
-//! One module per resource holds its handlers: `realm.rs`.
+//! One module per resource holds its handlers: `realm.rs`, `audit.rs`,
+//! `webhooks.rs`, ….
 //!
 //! Adding an endpoint (`GET /cohort/v1/audit`, say): a handler file taking
 //! an `Auditor` and `RawQuery` (parsed with `Query::parse` and the names it
@@ -30,13 +31,14 @@ mod realm;
 pub mod review;
 mod stream;
 pub mod views;
+mod webhooks;
 
 use error::NativeError;
 
 use crate::AppState;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{get, MethodRouter};
+use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 
 /// The face's path prefix.
@@ -59,6 +61,35 @@ pub fn router() -> Router<AppState> {
         .route("/cohort/v1/access-review", read_only(get(review::get)))
         .route("/cohort/v1/export", read_only(get(export::get)))
         .route("/cohort/v1/stream", read_only(get(stream::get)))
+        .route(
+            "/cohort/v1/webhooks",
+            methods(get(webhooks::list).post(webhooks::create), "GET, POST"),
+        )
+        .route(
+            "/cohort/v1/webhooks/{id}",
+            methods(
+                get(webhooks::get)
+                    .patch(webhooks::update)
+                    .delete(webhooks::remove),
+                "GET, PATCH, DELETE",
+            ),
+        )
+        .route(
+            "/cohort/v1/webhooks/{id}/rotate-secret",
+            methods(post(webhooks::rotate), "POST"),
+        )
+        .route(
+            "/cohort/v1/webhooks/{id}/deliveries",
+            methods(get(webhooks::deliveries), "GET"),
+        )
+        .route(
+            "/cohort/v1/webhooks/{id}/deliveries/{event}/resend",
+            methods(post(webhooks::resend), "POST"),
+        )
+        .route(
+            "/cohort/v1/webhooks/{id}/recover",
+            methods(post(webhooks::recover), "POST"),
+        )
 }
 
 /// Whether `path` belongs to this face (for the 404 of unknown paths).

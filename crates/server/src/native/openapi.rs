@@ -10,7 +10,7 @@
 //! answers every authenticated endpoint shares, so they cannot be forgotten.
 
 use super::error::{ErrorBody, ErrorCode};
-use super::{audit, export, memberships, realm, review, stream, views};
+use super::{audit, export, memberships, realm, review, stream, views, webhooks};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -34,7 +34,7 @@ const BEARER: &str = "bearer";
 #[openapi(
     info(
         title = "cohort native admin API",
-        description = "Read-only access to a realm's directory and its history, for audits. \
+        description = "A realm's directory and its history, for audits, and its webhook endpoints. \
             Callers are organization owners and administrators (HTTP Basic with their email \
             and API key) or realm API tokens holding the `audit:read` scope (Bearer; the event \
             stream takes the `events` scope instead). \
@@ -49,6 +49,15 @@ const BEARER: &str = "bearer";
         review::get,
         export::get,
         stream::get,
+        webhooks::list,
+        webhooks::create,
+        webhooks::get,
+        webhooks::update,
+        webhooks::remove,
+        webhooks::rotate,
+        webhooks::deliveries,
+        webhooks::resend,
+        webhooks::recover,
     ),
     components(schemas(
         ErrorBody,
@@ -62,6 +71,7 @@ const BEARER: &str = "bearer";
         views::UserRef,
         views::GroupRef,
         views::TokenRef,
+        views::WebhookRef,
         views::MemberView,
         views::MembershipView,
         views::ReviewEntryView,
@@ -69,6 +79,18 @@ const BEARER: &str = "bearer";
         memberships::GroupMembersView,
         memberships::UserGroupsView,
         review::AccessReviewView,
+        webhooks::WebhookView,
+        webhooks::SecretView,
+        webhooks::WebhookList,
+        webhooks::WebhookWithSecret,
+        webhooks::AttemptView,
+        webhooks::DeliveryView,
+        webhooks::DeliveryPage,
+        webhooks::Queued,
+        webhooks::NewWebhook,
+        webhooks::WebhookChanges,
+        webhooks::Rotation,
+        webhooks::Recovery,
     )),
     modifiers(&Framework),
     tags(
@@ -77,6 +99,7 @@ const BEARER: &str = "bearer";
         (name = "memberships", description = "Membership as of any moment, and access reviews between two"),
         (name = "export", description = "The whole directory as of a moment, as CSV or JSON Lines"),
         (name = "events", description = "The audit events live, as a resumable Server-Sent Events stream (tokens need the `events` scope)"),
+        (name = "webhooks", description = "Webhook endpoints (Standard Webhooks: signed, retried, in order per group), their delivery logs, resend and recover (tokens need the `webhooks` scope)"),
         (name = "meta", description = "This API's own description"),
     ),
 )]

@@ -55,6 +55,13 @@ pub struct TokenRef {
     pub name: Arc<str>,
 }
 
+/// A webhook endpoint an event is about, with its URL as of the event.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct WebhookRef {
+    pub id: i64,
+    pub url: String,
+}
+
 /// One event of the audit trail.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct EventView {
@@ -76,6 +83,7 @@ pub struct EventView {
     pub users: Vec<UserRef>,
     pub subgroups: Vec<GroupRef>,
     pub token: Option<TokenRef>,
+    pub webhook: Option<WebhookRef>,
     /// The attribute or setting changed.
     pub field: Option<&'static str>,
     /// The value before the change (renames, descriptions, roles, settings).
@@ -190,6 +198,13 @@ pub fn event_view(history: &History, record: &AuditRecord) -> EventView {
         token: e.token.map(|t| TokenRef {
             id: t.0,
             name: token_name(history, t, v),
+        }),
+        webhook: e.webhook.map(|w| WebhookRef {
+            id: w.0,
+            url: history
+                .realm_at(v)
+                .and_then(|r| r.webhooks.iter().find(|x| x.id == w))
+                .map_or_else(String::new, |x| x.url.clone()),
         }),
         field: e.field,
         before: e

@@ -165,8 +165,16 @@ impl From<Error> for ScimError {
                 "This group is maintained by cohort (a role group) and cannot be changed",
             ),
             MissingScope(_) => forbidden(&detail),
-            GuestNotAllowed | BotNotAllowed | MustBeAdmin | MustBeOwner | CannotCreateUsers
-            | OperatorOnly | TokenNotFound(_) | AuditNotAllowed => forbidden(&detail),
+            GuestNotAllowed
+            | BotNotAllowed
+            | MustBeAdmin
+            | MustBeOwner
+            | CannotCreateUsers
+            | OperatorOnly
+            | TokenNotFound(_)
+            | AuditNotAllowed
+            | WebhookNotFound(_)
+            | TooManyWebhooks { .. } => forbidden(&detail),
             LastOwner | DeactivateLastOwner | DeactivateLastUser { .. } => {
                 ScimError::bad(Mutability, detail)
             }

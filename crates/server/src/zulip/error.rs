@@ -178,9 +178,12 @@ impl From<Error> for ZulipError {
             KeyInvalid { reason } => bad(format!("Invalid key: {reason}.")),
             // SCIM's and the CLI's refusals; Zulip requests do not produce them.
             UserNameTaken(_) => bad("Username is already in use."),
-            TokenNameTaken(_) | TokenNotFound(_) | OperatorOnly | MissingScope(_) => {
-                bad("Insufficient permission")
-            }
+            TokenNameTaken(_)
+            | TokenNotFound(_)
+            | OperatorOnly
+            | MissingScope(_)
+            | WebhookNotFound(_)
+            | TooManyWebhooks { .. } => bad("Insufficient permission"),
             VersionMismatch(_) => bad("The object changed since it was read."),
             // Key-addressed (IMKIT) errors; Zulip requests do not produce them.
             UnknownMemberKey(key) | MemberKeyIsGroup(key) => bad(format!("Invalid user: {key}")),

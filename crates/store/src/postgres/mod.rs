@@ -13,11 +13,13 @@
 
 mod rows;
 mod schema;
+mod webhooks;
 
 use crate::columns::{behind, checkpoint_from_row, checkpoint_state, now_millis};
 use crate::migrations::{self, Step};
+use crate::webhooks::{AttemptOutcome, Delivery, DeliveryLog, DeliveryState, EventKey};
 use crate::{BoxFuture, Checkpoint, Counts, Job, Notify, Result, Store, StoreError, Target};
-use cohort_core::{Commit, Millis, RealmId, Snapshot, TokenId, Version};
+use cohort_core::{Commit, Millis, RealmId, Snapshot, TokenId, Version, WebhookId};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -487,6 +489,96 @@ impl Store for PgStore {
                 .await
                 .map_err(pg_error)?;
             Ok(rows.iter().map(|r| (TokenId(r.get(0)), r.get(1))).collect())
+        })
+    }
+
+    fn webhook_cursor(&self, webhook: WebhookId) -> BoxFuture<'_, Result<Option<Version>>> {
+        Box::pin(async move {
+            let client = self.pool.get().await.map_err(pool_error)?;
+            webhooks::cursor(&client, webhook).await
+        })
+    }
+
+    fn enqueue_deliveries(
+        &self,
+        webhook: WebhookId,
+        from: Version,
+        to: Version,
+        deliveries: Vec<Delivery>,
+    ) -> BoxFuture<'_, Result<bool>> {
+        Box::pin(async move {
+            let mut client = self.pool.get().await.map_err(pool_error)?;
+            webhooks::enqueue(&mut client, webhook, from, to, &deliveries).await
+        })
+    }
+
+    fn claim_webhooks(
+        &self,
+        node: String,
+        webhooks: Vec<WebhookId>,
+        now: Millis,
+        until: Millis,
+    ) -> BoxFuture<'_, Result<Vec<WebhookId>>> {
+        Box::pin(async move {
+            let client = self.pool.get().await.map_err(pool_error)?;
+            self::webhooks::claim(&client, &node, &webhooks, now, until).await
+        })
+    }
+
+    fn release_webhooks(&self, node: String) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            let client = self.pool.get().await.map_err(pool_error)?;
+            webhooks::release(&client, &node).await
+        })
+    }
+
+    fn pending_deliveries(
+        &self,
+        webhook: WebhookId,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<Delivery>>> {
+        Box::pin(async move {
+            let client = self.pool.get().await.map_err(pool_error)?;
+            webhooks::pending(&client, webhook, limit).await
+        })
+    }
+
+    fn record_attempts(&self, outcomes: Vec<AttemptOutcome>) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            let mut client = self.pool.get().await.map_err(pool_error)?;
+            webhooks::record(&mut client, &outcomes).await
+        })
+    }
+
+    fn delivery_log(
+        &self,
+        webhook: WebhookId,
+        before: Option<EventKey>,
+        limit: usize,
+        state: Option<DeliveryState>,
+    ) -> BoxFuture<'_, Result<DeliveryLog>> {
+        Box::pin(async move {
+            let mut client = self.pool.get().await.map_err(pool_error)?;
+            webhooks::log(&mut client, webhook, before, limit, state).await
+        })
+    }
+
+    fn requeue_deliveries(
+        &self,
+        deliveries: Vec<Delivery>,
+        resend: bool,
+        now: Millis,
+    ) -> BoxFuture<'_, Result<u64>> {
+        Box::pin(async move {
+            let mut client = self.pool.get().await.map_err(pool_error)?;
+            webhooks::requeue(&mut client, &deliveries, resend, now).await
+        })
+    }
+
+    fn prune_deliveries(&self, before: Millis) -> BoxFuture<'_, Result<u64>> {
+        Box::pin(async move {
+            let client = self.pool.get().await.map_err(pool_error)?;
+            webhooks::prune(&client, before).await
         })
     }
 

@@ -470,11 +470,28 @@ impl<'t> Pipeline<'t> {
                     let value = value.clone();
                     self.change_realm(commit.realm, |r| r.settings[setting.index()] = value).await?
                 }
-                Change::TokenCreated { .. } | Change::TokenRevoked { .. } => {
+                Change::TokenCreated { .. }
+                | Change::TokenRevoked { .. }
+                | Change::WebhookCreated { .. }
+                | Change::WebhookUpdated { .. }
+                | Change::WebhookSecretRotated { .. }
+                | Change::WebhookRemoved { .. } => {
                     self.change_realm(commit.realm, |r| {
-                        cohort_core::change::apply_token_change(r, change, at)
+                        cohort_core::change::apply_realm_record_change(r, change, at)
                     })
-                    .await?
+                    .await?;
+                    if let Change::WebhookCreated { webhook } = change {
+                        // Its deliveries start after the commit that made it.
+                        self.push(
+                            "INSERT INTO webhook_state (webhook_id, realm_id, enqueued_through)
+                             VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                            vec![
+                                Box::new(webhook.id.0),
+                                Box::new(commit.realm.0),
+                                Box::new(commit.version as i64),
+                            ],
+                        );
+                    }
                 }
                 Change::UserCreated { user } => {
                     self.insert_row("users", USER_COLUMNS, UserRow::values(commit.realm, user, at)?)

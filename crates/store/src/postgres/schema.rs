@@ -36,7 +36,59 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "log checkpoints",
         steps: &[Step::Sql(LOG_CHECKPOINTS)],
     },
+    Migration {
+        version: 6,
+        name: "webhook deliveries",
+        steps: &[Step::Sql(WEBHOOK_DELIVERIES)],
+    },
 ];
+
+// Webhook deliveries (bookkeeping outside the change log, see the store's
+// `webhooks` module): per endpoint, how far the log has been enqueued and
+// which node holds the sending lease; one row per event and endpoint, with
+// the exact body sent; one row per attempt. `state`: pending, delivered or
+// failed. The twin of SQLite's migration 6.
+const WEBHOOK_DELIVERIES: &str = r#"
+CREATE TABLE webhook_state (
+    webhook_id       BIGINT PRIMARY KEY,
+    realm_id         BIGINT NOT NULL REFERENCES realms (id),
+    enqueued_through BIGINT NOT NULL,
+    lease_owner      TEXT,
+    lease_until      BIGINT NOT NULL DEFAULT 0
+);
+CREATE TABLE webhook_deliveries (
+    webhook_id BIGINT  NOT NULL,
+    version    BIGINT  NOT NULL,
+    idx        INTEGER NOT NULL,
+    realm_id   BIGINT  NOT NULL,
+    type       TEXT    NOT NULL,
+    lane       BIGINT  NOT NULL,
+    payload    TEXT    NOT NULL,
+    state      TEXT    NOT NULL,
+    attempts   INTEGER NOT NULL,
+    retries    INTEGER NOT NULL,
+    next_at    BIGINT  NOT NULL,
+    created_at BIGINT  NOT NULL,
+    done_at    BIGINT,
+    PRIMARY KEY (webhook_id, version, idx)
+);
+CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (webhook_id, version, idx)
+    WHERE state = 'pending';
+CREATE INDEX webhook_deliveries_done ON webhook_deliveries (done_at)
+    WHERE done_at IS NOT NULL;
+CREATE TABLE webhook_attempts (
+    webhook_id  BIGINT  NOT NULL,
+    version     BIGINT  NOT NULL,
+    idx         INTEGER NOT NULL,
+    attempt     INTEGER NOT NULL,
+    at          BIGINT  NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    status      INTEGER,
+    error       TEXT,
+    response    TEXT    NOT NULL,
+    PRIMARY KEY (webhook_id, version, idx, attempt)
+);
+"#;
 
 // `cohort log prune`: a realm's whole state at a version (the core's realm,
 // users and groups, as JSON), from which its history starts once the log up

@@ -8,11 +8,13 @@
 
 mod rows;
 mod schema;
+mod webhooks;
 
 use crate::columns::{behind, checkpoint_from_row, checkpoint_state, now_millis};
 use crate::migrations::{self, Step};
+use crate::webhooks::{AttemptOutcome, Delivery, DeliveryLog, DeliveryState, EventKey};
 use crate::{BoxFuture, Checkpoint, Counts, Job, Result, Store, StoreError, Target};
-use cohort_core::{Commit, Millis, RealmId, Snapshot, TokenId, Version};
+use cohort_core::{Commit, Millis, RealmId, Snapshot, TokenId, Version, WebhookId};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -410,6 +412,87 @@ impl Store for SqliteStore {
                 .map_err(db_error)?;
             rows.collect::<std::result::Result<Vec<_>, _>>()
                 .map_err(db_error)
+        }))
+    }
+
+    fn webhook_cursor(&self, webhook: WebhookId) -> BoxFuture<'_, Result<Option<Version>>> {
+        Box::pin(blocking(&self.reader, move |conn| {
+            webhooks::cursor(conn, webhook)
+        }))
+    }
+
+    fn enqueue_deliveries(
+        &self,
+        webhook: WebhookId,
+        from: Version,
+        to: Version,
+        deliveries: Vec<Delivery>,
+    ) -> BoxFuture<'_, Result<bool>> {
+        Box::pin(blocking(&self.writer, move |conn| {
+            webhooks::enqueue(conn, webhook, from, to, &deliveries)
+        }))
+    }
+
+    fn claim_webhooks(
+        &self,
+        node: String,
+        webhooks: Vec<WebhookId>,
+        now: Millis,
+        until: Millis,
+    ) -> BoxFuture<'_, Result<Vec<WebhookId>>> {
+        Box::pin(blocking(&self.writer, move |conn| {
+            webhooks::claim(conn, &node, &webhooks, now, until)
+        }))
+    }
+
+    fn release_webhooks(&self, node: String) -> BoxFuture<'_, Result<()>> {
+        Box::pin(blocking(&self.writer, move |conn| {
+            webhooks::release(conn, &node)
+        }))
+    }
+
+    fn pending_deliveries(
+        &self,
+        webhook: WebhookId,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<Delivery>>> {
+        Box::pin(blocking(&self.reader, move |conn| {
+            webhooks::pending(conn, webhook, limit)
+        }))
+    }
+
+    fn record_attempts(&self, outcomes: Vec<AttemptOutcome>) -> BoxFuture<'_, Result<()>> {
+        Box::pin(blocking(&self.writer, move |conn| {
+            webhooks::record(conn, &outcomes)
+        }))
+    }
+
+    fn delivery_log(
+        &self,
+        webhook: WebhookId,
+        before: Option<EventKey>,
+        limit: usize,
+        state: Option<DeliveryState>,
+    ) -> BoxFuture<'_, Result<DeliveryLog>> {
+        Box::pin(blocking(&self.reader, move |conn| {
+            webhooks::log(conn, webhook, before, limit, state)
+        }))
+    }
+
+    fn requeue_deliveries(
+        &self,
+        deliveries: Vec<Delivery>,
+        resend: bool,
+        now: Millis,
+    ) -> BoxFuture<'_, Result<u64>> {
+        Box::pin(blocking(&self.writer, move |conn| {
+            webhooks::requeue(conn, &deliveries, resend, now)
+        }))
+    }
+
+    fn prune_deliveries(&self, before: Millis) -> BoxFuture<'_, Result<u64>> {
+        Box::pin(blocking(&self.writer, move |conn| {
+            webhooks::prune(conn, before)
         }))
     }
 }

@@ -316,10 +316,24 @@ fn apply_commit(
                 realm.settings[setting.index()] = value.clone();
                 save_realm(tx, &realm)?;
             }
-            Change::TokenCreated { .. } | Change::TokenRevoked { .. } => {
+            Change::TokenCreated { .. }
+            | Change::TokenRevoked { .. }
+            | Change::WebhookCreated { .. }
+            | Change::WebhookUpdated { .. }
+            | Change::WebhookSecretRotated { .. }
+            | Change::WebhookRemoved { .. } => {
                 let mut realm = load_realm(tx, commit.realm)?;
-                cohort_core::change::apply_token_change(&mut realm, change, at);
+                cohort_core::change::apply_realm_record_change(&mut realm, change, at);
                 save_realm(tx, &realm)?;
+                if let Change::WebhookCreated { webhook } = change {
+                    // Its deliveries start after the commit that made it.
+                    tx.execute(
+                        "INSERT INTO webhook_state (webhook_id, realm_id, enqueued_through)
+                         VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                        params![webhook.id.0, commit.realm.0, commit.version as i64],
+                    )
+                    .map_err(db_error)?;
+                }
             }
             Change::UserCreated { user } => {
                 insert_row(

@@ -33,7 +33,59 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "log checkpoints",
         steps: &[Step::Sql(LOG_CHECKPOINTS)],
     },
+    Migration {
+        version: 6,
+        name: "webhook deliveries",
+        steps: &[Step::Sql(WEBHOOK_DELIVERIES)],
+    },
 ];
+
+// Webhook deliveries (bookkeeping outside the change log, see the store's
+// `webhooks` module): per endpoint, how far the log has been enqueued and
+// which node holds the sending lease; one row per event and endpoint, with
+// the exact body sent; one row per attempt. `state`: pending, delivered or
+// failed.
+const WEBHOOK_DELIVERIES: &str = r#"
+CREATE TABLE webhook_state (
+    webhook_id       INTEGER PRIMARY KEY,
+    realm_id         INTEGER NOT NULL REFERENCES realms (id),
+    enqueued_through INTEGER NOT NULL,
+    lease_owner      TEXT,
+    lease_until      INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE webhook_deliveries (
+    webhook_id INTEGER NOT NULL,
+    version    INTEGER NOT NULL,
+    idx        INTEGER NOT NULL,
+    realm_id   INTEGER NOT NULL,
+    type       TEXT    NOT NULL,
+    lane       INTEGER NOT NULL,
+    payload    TEXT    NOT NULL,
+    state      TEXT    NOT NULL,
+    attempts   INTEGER NOT NULL,
+    retries    INTEGER NOT NULL,
+    next_at    INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    done_at    INTEGER,
+    PRIMARY KEY (webhook_id, version, idx)
+) WITHOUT ROWID;
+CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (webhook_id, version, idx)
+    WHERE state = 'pending';
+CREATE INDEX webhook_deliveries_done ON webhook_deliveries (done_at)
+    WHERE done_at IS NOT NULL;
+CREATE TABLE webhook_attempts (
+    webhook_id  INTEGER NOT NULL,
+    version     INTEGER NOT NULL,
+    idx         INTEGER NOT NULL,
+    attempt     INTEGER NOT NULL,
+    at          INTEGER NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    status      INTEGER,
+    error       TEXT,
+    response    TEXT    NOT NULL,
+    PRIMARY KEY (webhook_id, version, idx, attempt)
+) WITHOUT ROWID;
+"#;
 
 // `cohort log prune`: a realm's whole state at a version (the core's realm,
 // users and groups, as JSON), from which its history starts once the log up

@@ -205,6 +205,10 @@ pub fn translate(before: &Snapshot, commit: &Commit, after: &Snapshot) -> Vec<Ou
             Change::RealmCreated { .. }
             | Change::TokenCreated { .. }
             | Change::TokenRevoked { .. }
+            | Change::WebhookCreated { .. }
+            | Change::WebhookUpdated { .. }
+            | Change::WebhookSecretRotated { .. }
+            | Change::WebhookRemoved { .. }
             | Change::LogPruned { .. } => {}
         }
     }
