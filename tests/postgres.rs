@@ -927,3 +927,131 @@ async fn events_of_a_write_on_one_node_reach_queues_on_the_other() {
         lags[lags.len() - 1]
     );
 }
+
+/// A receiver that answers 200 at once and keeps every `webhook-id`.
+async fn webhook_receiver() -> (String, Arc<Mutex<Vec<String>>>) {
+    use axum::http::HeaderMap;
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let kept = seen.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap| {
+            let kept = kept.clone();
+            async move {
+                let id = headers
+                    .get("webhook-id")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                kept.lock().unwrap().push(id);
+                "ok"
+            }
+        }),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, seen)
+}
+
+/// Wait until the receiver holds every id of `expected`.
+async fn await_webhooks(seen: &Mutex<Vec<String>>, expected: &BTreeSet<String>, within: Duration) {
+    let started = Instant::now();
+    loop {
+        let got: BTreeSet<String> = seen.lock().unwrap().iter().cloned().collect();
+        if expected.is_subset(&got) {
+            return;
+        }
+        assert!(
+            started.elapsed() < within,
+            "{} of {} webhooks arrived",
+            expected.intersection(&got).count(),
+            expected.len()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The audit ids of the `group.created` events of the test's groups (not
+/// the system groups'), through node `via`.
+async fn created_ids(via: &Cohort, owner: &Account) -> BTreeSet<String> {
+    audit_trail(via, owner)
+        .await
+        .into_iter()
+        .filter(|e| e["type"] == "group.created")
+        .filter(|e| !e["group"]["name"].as_str().unwrap_or("").starts_with("role:"))
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Two nodes send one endpoint's deliveries: each exactly once while both
+/// live (one node holds the endpoint's lease), and the survivor takes over
+/// when the holder is killed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL: scripts/test.sh runs it with --include-ignored"]
+async fn webhooks_are_sent_once_by_one_node_and_taken_over_when_it_dies() {
+    require_postgres();
+    let (a, owner, _) = Cohort::init_on(PgDatabase::create());
+    let mut a = a.without_polling().with_args(&["--webhook-allow-private"]);
+    a.start();
+    let mut b = a.node(&a.db);
+    b.start();
+    converge(&a, &b).await;
+    let (url, seen) = webhook_receiver().await;
+    let made = reqwest::Client::new()
+        .post(a.url("/cohort/v1/webhooks"))
+        .basic_auth(&owner.email, Some(&owner.key))
+        .body(json(
+            serde_json::json!({"url": url, "types": ["group.created"]}),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status(), 201, "{}", made.text().await.unwrap());
+    converge(&a, &b).await;
+    // Writes on both nodes at once.
+    let (api_a, api_b) = (a.api(&owner), b.api(&owner));
+    let on = |api: &Api, side: &'static str| {
+        let api = Api {
+            base: api.base.clone(),
+            email: api.email.clone(),
+            key: api.key.clone(),
+            http: api.http.clone(),
+        };
+        async move {
+            for i in 0..20 {
+                create(&api, &format!("hooked-{side}-{i}"), "[]").await;
+            }
+        }
+    };
+    tokio::join!(on(&api_a, "a"), on(&api_b, "b"));
+    converge(&a, &b).await;
+    let expected = created_ids(&a, &owner).await;
+    assert_eq!(expected.len(), 40);
+    await_webhooks(&seen, &expected, DEADLINE).await;
+    // Let the last attempts be recorded, then kill one node: whichever held
+    // the lease, the other sends what comes next.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let sent_once = seen.lock().unwrap().clone();
+    let distinct: BTreeSet<&String> = sent_once.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        sent_once.len(),
+        "a webhook was sent twice: {sent_once:?}"
+    );
+    a.kill();
+    for i in 0..10 {
+        create(&api_b, &format!("after-{i}"), "[]").await;
+    }
+    let expected = created_ids(&b, &owner).await;
+    assert_eq!(expected.len(), 50);
+    // The dead node's lease lapses within 30 s; then the survivor claims it.
+    await_webhooks(&seen, &expected, DEADLINE * 2).await;
+    let all = seen.lock().unwrap().clone();
+    let distinct: BTreeSet<&String> = all.iter().collect();
+    assert_eq!(
+        distinct.len(),
+        all.len(),
+        "a webhook was sent twice: {all:?}"
+    );
+}

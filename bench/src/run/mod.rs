@@ -29,6 +29,7 @@ mod read;
 mod report;
 pub(crate) mod scim;
 mod stream;
+mod webhooks;
 mod writes;
 
 use auth::auth_cost;
@@ -74,7 +75,8 @@ pub struct RunArgs {
     #[arg(long)]
     skip_huge: bool,
     /// Run only these scenarios: list, imkit, transitive, pair, mixed, writes,
-    /// pg, lag, huge, auth, scim, audit, stream, queues (all when empty).
+    /// pg, lag, huge, auth, scim, audit, stream, queues, webhooks (all when
+    /// empty).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// The peer SCIM server for the `scim` scenario (`scim2-server` from PyPI;
@@ -662,6 +664,13 @@ pub async fn run(args: RunArgs) -> Result<()> {
         Vec::new()
     };
 
+    // ---- webhooks to a local receiver
+    let webhook_lines = if plan.wants("webhooks") {
+        webhooks::webhooks_scenario(&plan).await?
+    } else {
+        Vec::new()
+    };
+
     // ---- the report
     report.push("## Reads");
     report.push("");
@@ -771,6 +780,13 @@ pub async fn run(args: RunArgs) -> Result<()> {
         report.push("## Event stream (Server-Sent Events)");
         report.push("");
         for line in stream_lines {
+            report.push(line);
+        }
+    }
+    if plan.wants("webhooks") {
+        report.push("## Webhooks");
+        report.push("");
+        for line in webhook_lines {
             report.push(line);
         }
     }

@@ -22,14 +22,18 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 
 const TICK: Duration = Duration::from_millis(200);
-/// Commits turned into deliveries per step.
-const ENQUEUE_CHUNK: u64 = 200;
+/// Commits turned into deliveries per step, and steps per tick per endpoint
+/// (a backlog, as after an endpoint is enabled again, drains at up to
+/// 25,000 commits a second while new commits keep coming).
+const ENQUEUE_CHUNK: u64 = 1_000;
+const ENQUEUE_STEPS: usize = 5;
 /// How long a lease lasts, and how often it is renewed.
 const LEASE: Duration = Duration::from_secs(30);
 const RENEW: Duration = Duration::from_secs(5);
-/// Pending deliveries a send loop looks at per round, and the most it
-/// sends at once.
-const WINDOW: usize = 2_000;
+/// Pending deliveries a send loop looks at per round (lane heads are found
+/// among them: any earlier delivery of a lane is in the window, since it is
+/// read in event order), and the most it sends at once.
+const WINDOW: usize = 256;
 const MAX_IN_FLIGHT: usize = 64;
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
@@ -87,25 +91,34 @@ async fn run(shared: Arc<Shared>, mut closing: watch::Receiver<bool>) {
     let mut renewed: Option<Instant> = None;
     let mut claimed: Vec<WebhookId> = Vec::new();
     let mut pruned = Instant::now();
+    // A commit in a realm with endpoints wakes the loop at once; the tick is
+    // for leases, retries and realms that appear.
+    let moved = Arc::new(Notify::new());
+    let mut watched: HashMap<RealmId, tokio::task::JoinHandle<()>> = HashMap::new();
     loop {
         tokio::select! {
             _ = tokio::time::sleep(TICK) => {}
+            _ = moved.notified() => {}
             _ = closing.changed() => {}
         }
         if *closing.borrow() {
             break;
         }
         let endpoints = enabled_endpoints(&shared.engine);
+        watch_realms(&shared.engine, &endpoints, &mut watched, &moved);
         for (realm, version, webhook) in &endpoints {
-            match enqueue(&shared, &mut cursors, *realm, *version, webhook).await {
-                Ok(true) => {
-                    if let Some(sender) = senders.get(&webhook.id) {
-                        sender.wake.notify_one();
+            for _ in 0..ENQUEUE_STEPS {
+                match enqueue(&shared, &mut cursors, *realm, *version, webhook).await {
+                    Ok(true) => {
+                        if let Some(sender) = senders.get(&webhook.id) {
+                            sender.wake.notify_one();
+                        }
                     }
-                }
-                Ok(false) => {}
-                Err(err) => {
-                    tracing::warn!(webhook = webhook.id.0, %err, "webhooks: making deliveries failed; retrying");
+                    Ok(false) => break,
+                    Err(err) => {
+                        tracing::warn!(webhook = webhook.id.0, %err, "webhooks: making deliveries failed; retrying");
+                        break;
+                    }
                 }
             }
         }
@@ -168,6 +181,9 @@ async fn run(shared: Arc<Shared>, mut closing: watch::Receiver<bool>) {
             }
         }
     }
+    for watcher in watched.values() {
+        watcher.abort();
+    }
     for sender in senders.values() {
         sender.stop.send_replace(true);
     }
@@ -176,6 +192,41 @@ async fn run(shared: Arc<Shared>, mut closing: watch::Receiver<bool>) {
     while tasks.join_next().await.is_some() {}
     if let Err(err) = store.release_webhooks(shared.node.clone()).await {
         tracing::warn!(%err, "webhooks: releasing leases failed; they lapse in {}s", LEASE.as_secs());
+    }
+}
+
+/// Keep one watcher of `Engine::watch_version` per realm with endpoints,
+/// each waking `moved` when its realm's version moves.
+fn watch_realms(
+    engine: &Engine,
+    endpoints: &[(RealmId, Version, Webhook)],
+    watched: &mut HashMap<RealmId, tokio::task::JoinHandle<()>>,
+    moved: &Arc<Notify>,
+) {
+    let wanted: HashSet<RealmId> = endpoints.iter().map(|(r, _, _)| *r).collect();
+    watched.retain(|realm, task| {
+        let keep = wanted.contains(realm) && !task.is_finished();
+        if !keep {
+            task.abort();
+        }
+        keep
+    });
+    for realm in wanted {
+        if watched.contains_key(&realm) {
+            continue;
+        }
+        let Some(mut versions) = engine.watch_version(realm) else {
+            continue;
+        };
+        let moved = moved.clone();
+        watched.insert(
+            realm,
+            tokio::spawn(async move {
+                while versions.changed().await.is_ok() {
+                    moved.notify_one();
+                }
+            }),
+        );
     }
 }
 
