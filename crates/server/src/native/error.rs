@@ -262,3 +262,10 @@ impl From<EngineError> for NativeError {
         }
     }
 }
+
+/// The store read directly (webhook delivery logs): as the engine maps it.
+impl From<cohort_store::StoreError> for NativeError {
+    fn from(err: cohort_store::StoreError) -> NativeError {
+        EngineError::from(err).into()
+    }
+}

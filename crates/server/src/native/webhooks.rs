@@ -164,6 +164,15 @@ pub fn view(webhook: &Webhook) -> WebhookView {
     }
 }
 
+/// The endpoint as a command just left it.
+fn view_in(snapshot: &cohort_core::Snapshot, id: WebhookId) -> Result<WebhookView, NativeError> {
+    snapshot
+        .realm()
+        .webhook(id)
+        .map(view)
+        .ok_or_else(NativeError::internal)
+}
+
 /// A JSON body, strictly: unknown fields and wrong types are refused,
 /// naming the field.
 fn body<T: serde::de::DeserializeOwned>(bytes: &Bytes) -> Result<T, NativeError> {
@@ -256,12 +265,7 @@ pub async fn create(
     let cohort_core::Reply::Webhook(id) = done.reply else {
         return Err(NativeError::internal());
     };
-    let webhook = done
-        .snapshot
-        .realm()
-        .webhook(id)
-        .map(view)
-        .ok_or_else(NativeError::internal)?;
+    let webhook = view_in(&done.snapshot, id)?;
     Ok((
         StatusCode::CREATED,
         Json(WebhookWithSecret {
@@ -327,8 +331,7 @@ pub async fn update(
         },
     );
     let done = caller.execute(&state, command).await?;
-    let webhook = done.snapshot.realm().webhook(id).map(view);
-    webhook.map(Json).ok_or_else(NativeError::internal)
+    Ok(Json(view_in(&done.snapshot, id)?))
 }
 
 #[utoipa::path(
@@ -383,12 +386,7 @@ pub async fn rotate(
         },
     );
     let done = caller.execute(&state, command).await?;
-    let webhook = done
-        .snapshot
-        .realm()
-        .webhook(id)
-        .map(view)
-        .ok_or_else(NativeError::internal)?;
+    let webhook = view_in(&done.snapshot, id)?;
     Ok(Json(WebhookWithSecret {
         webhook,
         secret: secret.0,
@@ -443,8 +441,7 @@ pub async fn deliveries(
         .engine
         .store()
         .delivery_log(id, before, limit + 1, filter)
-        .await
-        .map_err(|e| NativeError::from(cohort_engine::EngineError::from(e)))?;
+        .await?;
     let more = rows.len() > limit;
     rows.truncate(limit);
     let next_cursor = more.then(|| rows.last()).flatten().map(|(d, _)| {
@@ -513,17 +510,13 @@ pub async fn resend(
     let key = parse_event(&event, manager.snapshot.realm_id()).ok_or_else(missing)?;
     let store = state.engine.store();
     let after = (key.0, key.1.saturating_add(1));
-    let found = store
-        .delivery_log(id, Some(after), 1, None)
-        .await
-        .map_err(|e| NativeError::from(cohort_engine::EngineError::from(e)))?;
+    let found = store.delivery_log(id, Some(after), 1, None).await?;
     let Some((delivery, _)) = found.into_iter().next().filter(|(d, _)| d.event == key) else {
         return Err(missing());
     };
     let queued = store
         .requeue_deliveries(vec![delivery], true, now_millis())
-        .await
-        .map_err(|e| NativeError::from(cohort_engine::EngineError::from(e)))?;
+        .await?;
     Ok((StatusCode::ACCEPTED, Json(Queued { queued })).into_response())
 }
 
@@ -570,11 +563,7 @@ pub async fn recover(
     let store = state.engine.store();
     // Only up to what the sender has made deliveries of; later events are
     // on their way anyway.
-    let cursor = store
-        .webhook_cursor(id)
-        .await
-        .map_err(|e| NativeError::from(cohort_engine::EngineError::from(e)))?
-        .unwrap_or(0);
+    let cursor = store.webhook_cursor(id).await?.unwrap_or(0);
     let history = state.engine.history(realm).await?;
     let from = history.first_version_from(since);
     let to = until.map_or(cursor, |t| history.version_at(t).unwrap_or(0).min(cursor));
@@ -598,9 +587,6 @@ pub async fn recover(
     }
     let made = payload::deliveries(&history, &webhook, &page.records, now_millis());
     drop(history);
-    let queued = store
-        .requeue_deliveries(made, false, now_millis())
-        .await
-        .map_err(|e| NativeError::from(cohort_engine::EngineError::from(e)))?;
+    let queued = store.requeue_deliveries(made, false, now_millis()).await?;
     Ok((StatusCode::ACCEPTED, Json(Queued { queued })).into_response())
 }

@@ -271,7 +271,7 @@ async fn enqueue(
     if cursor >= version {
         return Ok(false);
     }
-    let to = version.min(cursor + ENQUEUE_CHUNK);
+    let mut to = version.min(cursor + ENQUEUE_CHUNK);
     let query = AuditQuery {
         from: cursor + 1,
         to,
@@ -279,13 +279,16 @@ async fn enqueue(
     };
     let made = match shared.engine.audit(realm, &query, None, usize::MAX).await {
         Ok((history, page)) => deliveries(&history, webhook, &page.records, now_millis()),
-        Err(err) if log_starts_after(shared, realm, cursor).await => {
+        Err(err) => match log_start(shared, realm).await {
             // Pruned before it was sent (the endpoint was disabled past the
             // log's retention): those events are gone; carry on after them.
-            tracing::warn!(webhook = webhook.id.0, %err, "webhooks: events before the log's start were not sent");
-            Vec::new()
-        }
-        Err(err) => return Err(err.to_string()),
+            Some(start) if start > cursor => {
+                tracing::warn!(webhook = webhook.id.0, %err, skipped_to = start, "webhooks: events before the log's start were not sent");
+                to = start;
+                Vec::new()
+            }
+            _ => return Err(err.to_string()),
+        },
     };
     let moved = store
         .enqueue_deliveries(webhook.id, cursor, to, made)
@@ -300,8 +303,12 @@ async fn enqueue(
     Ok(true)
 }
 
-async fn log_starts_after(shared: &Shared, realm: RealmId, cursor: Version) -> bool {
-    matches!(shared.engine.store().checkpoint(realm).await, Ok(Some(c)) if c.version > cursor)
+/// The version the realm's log was pruned up to, if it was.
+async fn log_start(shared: &Shared, realm: RealmId) -> Option<Version> {
+    match shared.engine.store().checkpoint(realm).await {
+        Ok(Some(checkpoint)) => Some(checkpoint.version),
+        _ => None,
+    }
 }
 
 /// Send one endpoint's deliveries until told to stop, or until the
