@@ -134,7 +134,11 @@ pub struct UserPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub full_name: Option<String>,
     /// `Some(None)` clears the avatar.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub avatar_url: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<Role>,
@@ -215,6 +219,18 @@ pub fn apply_realm_record_change(realm: &mut Realm, change: &Change, at: Millis)
     }
 }
 
+/// For `Option<Option<T>>` patch fields: a field that is present is
+/// `Some`, so `null` reads back as `Some(None)` (clear it), as it was
+/// written; an absent field is `None` (through `default`). Plain serde
+/// would read `null` as `None` and lose the clear on replay.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
 /// What a webhook update changes; unset fields stay.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WebhookPatch {
@@ -225,7 +241,11 @@ pub struct WebhookPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub types: Option<Vec<String>>,
     /// `Some(None)` enables it again.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub disabled: Option<Option<Disabled>>,
 }
 
@@ -259,12 +279,20 @@ pub struct GroupPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// `Some(None)` clears the avatar.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub avatar_url: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deactivated: Option<bool>,
     /// `Some(None)` clears it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
     pub external_id: Option<Option<String>>,
 }
 
