@@ -14,6 +14,7 @@ mod history;
 mod openapi;
 mod protocol;
 mod stream;
+mod webhooks;
 
 use common::*;
 use serde_json::Value;

@@ -83,6 +83,7 @@ pub async fn serve(db: &str, args: ServeArgs) -> Result<()> {
         schedule: schedule::parse(&args.webhook_retry_schedule)
             .map_err(|e| anyhow::anyhow!("--webhook-retry-schedule: {e}"))?,
         timeout: Duration::from_secs(args.webhook_timeout_secs.clamp(1, 300)),
+        node: Some(node_name(addr)),
         ..WebhookConfig::default()
     };
     let state = AppState::new(
@@ -115,6 +116,17 @@ pub async fn serve(db: &str, args: ServeArgs) -> Result<()> {
     served?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// This process among the nodes: the host and the address it listens on.
+fn node_name(addr: SocketAddr) -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{host}/{addr}")
 }
 
 async fn shutdown_signal() {

@@ -31,6 +31,11 @@ pub struct WebhookConfig {
     pub timeout: Duration,
     /// Finished deliveries are kept this long in the delivery log.
     pub retention: Duration,
+    /// This node's name in the delivery leases. A node restarted under the
+    /// same name takes its leases back at once instead of waiting for them
+    /// to lapse; `cohort serve` uses the host's name and the listening
+    /// address, which no other live process can share.
+    pub node: Option<String>,
 }
 
 impl Default for WebhookConfig {
@@ -40,6 +45,7 @@ impl Default for WebhookConfig {
             schedule: schedule::parse(schedule::DEFAULT).unwrap_or_default(),
             timeout: Duration::from_secs(15),
             retention: Duration::from_secs(7 * 24 * 3600),
+            node: None,
         }
     }
 }

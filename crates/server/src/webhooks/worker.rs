@@ -52,11 +52,15 @@ pub fn spawn(
     closing: watch::Receiver<bool>,
 ) -> Result<tokio::task::JoinHandle<()>, String> {
     let client = client(&config)?;
+    let node = config
+        .node
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let shared = Arc::new(Shared {
         engine,
         config,
         client,
-        node: uuid::Uuid::new_v4().to_string(),
+        node,
     });
     Ok(tokio::spawn(run(shared, closing)))
 }
