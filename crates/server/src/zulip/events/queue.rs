@@ -8,9 +8,11 @@
 //! with and without `include_deactivated_groups`, and, for `user_group`
 //! events, the snapshot the group gate is read from (the core's rule for who
 //! may read groups decides who hears of them). An event costs one append
-//! however many queues there are. A queue holds only its position in the
-//! log, its filter, its last poll time, and the events it has handed out
-//! and not had acknowledged yet. Ids are per queue and consecutive (0, 1,
+//! however many queues there are. A queue holds only its filter, its last
+//! poll time and two positions in the log with the ids there: where its
+//! oldest event not acknowledged is, and how far it has read; what it has
+//! not had acknowledged is read again from the log, so a queue costs the
+//! same however far behind it is. Ids are per queue and consecutive (0, 1,
 //! 2, …, heartbeats included), given when a poll reads an event from the
 //! log; `register`'s `last_event_id` is -1.
 //!
@@ -21,10 +23,10 @@
 //! Limits (documented in the README): `PER_USER` queues per user (a new one
 //! evicts that user's least recently polled); a queue dies, and its next
 //! poll gets `BAD_EVENT_QUEUE_ID`, when an event of a kind it asked for
-//! leaves the log before the queue read it (the queue fell more than
-//! `LOG_CAPACITY` of the realm's events behind) or when it holds more than
-//! `MAX_BUFFERED` events handed out and not acknowledged; so a client that
-//! stopped reading costs a few hundred bytes, and the log bounded memory.
+//! leaves the log before the client acknowledged it (the queue fell more
+//! than `LOG_CAPACITY` of the realm's events behind) or when it has more
+//! than `MAX_BUFFERED` events not acknowledged; so a client that stopped
+//! reading costs a few hundred bytes, and the log bounded memory.
 //!
 //! Each realm with queues has a dispatcher task: it follows the realm's
 //! version (`Engine::watch_version`), reads the new commits from the store,
@@ -52,10 +54,11 @@ use tokio::sync::Notify;
 pub const IDLE: Duration = Duration::from_secs(600);
 /// Queues one user may hold.
 pub const PER_USER: usize = 32;
-/// Events handed out and not acknowledged that one queue may hold.
+/// Events not acknowledged that one queue may have.
 pub const MAX_BUFFERED: usize = 10_000;
 /// Events a realm's log keeps (all kinds together): a queue that has not
-/// read an event of a kind it wants when the event leaves the log is dead.
+/// had an event of a kind it wants acknowledged when the event leaves the
+/// log is dead.
 pub const LOG_CAPACITY: usize = 10_000;
 /// How often idle queues are collected.
 const COLLECT_EVERY: Duration = Duration::from_secs(30);
@@ -144,8 +147,8 @@ impl Entries {
         self.start + self.events.len() as u64
     }
 
-    /// Whether a queue at `position` wanting `wants` lost an event it
-    /// wanted off the log's start.
+    /// Whether a queue whose oldest unacknowledged event is at `position`,
+    /// wanting `wants`, lost an event it wanted off the log's start.
     fn missed(&self, position: u64, wants: &Wants) -> bool {
         position < self.start
             && Kind::ALL
@@ -218,10 +221,15 @@ pub struct Queue {
 }
 
 struct State {
-    /// The sequence number of the next log event to read.
-    position: u64,
-    /// Handed out (or read and not yet handed out), not acknowledged.
-    pending: VecDeque<(i64, Event)>,
+    /// The log position of the oldest event not acknowledged.
+    from: u64,
+    /// The id of the oldest item not acknowledged (the heartbeat, if any).
+    first_id: i64,
+    /// The oldest item not acknowledged is a heartbeat (there is at most
+    /// one: it is only added when nothing else is pending).
+    heartbeat: bool,
+    /// The log has been read up to here, and ids given up to `next_id - 1`.
+    scanned: u64,
     next_id: i64,
     last_poll: Instant,
     polling: usize,
@@ -248,8 +256,10 @@ impl Queue {
             wants,
             log,
             state: Mutex::new(State {
-                position,
-                pending: VecDeque::new(),
+                from: position,
+                first_id: 0,
+                heartbeat: false,
+                scanned: position,
                 next_id: 0,
                 last_poll: Instant::now(),
                 polling: 0,
@@ -295,42 +305,99 @@ impl Queue {
         }
     }
 
-    /// Give an id to `event` (false: that was one too many; dead).
-    fn add(state: &mut State, event: Event) -> bool {
-        let id = state.next_id;
-        state.next_id += 1;
-        state.pending.push_back((id, event));
-        if state.pending.len() > MAX_BUFFERED {
-            state.overflowed = true;
-            state.pending.clear();
-            return false;
-        }
-        true
+    fn die(state: &mut State) -> bool {
+        state.overflowed = true;
+        false
     }
 
-    /// Read the log from this queue's position to its end (false: dead).
+    /// Give ids to the log's events this queue wants, up to its end
+    /// (false: dead).
     fn catch_up(&self, state: &mut State) -> bool {
         if state.overflowed {
             return false;
         }
         let log = self.log.read();
-        if log.missed(state.position, &self.wants) {
-            state.overflowed = true;
-            state.pending.clear();
+        if log.missed(state.from, &self.wants) {
+            return Self::die(state);
+        }
+        let start = state.scanned.max(log.start);
+        let mut gate = state.gate.take();
+        let wanted = log
+            .events
+            .range((start - log.start) as usize..)
+            .filter(|entry| self.body(entry, &mut gate).is_some())
+            .count();
+        state.gate = gate;
+        state.next_id += wanted as i64;
+        state.scanned = log.end();
+        if state.next_id - state.first_id > MAX_BUFFERED as i64 {
+            return Self::die(state);
+        }
+        true
+    }
+
+    /// Forget what `acknowledged` covers (false: dead).
+    fn acknowledge(&self, state: &mut State, acknowledged: i64) -> bool {
+        if state.overflowed {
             return false;
         }
-        let from = state.position.max(log.start);
+        let log = self.log.read();
+        if log.missed(state.from, &self.wants) {
+            return Self::die(state);
+        }
+        if acknowledged < state.first_id {
+            return true;
+        }
+        if acknowledged >= state.next_id - 1 {
+            state.first_id = state.next_id;
+            state.from = state.scanned;
+            state.heartbeat = false;
+            return true;
+        }
+        let mut id = state.first_id;
+        if state.heartbeat {
+            state.heartbeat = false;
+            id += 1;
+        }
+        let start = state.from.max(log.start);
+        let mut from = start;
         let mut gate = state.gate.take();
-        for entry in log.events.range((from - log.start) as usize..) {
-            if let Some(body) = self.body(entry, &mut gate) {
-                if !Self::add(state, body.clone()) {
-                    return false;
+        let unread = (start - log.start) as usize..(state.scanned - log.start) as usize;
+        for (seq, entry) in (start..).zip(log.events.range(unread)) {
+            if self.body(entry, &mut gate).is_some() {
+                if id > acknowledged {
+                    break;
                 }
+                id += 1;
+                from = seq + 1;
             }
         }
         state.gate = gate;
-        state.position = log.end();
+        state.from = from;
+        state.first_id = id;
         true
+    }
+
+    /// What is not acknowledged, with its ids.
+    fn pending(&self, state: &mut State) -> Vec<(i64, Event)> {
+        let mut out = Vec::new();
+        let mut id = state.first_id;
+        if state.heartbeat {
+            out.push((id, HEARTBEAT.into()));
+            id += 1;
+        }
+        let log = self.log.read();
+        let start = state.from.max(log.start);
+        let mut gate = state.gate.take();
+        let unread = (start - log.start) as usize..(state.scanned - log.start) as usize;
+        for entry in log.events.range(unread) {
+            if let Some(body) = self.body(entry, &mut gate) {
+                out.push((id, body.clone()));
+                id += 1;
+            }
+        }
+        state.gate = gate;
+        out
     }
 
     /// The highest event id this queue has (-1 before the first).
@@ -379,21 +446,11 @@ impl Queue {
             }
             {
                 let mut state = self.lock();
-                if state.overflowed {
+                if !self.acknowledge(&mut state, acknowledged) || !self.catch_up(&mut state) {
                     return None;
                 }
-                while state
-                    .pending
-                    .front()
-                    .is_some_and(|(id, _)| *id <= acknowledged)
-                {
-                    state.pending.pop_front();
-                }
-                if !self.catch_up(&mut state) {
-                    return None;
-                }
-                if !state.pending.is_empty() || deadline.is_none() {
-                    return Some(state.pending.iter().cloned().collect());
+                if state.next_id > state.first_id || deadline.is_none() {
+                    return Some(self.pending(&mut state));
                 }
             }
             let Some(deadline) = deadline else {
@@ -409,8 +466,10 @@ impl Queue {
             });
             if tokio::time::timeout_at(deadline, any).await.is_err() {
                 let mut state = self.lock();
-                if self.catch_up(&mut state) {
-                    Self::add(&mut state, HEARTBEAT.into());
+                if self.catch_up(&mut state) && state.next_id == state.first_id {
+                    state.heartbeat = true;
+                    state.from = state.scanned;
+                    state.next_id += 1;
                 }
             }
         }
@@ -423,7 +482,7 @@ impl Queue {
 
     fn dead(&self) -> bool {
         let state = self.lock();
-        state.overflowed || self.log.read().missed(state.position, &self.wants)
+        state.overflowed || self.log.read().missed(state.from, &self.wants)
     }
 }
 
@@ -847,12 +906,14 @@ mod tests {
             reader.poll(-1, None).await.map(|e| e.len()),
             Some(LOG_CAPACITY)
         );
+        // Acknowledged: what leaves the log now is nothing it still needs.
+        let last = LOG_CAPACITY as i64 - 1;
+        assert_eq!(reader.poll(last, None).await, Some(Vec::new()));
         log.append([group_event(LOG_CAPACITY)]);
         assert_eq!(log.len(), LOG_CAPACITY);
         assert!(groups.dead());
         assert_eq!(groups.poll(-1, None).await, None);
-        // It had read up to the end before the first event left.
-        let got = reader.poll(LOG_CAPACITY as i64 - 1, None).await.unwrap();
+        let got = reader.poll(last, None).await.unwrap();
         assert_eq!(ids(&got), [LOG_CAPACITY as i64]);
         // Nothing it asked for left the log: it lives, and gets what comes.
         assert!(!users.dead());
@@ -978,6 +1039,54 @@ mod tests {
         let got = rendered(&of_guest.poll(-1, None).await.unwrap());
         assert_eq!(ids_of(&got), [0]);
         assert_eq!(got[0]["type"], "realm");
+    }
+
+    #[tokio::test]
+    async fn unacknowledged_events_are_read_again_from_the_log() {
+        let log = Arc::new(Log::default());
+        let q = queue_on(
+            &log,
+            1,
+            Wants {
+                kinds: Some(vec![Kind::Realm]),
+                include_deactivated_groups: true,
+            },
+        );
+        log.append([realm_event(0), group_event(0), realm_event(1)]);
+        let got = rendered(&q.poll(-1, None).await.unwrap());
+        assert_eq!(ids_of(&got), [0, 1]);
+        log.append([group_event(1), realm_event(2)]);
+        // Acknowledging the first only: the rest again, same ids, in order.
+        let got = rendered(&q.poll(0, None).await.unwrap());
+        assert_eq!(ids_of(&got), [1, 2]);
+        assert_eq!(got[0]["n"], 1);
+        assert_eq!(got[1]["n"], 2);
+        // A heartbeat takes the next id; events after it follow it.
+        let beat = rendered(&q.poll(2, Some(Duration::from_millis(20))).await.unwrap());
+        assert_eq!(ids_of(&beat), [3]);
+        assert_eq!(beat[0]["type"], "heartbeat");
+        log.append([realm_event(3)]);
+        let got = rendered(&q.poll(-1, None).await.unwrap());
+        assert_eq!(ids_of(&got), [3, 4]);
+        assert_eq!(got[1]["n"], 3);
+        let got = rendered(&q.poll(3, None).await.unwrap());
+        assert_eq!(ids_of(&got), [4]);
+        assert_eq!(q.poll(4, None).await.unwrap(), []);
+        assert_eq!(q.last_id(), 4);
+    }
+
+    #[tokio::test]
+    async fn a_queue_dies_when_an_unacknowledged_event_leaves_the_log() {
+        let log = Arc::new(Log::default());
+        let q = queue_on(&log, 1, all());
+        log.append([realm_event(0)]);
+        // Read, not acknowledged.
+        assert_eq!(ids(&q.poll(-1, None).await.unwrap()), [0]);
+        log.append((1..LOG_CAPACITY).map(realm_event));
+        assert!(!q.dead());
+        log.append([realm_event(LOG_CAPACITY)]);
+        assert!(q.dead());
+        assert_eq!(q.poll(-1, None).await, None);
     }
 
     #[tokio::test]
