@@ -979,7 +979,12 @@ async fn created_ids(via: &Cohort, owner: &Account) -> BTreeSet<String> {
         .await
         .into_iter()
         .filter(|e| e["type"] == "group.created")
-        .filter(|e| !e["group"]["name"].as_str().unwrap_or("").starts_with("role:"))
+        .filter(|e| {
+            !e["group"]["name"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("role:")
+        })
         .map(|e| e["id"].as_str().unwrap().to_string())
         .collect()
 }
