@@ -39,3 +39,54 @@ pub async fn serve(listen: SocketAddr, body: Bytes) -> Result<()> {
         });
     }
 }
+
+/// The long-poll floor: every request is parked until `POST /trigger`, then
+/// all parked requests are answered with the same body at once. `GET
+/// /parked` says how many wait. What cohort does beyond this, answering one
+/// change to as many waiting polls, is its cost.
+pub async fn serve_long_polls(listen: SocketAddr, body: Bytes) -> Result<()> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let listener = TcpListener::bind(listen).await?;
+    println!("poll floor listening on {}", listener.local_addr()?);
+    let trigger = Arc::new(tokio::sync::Notify::new());
+    let parked = Arc::new(AtomicUsize::new(0));
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let _ = stream.set_nodelay(true);
+        let (body, trigger, parked) = (body.clone(), trigger.clone(), parked.clone());
+        tokio::spawn(async move {
+            let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                let (body, trigger, parked) = (body.clone(), trigger.clone(), parked.clone());
+                async move {
+                    let answer = match request.uri().path() {
+                        "/trigger" => {
+                            trigger.notify_waiters();
+                            Bytes::from_static(b"{}")
+                        }
+                        "/parked" => Bytes::from(parked.load(Ordering::SeqCst).to_string()),
+                        _ => {
+                            let woken = trigger.notified();
+                            tokio::pin!(woken);
+                            woken.as_mut().enable();
+                            parked.fetch_add(1, Ordering::SeqCst);
+                            woken.await;
+                            parked.fetch_sub(1, Ordering::SeqCst);
+                            body
+                        }
+                    };
+                    let mut response = Response::new(Full::new(answer));
+                    response.headers_mut().insert(
+                        header::CONTENT_TYPE,
+                        header::HeaderValue::from_static("application/json"),
+                    );
+                    Ok::<_, Infallible>(response)
+                }
+            });
+            let _ = http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}

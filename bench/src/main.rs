@@ -46,6 +46,14 @@ enum Command {
         #[arg(long)]
         body: PathBuf,
     },
+    /// Park every request until `POST /trigger`, then answer all with one
+    /// file's bytes (the long-poll floor).
+    PollFloor {
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: std::net::SocketAddr,
+        #[arg(long)]
+        body: PathBuf,
+    },
     /// The built-in load client (JSON results on stdout).
     Load {
         #[arg(long)]
@@ -123,6 +131,9 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Command::Floor { listen, body } => floor::serve(listen, std::fs::read(body)?.into()).await,
+        Command::PollFloor { listen, body } => {
+            floor::serve_long_polls(listen, std::fs::read(body)?.into()).await
+        }
         Command::Load {
             url,
             header,

@@ -203,6 +203,16 @@ impl Plan {
         Ok(proc)
     }
 
+    /// The long-poll floor (`cohort-bench poll-floor`), on the server's CPU.
+    fn poll_floor(&self, body: &Path) -> Result<Proc> {
+        let exe = std::env::current_exe()?;
+        let mut command = pinned(self.server_cpu, &exe);
+        command.arg("poll-floor").arg("--body").arg(body);
+        let mut proc = spawn_until(command, "poll floor listening on ")?;
+        proc.url = format!("http://{}", proc.url);
+        Ok(proc)
+    }
+
     fn nginx(&self, body: &Path, name: &str) -> Result<Option<Proc>> {
         if !self.nginx {
             return Ok(None);

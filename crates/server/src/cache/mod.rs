@@ -131,7 +131,7 @@ mod tests {
 
 /// A realm driven through the core's commands, for the caches' tests.
 #[cfg(test)]
-mod test_world {
+pub(crate) mod test_world {
     use cohort_core::command::{self, Context, CreateGroup, CreateRealm, CreateUser};
     use cohort_core::{Actor, Command, Commit, GroupId, KeyHash, Reply, Role, Snapshot, UserId};
 

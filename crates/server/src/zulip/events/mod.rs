@@ -1,7 +1,7 @@
 //! Zulip's real-time events API: `POST /register`, `GET /events` (long
-//! poll), `DELETE /events`. `queue.rs` keeps the queues and feeds them from
-//! the change log, `translate.rs` turns a commit into Zulip's events,
-//! `handlers.rs` speaks the endpoints.
+//! poll), `DELETE /events`. `queue.rs` keeps the queues and, per realm, one
+//! shared event log fed from the change log; `translate.rs` turns a commit
+//! into Zulip's events; `handlers.rs` speaks the endpoints.
 
 mod handlers;
 pub mod queue;

@@ -19,6 +19,17 @@ pub enum Kind {
 }
 
 impl Kind {
+    pub const ALL: [Kind; 3] = [Kind::UserGroup, Kind::RealmUser, Kind::Realm];
+
+    /// Its place in `ALL`.
+    pub fn index(self) -> usize {
+        match self {
+            Kind::UserGroup => 0,
+            Kind::RealmUser => 1,
+            Kind::Realm => 2,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Kind::UserGroup => "user_group",
@@ -28,9 +39,7 @@ impl Kind {
     }
 
     pub fn parse(name: &str) -> Option<Kind> {
-        [Kind::UserGroup, Kind::RealmUser, Kind::Realm]
-            .into_iter()
-            .find(|k| k.name() == name)
+        Kind::ALL.into_iter().find(|k| k.name() == name)
     }
 }
 
