@@ -29,6 +29,23 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// An answer, read whole.
+    pub async fn read(response: reqwest::Response) -> Reply {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body");
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
@@ -106,20 +123,7 @@ impl Native {
         if let Some(auth) = &self.authorization {
             request = request.header("authorization", auth);
         }
-        let response = request.send().await.expect("request failed");
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let text = response.text().await.expect("body");
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        Reply::read(request.send().await.expect("request failed")).await
     }
 
     /// `GET /cohort/v1{path}` (the path may carry a query string).

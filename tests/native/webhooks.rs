@@ -346,20 +346,7 @@ async fn send(n: &Native, method: &str, path: &str, body: Option<String>) -> Rep
             .header("content-type", "application/json")
             .body(body);
     }
-    let response = request.send().await.expect("request failed");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let text = response.text().await.expect("body");
-    let body = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or(Value::String(text))
-    };
-    Reply {
-        status,
-        headers,
-        body,
-    }
+    Reply::read(request.send().await.expect("request failed")).await
 }
 
 async fn post(n: &Native, path: &str, body: Value) -> Reply {
