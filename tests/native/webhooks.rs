@@ -333,6 +333,18 @@ fn unix_now() -> i64 {
 // ---------------------------------------------------------------------------
 // The native API with bodies, the audit trail and the delivery log.
 
+/// The endpoint's log once it holds `count` deliveries, all delivered: it
+/// may trail the receiver by a moment (a round is recorded once all its
+/// requests are answered).
+async fn all_logged_delivered(admin: &Native, webhook: i64, count: usize) -> Vec<Value> {
+    eventually("every delivery logged as delivered", PATIENCE, || async {
+        let logged = log(admin, webhook, "").await;
+        (logged.len() == count && logged.iter().all(|d| d["state"] == "delivered"))
+            .then_some(logged)
+    })
+    .await
+}
+
 async fn send(n: &Native, method: &str, path: &str, body: Option<String>) -> Reply {
     let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
     let mut request = n
@@ -616,16 +628,7 @@ async fn an_endpoint_receives_every_change_signed_with_its_audit_id() {
         "{:?}",
         all.iter().map(|h| &h.id).collect::<Vec<_>>()
     );
-    // The log may trail the receiver by a moment (a round is recorded once
-    // all its requests are answered).
-    let logged = eventually("every delivery logged", PATIENCE, || async {
-        let logged = log(&admin, id, "").await;
-        logged
-            .iter()
-            .all(|d| d["state"] == "delivered")
-            .then_some(logged)
-    })
-    .await;
+    let logged = all_logged_delivered(&admin, id, ids.len()).await;
     let mut newest_first = ids.clone();
     newest_first.reverse();
     assert_eq!(ids_of(&logged), newest_first);
@@ -1056,13 +1059,7 @@ async fn after_an_outage_every_change_arrives_once_in_order_per_group() {
     for hit in &accepted {
         assert_eq!(verifying(&hook.secret, hit), 1);
     }
-    // A round's attempts are recorded once all its requests are answered,
-    // so the log may trail the receiver by a moment.
-    eventually("every delivery logged as delivered", PATIENCE, || async {
-        let logged = log(&admin, hook.id, "").await;
-        (logged.len() == 50 && logged.iter().all(|d| d["state"] == "delivered")).then_some(())
-    })
-    .await;
+    all_logged_delivered(&admin, hook.id, 50).await;
 }
 
 // ---------------------------------------------------------------------------
@@ -1154,11 +1151,7 @@ async fn a_killed_server_resends_what_was_pending_with_the_same_ids_and_bytes() 
         }
         assert_eq!(got, wanted, "group {group} out of order");
     }
-    eventually("the log all delivered", PATIENCE, || async {
-        let logged = log(&admin, hook.id, "").await;
-        (logged.len() == 33 && logged.iter().all(|d| d["state"] == "delivered")).then_some(())
-    })
-    .await;
+    all_logged_delivered(&admin, hook.id, 33).await;
 }
 
 // ---------------------------------------------------------------------------
