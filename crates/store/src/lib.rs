@@ -15,14 +15,16 @@
 mod columns;
 mod migrations;
 pub mod postgres;
+pub mod sessions;
 pub mod sqlite;
 mod url;
 pub mod webhooks;
 
+pub use sessions::{LoginLink, Redeemed, Session};
 pub use url::DbUrl;
 pub use webhooks::{Attempt, AttemptOutcome, Delivery, DeliveryLog, DeliveryState, EventKey};
 
-use cohort_core::{Commit, Millis, RealmId, Snapshot, TokenId, Version, WebhookId};
+use cohort_core::{Commit, KeyHash, Millis, RealmId, Snapshot, TokenId, Version, WebhookId};
 use std::future::Future;
 use std::pin::Pin;
 
@@ -211,6 +213,29 @@ pub trait Store: Send + Sync + 'static {
     /// Forget finished deliveries (delivered or failed) done before
     /// `before`, with their attempts. Returns how many.
     fn prune_deliveries(&self, before: Millis) -> BoxFuture<'_, Result<u64>>;
+
+    // ---- the admin page's sign-in state (see `sessions`) ----
+
+    /// Keep a freshly issued login link.
+    fn create_login_link(&self, link: LoginLink) -> BoxFuture<'_, Result<()>>;
+
+    /// Use the link with this hash at `now`, once: `Opened` the first time
+    /// within its life (and it is marked used in the same statement, so of
+    /// two concurrent redeemers exactly one opens), otherwise why not.
+    fn redeem_login_link(&self, hash: KeyHash, now: Millis) -> BoxFuture<'_, Result<Redeemed>>;
+
+    /// Keep a new session.
+    fn create_session(&self, session: Session) -> BoxFuture<'_, Result<()>>;
+
+    /// The session with this hash, if it exists and has not expired at `now`.
+    fn session(&self, hash: KeyHash, now: Millis) -> BoxFuture<'_, Result<Option<Session>>>;
+
+    /// Sign out: forget the session (nothing if it is gone already).
+    fn end_session(&self, hash: KeyHash) -> BoxFuture<'_, Result<()>>;
+
+    /// Forget links and sessions that expired before `before`. Returns how
+    /// many rows went.
+    fn prune_sign_ins(&self, before: Millis) -> BoxFuture<'_, Result<u64>>;
 
     /// Call `changed` with (realm, version) whenever another process commits,
     /// for as long as the store lives; engines that cannot tell (SQLite) do
