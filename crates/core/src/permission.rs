@@ -107,6 +107,14 @@ pub fn require_scope(snap: &Snapshot, actor: Actor, scope: Scope) -> Result<()> 
     }
 }
 
+/// Who may sign in to the admin page (and be issued a login link): active
+/// users the group endpoints serve, so guests are refused and bots unless
+/// the realm lets them manage groups, as on the API. Checked again on every
+/// page, so a deactivation or a role change takes effect at once.
+pub fn may_use_admin_page(snap: &Snapshot, user: crate::ids::UserId) -> Result<()> {
+    check_gate(snap, Actor::User(user), Gate::GroupEndpoint)
+}
+
 /// Who may read the audit trail (the native admin API under `/cohort/v1`:
 /// the realm, its history, memberships as of a time, access reviews, exports).
 /// Active owners and administrators that are not bots; a token that is live
