@@ -44,3 +44,66 @@ pub struct Session {
     pub created_at: Millis,
     pub expires_at: Millis,
 }
+
+// ---- what both engines share (the dialects are `sqlite/sessions.rs` and
+// `postgres/sessions.rs`) ----
+
+/// A stored hash column as the domain's `KeyHash` (anything but 32 bytes is
+/// corrupt: the schema's check should have refused it).
+pub(crate) fn key_hash(bytes: &[u8]) -> crate::Result<KeyHash> {
+    <[u8; 32]>::try_from(bytes)
+        .map(KeyHash)
+        .map_err(|_| crate::columns::corrupt(format!("a stored hash of {} bytes", bytes.len())))
+}
+
+/// What a link's row says, read after the conditional update took nothing.
+pub(crate) struct LinkRow {
+    pub used_at: Option<Millis>,
+    pub expires_at: Millis,
+}
+
+/// Why a link the conditional update did not take was not opened. Used
+/// wins over expired (it says more: someone opened it); a live, unused row
+/// can only be one created after the update looked, so at that moment there
+/// was no such link.
+pub(crate) fn refusal(row: Option<LinkRow>, now: Millis) -> Redeemed {
+    match row {
+        Some(LinkRow {
+            used_at: Some(at), ..
+        }) => Redeemed::AlreadyUsed { at },
+        Some(LinkRow { expires_at, .. }) if expires_at <= now => {
+            Redeemed::Expired { at: expires_at }
+        }
+        Some(_) | None => Redeemed::Unknown,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals() {
+        let row = |used_at, expires_at| {
+            Some(LinkRow {
+                used_at,
+                expires_at,
+            })
+        };
+        assert_eq!(refusal(None, 5), Redeemed::Unknown);
+        assert_eq!(
+            refusal(row(Some(3), 10), 5),
+            Redeemed::AlreadyUsed { at: 3 }
+        );
+        assert_eq!(refusal(row(Some(3), 4), 5), Redeemed::AlreadyUsed { at: 3 });
+        assert_eq!(refusal(row(None, 5), 5), Redeemed::Expired { at: 5 });
+        assert_eq!(refusal(row(None, 4), 5), Redeemed::Expired { at: 4 });
+        assert_eq!(refusal(row(None, 6), 5), Redeemed::Unknown);
+    }
+
+    #[test]
+    fn hashes_are_32_bytes() {
+        assert_eq!(key_hash(&[7; 32]).ok(), Some(KeyHash([7; 32])));
+        assert!(key_hash(&[7; 31]).is_err());
+    }
+}

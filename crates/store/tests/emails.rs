@@ -137,11 +137,13 @@ fn sqlite_migration_2_keys_existing_emails() {
     let path = dir.path().join("old.db");
     let url = format!("sqlite://{}", path.display());
     rt().block_on(second_spelling_is_refused(&url));
-    // Back to schema 1: drop what migrations 6, 5, 4, 3 and 2 added, restore
+    // Back to schema 1: drop what migrations 7, 6, 5, 4, 3 and 2 added, restore
     // the old index (reopening then runs them over existing rows).
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP TABLE webhook_attempts; DROP TABLE webhook_deliveries; DROP TABLE webhook_state;
+        "DROP TABLE ui_sessions; DROP TABLE ui_login_links;
+         DELETE FROM schema_migrations WHERE version = 7;
+         DROP TABLE webhook_attempts; DROP TABLE webhook_deliveries; DROP TABLE webhook_state;
          DELETE FROM schema_migrations WHERE version = 6;
          DROP TABLE checkpoints;
          DELETE FROM schema_migrations WHERE version = 5;
@@ -195,13 +197,14 @@ fn postgres_migration_2_keys_existing_emails() {
     rt().block_on(second_spelling_is_refused(&url));
     support::psql_on(
         &url,
-        "DROP TABLE webhook_attempts, webhook_deliveries, webhook_state;
+        "DROP TABLE ui_sessions, ui_login_links;
+         DROP TABLE webhook_attempts, webhook_deliveries, webhook_state;
          DROP TABLE checkpoints;
          ALTER TABLE changes DROP COLUMN face, DROP COLUMN request_id, DROP COLUMN client_addr;
          ALTER TABLE users DROP COLUMN profile, DROP COLUMN user_name_key;
          ALTER TABLE groups DROP COLUMN external_id; DROP TABLE token_uses;
          ALTER TABLE users DROP COLUMN email_key;
-         DELETE FROM schema_migrations WHERE version IN (2, 3, 4, 5, 6);",
+         DELETE FROM schema_migrations WHERE version IN (2, 3, 4, 5, 6, 7);",
     );
     rt().block_on(async {
         cohort_store::open(&DbUrl::parse(&url).unwrap(), true)

@@ -264,8 +264,9 @@ async fn schema_3_log_reads(url: &str, downgrade: impl Fn()) {
     }
 }
 
-const DOWNGRADE: &str =
-    "DROP TABLE webhook_attempts; DROP TABLE webhook_deliveries; DROP TABLE webhook_state;
+const DOWNGRADE: &str = "DROP TABLE ui_sessions; DROP TABLE ui_login_links;
+     DELETE FROM schema_migrations WHERE version = 7;
+     DROP TABLE webhook_attempts; DROP TABLE webhook_deliveries; DROP TABLE webhook_state;
      DELETE FROM schema_migrations WHERE version = 6;
      DROP TABLE checkpoints;
      DELETE FROM schema_migrations WHERE version = 5;

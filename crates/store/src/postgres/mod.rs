@@ -13,13 +13,15 @@
 
 mod rows;
 mod schema;
+mod sessions;
 mod webhooks;
 
 use crate::columns::{behind, checkpoint_from_row, checkpoint_state, now_millis};
 use crate::migrations::{self, Step};
+use crate::sessions::{LoginLink, Redeemed, Session};
 use crate::webhooks::{AttemptOutcome, Delivery, DeliveryLog, DeliveryState, EventKey};
 use crate::{BoxFuture, Checkpoint, Counts, Job, Notify, Result, Store, StoreError, Target};
-use cohort_core::{Commit, Millis, RealmId, Snapshot, TokenId, Version, WebhookId};
+use cohort_core::{Commit, KeyHash, Millis, RealmId, Snapshot, TokenId, Version, WebhookId};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -579,6 +581,48 @@ impl Store for PgStore {
         Box::pin(async move {
             let client = self.pool.get().await.map_err(pool_error)?;
             webhooks::prune(&client, before).await
+        })
+    }
+
+    fn create_login_link(&self, link: LoginLink) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            let client = self.pool.get().await.map_err(pool_error)?;
+            sessions::create_link(&client, &link).await
+        })
+    }
+
+    fn redeem_login_link(&self, hash: KeyHash, now: Millis) -> BoxFuture<'_, Result<Redeemed>> {
+        Box::pin(async move {
+            let client = self.pool.get().await.map_err(pool_error)?;
+            sessions::redeem(&client, hash, now).await
+        })
+    }
+
+    fn create_session(&self, session: Session) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            let client = self.pool.get().await.map_err(pool_error)?;
+            sessions::create_session(&client, &session).await
+        })
+    }
+
+    fn session(&self, hash: KeyHash, now: Millis) -> BoxFuture<'_, Result<Option<Session>>> {
+        Box::pin(async move {
+            let client = self.pool.get().await.map_err(pool_error)?;
+            sessions::session(&client, hash, now).await
+        })
+    }
+
+    fn end_session(&self, hash: KeyHash) -> BoxFuture<'_, Result<()>> {
+        Box::pin(async move {
+            let client = self.pool.get().await.map_err(pool_error)?;
+            sessions::end_session(&client, hash).await
+        })
+    }
+
+    fn prune_sign_ins(&self, before: Millis) -> BoxFuture<'_, Result<u64>> {
+        Box::pin(async move {
+            let client = self.pool.get().await.map_err(pool_error)?;
+            sessions::prune(&client, before).await
         })
     }
 

@@ -41,7 +41,39 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "webhook deliveries",
         steps: &[Step::Sql(WEBHOOK_DELIVERIES)],
     },
+    Migration {
+        version: 7,
+        name: "admin page sign-ins",
+        steps: &[Step::Sql(UI_SIGN_INS)],
+    },
 ];
+
+// The admin page's sign-in state (bookkeeping outside the change log, see
+// the store's `sessions` module): one-time login links and browser sessions,
+// each keyed by the SHA-256 of its secret (`KeyHash`, 32 bytes), never the
+// secret itself. `used_at` is set once, by the conditional update that
+// redeems a link. Both are pruned by `expires_at`. The twin of SQLite's
+// migration 7.
+const UI_SIGN_INS: &str = r#"
+CREATE TABLE ui_login_links (
+    hash       BYTEA  PRIMARY KEY CHECK (octet_length(hash) = 32),
+    realm_id   BIGINT NOT NULL REFERENCES realms (id),
+    user_id    BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    used_at    BIGINT
+);
+CREATE INDEX ui_login_links_expires ON ui_login_links (expires_at);
+CREATE TABLE ui_sessions (
+    hash       BYTEA  PRIMARY KEY CHECK (octet_length(hash) = 32),
+    realm_id   BIGINT NOT NULL REFERENCES realms (id),
+    user_id    BIGINT NOT NULL,
+    csrf       TEXT   NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX ui_sessions_expires ON ui_sessions (expires_at);
+"#;
 
 // Webhook deliveries (bookkeeping outside the change log, see the store's
 // `webhooks` module): per endpoint, how far the log has been enqueued and

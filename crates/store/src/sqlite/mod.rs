@@ -8,13 +8,15 @@
 
 mod rows;
 mod schema;
+mod sessions;
 mod webhooks;
 
 use crate::columns::{behind, checkpoint_from_row, checkpoint_state, now_millis};
 use crate::migrations::{self, Step};
+use crate::sessions::{LoginLink, Redeemed, Session};
 use crate::webhooks::{AttemptOutcome, Delivery, DeliveryLog, DeliveryState, EventKey};
 use crate::{BoxFuture, Checkpoint, Counts, Job, Result, Store, StoreError, Target};
-use cohort_core::{Commit, Millis, RealmId, Snapshot, TokenId, Version, WebhookId};
+use cohort_core::{Commit, KeyHash, Millis, RealmId, Snapshot, TokenId, Version, WebhookId};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -493,6 +495,42 @@ impl Store for SqliteStore {
     fn prune_deliveries(&self, before: Millis) -> BoxFuture<'_, Result<u64>> {
         Box::pin(blocking(&self.writer, move |conn| {
             webhooks::prune(conn, before)
+        }))
+    }
+
+    fn create_login_link(&self, link: LoginLink) -> BoxFuture<'_, Result<()>> {
+        Box::pin(blocking(&self.writer, move |conn| {
+            sessions::create_link(conn, &link)
+        }))
+    }
+
+    fn redeem_login_link(&self, hash: KeyHash, now: Millis) -> BoxFuture<'_, Result<Redeemed>> {
+        Box::pin(blocking(&self.writer, move |conn| {
+            sessions::redeem(conn, hash, now)
+        }))
+    }
+
+    fn create_session(&self, session: Session) -> BoxFuture<'_, Result<()>> {
+        Box::pin(blocking(&self.writer, move |conn| {
+            sessions::create_session(conn, &session)
+        }))
+    }
+
+    fn session(&self, hash: KeyHash, now: Millis) -> BoxFuture<'_, Result<Option<Session>>> {
+        Box::pin(blocking(&self.reader, move |conn| {
+            sessions::session(conn, hash, now)
+        }))
+    }
+
+    fn end_session(&self, hash: KeyHash) -> BoxFuture<'_, Result<()>> {
+        Box::pin(blocking(&self.writer, move |conn| {
+            sessions::end_session(conn, hash)
+        }))
+    }
+
+    fn prune_sign_ins(&self, before: Millis) -> BoxFuture<'_, Result<u64>> {
+        Box::pin(blocking(&self.writer, move |conn| {
+            sessions::prune(conn, before)
         }))
     }
 }
