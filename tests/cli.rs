@@ -13,7 +13,16 @@ use std::time::Duration;
 fn help_documents_every_command() {
     let out = Command::new(BIN).arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
-    for command in ["init", "serve", "user", "group", "realm", "token", "check"] {
+    for command in [
+        "init",
+        "serve",
+        "user",
+        "group",
+        "realm",
+        "token",
+        "check",
+        "login-link",
+    ] {
         assert!(
             help.contains(command),
             "--help does not mention {command}:\n{help}"
@@ -28,7 +37,13 @@ fn help_documents_every_command() {
                 "--db",
                 "COHORT_LISTEN",
                 "--max-body-bytes",
+                "--ui-session-hours",
+                "COHORT_UI_SESSION_HOURS",
             ],
+        ),
+        (
+            vec!["login-link", "--help"],
+            vec!["--email", "--realm", "--minutes", "--url"],
         ),
         (
             vec!["user", "add", "--help"],
@@ -422,14 +437,15 @@ async fn realms_never_see_each_other() {
     );
 }
 
-#[tokio::test]
-async fn serve_demo_on_a_fresh_machine_shows_real_groups() {
-    let dir = tempfile::tempdir().unwrap();
+/// Start `serve --demo` in `dir`; the child, the base URL it printed and
+/// every line it printed up to it.
+fn serve_demo(dir: &std::path::Path) -> (std::process::Child, String, Vec<String>) {
     let mut child = Command::new(BIN)
         .args(["serve", "--demo", "--listen", "127.0.0.1:0"])
-        .current_dir(dir.path())
+        .current_dir(dir)
         .env("COHORT_LOG", "warn")
         .env_remove("COHORT_DB")
+        .env_remove("COHORT_PUBLIC_URL")
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -450,6 +466,25 @@ async fn serve_demo_on_a_fresh_machine_shows_real_groups() {
             break rest.split_whitespace().next().unwrap().to_string();
         }
     };
+    (child, base, printed)
+}
+
+/// The admin page link `serve --demo` printed for its owner: its key.
+fn demo_login_key(printed: &[String], base: &str) -> String {
+    let line = printed
+        .iter()
+        .find_map(|l| l.strip_prefix("admin page: sign in at "))
+        .unwrap_or_else(|| panic!("no admin page link printed:\n{}", printed.join("\n")));
+    let link = line
+        .strip_suffix(" (one-time, 15 minutes)")
+        .unwrap_or_else(|| panic!("{line:?}"));
+    login_key(link, base).to_string()
+}
+
+#[tokio::test]
+async fn serve_demo_on_a_fresh_machine_shows_real_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, base, printed) = serve_demo(dir.path());
     let text = printed.join("\n");
     assert!(
         text.contains("owner API key") && text.contains("IMKIT platform key"),
@@ -499,6 +534,20 @@ async fn serve_demo_on_a_fresh_machine_shows_real_groups() {
     }
     let users = api.get("/users", &[]).await.1;
     assert!(users["members"].as_array().unwrap().len() >= 9);
+    let first_link = demo_login_key(&printed, &base);
+    let _ = child.kill();
+    let _ = child.wait();
+
+    // Started again on the demo database it made: served as it is, with a
+    // fresh admin page link (the first one may have been used).
+    let (mut child, base, printed) = serve_demo(dir.path());
+    let text = printed.join("\n");
+    assert!(
+        text.contains("exists; serving it as it is") && !text.contains("owner API key"),
+        "{text}"
+    );
+    let again = demo_login_key(&printed, &base);
+    assert_ne!(first_link, again, "the same link twice");
     let _ = child.kill();
     let _ = child.wait();
 }
@@ -688,5 +737,137 @@ fn tokens_are_created_listed_and_revoked() {
     assert_eq!(
         names(&tokens(&cohort, true)),
         ["scim", "okta", "token-1", "token-2", "okta"]
+    );
+}
+
+/// A login link's shape: `{url}/ui/login/` and a 32-letter key; the key.
+fn login_key<'t>(line: &'t str, url: &str) -> &'t str {
+    let key = line
+        .strip_prefix(&format!("{url}/ui/login/"))
+        .unwrap_or_else(|| panic!("not a login link on {url}: {line:?}"));
+    assert!(
+        key.len() == 32 && key.bytes().all(|b| b.is_ascii_alphanumeric()),
+        "{key:?}"
+    );
+    key
+}
+
+/// SHA-256 of a key, hex: what the store keeps of it.
+fn sha256_hex(key: &str) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(key.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[test]
+fn login_links_are_printed_once_and_only_for_who_may_sign_in() {
+    let (cohort, owner, _) = Cohort::init();
+    let guest = cohort.add_user("guest@test.example", "Gus Guest", "guest", false);
+    let bot = cohort.add_user("bot@test.example", "Bo Bot", "member", true);
+    let gone = cohort.add_user("gone@test.example", "Gone Member", "member", false);
+    let out = cohort.cli(&[
+        "user",
+        "set",
+        "--email",
+        &gone.email,
+        "--deactivated",
+        "true",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let before = cohort.realms();
+
+    // One line on stdout, on the default URL; a new key every time.
+    let out = cohort.cli(&["login-link", "--email", &owner.email]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed = stdout(&out);
+    assert_eq!(printed.lines().count(), 1, "{printed:?}");
+    let first = login_key(printed.trim_end(), "http://127.0.0.1:9991").to_string();
+    // Another URL (its trailing slash dropped), the longest life, the email
+    // in another case.
+    let out = cohort.cli(&[
+        "login-link",
+        "--email",
+        &owner.email.to_uppercase(),
+        "--url",
+        "https://cohort.example.com/",
+        "--minutes",
+        "1440",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let second = login_key(stdout(&out).trim_end(), "https://cohort.example.com").to_string();
+    assert_ne!(first, second, "two links, one key");
+
+    // Only the keys' hashes are kept, with their lives; the directory and
+    // its log did not move.
+    let hex = if testing_postgres() {
+        "encode(hash, 'hex')"
+    } else {
+        "lower(hex(hash))"
+    };
+    let rows = cohort.sql(&format!(
+        "SELECT {hex} || ' ' || (expires_at - created_at) || ' ' || user_id || ' ' || \
+         COALESCE(used_at, -1) FROM ui_login_links ORDER BY created_at, expires_at"
+    ));
+    assert_eq!(
+        rows.lines().collect::<Vec<_>>(),
+        [
+            format!("{} {} {} -1", sha256_hex(&first), 15 * 60_000, owner.id),
+            format!("{} {} {} -1", sha256_hex(&second), 1440 * 60_000, owner.id),
+        ],
+        "stored links"
+    );
+    assert_eq!(cohort.realms(), before, "a login link committed something");
+
+    // Refusals: non-zero, nothing on stdout, the reason on stderr.
+    for (args, reason) in [
+        (
+            vec!["--email", "nobody@test.example"],
+            "no user with email \"nobody@test.example\"",
+        ),
+        (
+            vec!["--email", &guest.email],
+            "guest@test.example may not use the admin page: guests may not do this",
+        ),
+        (
+            vec!["--email", &bot.email],
+            "bot@test.example may not use the admin page: bots may not do this",
+        ),
+        (
+            vec!["--email", &gone.email],
+            &format!(
+                "gone@test.example may not use the admin page: user {} is deactivated",
+                gone.id
+            ),
+        ),
+        (
+            vec!["--email", &owner.email, "--minutes", "0"],
+            "--minutes must be from 1 to 1440 (a day), not 0",
+        ),
+        (
+            vec!["--email", &owner.email, "--minutes", "1441"],
+            "--minutes must be from 1 to 1440 (a day), not 1441",
+        ),
+        (
+            vec!["--email", &owner.email, "--minutes", "-5"],
+            "--minutes must be from 1 to 1440 (a day), not -5",
+        ),
+    ] {
+        let mut all = vec!["login-link"];
+        all.extend(args.iter().copied());
+        let out = cohort.cli(&all);
+        assert!(!out.status.success(), "{all:?} succeeded: {}", stdout(&out));
+        assert_eq!(stdout(&out), "", "{all:?} printed a link");
+        assert!(
+            stderr(&out).contains(reason),
+            "{all:?}: expected {reason:?} in {}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(
+        cohort.sql("SELECT COUNT(*) FROM ui_login_links"),
+        "2",
+        "a refused link was stored"
     );
 }

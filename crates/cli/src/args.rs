@@ -71,6 +71,9 @@ pub enum Command {
     /// Manage webhook endpoints (signed requests for every change).
     #[command(subcommand)]
     Webhook(WebhookCommand),
+    /// Print a one-time link that signs a user in to the admin page (`/ui`);
+    /// it works once, within its life.
+    LoginLink(LoginLinkArgs),
     /// Read the audit trail: every change, who made it, when and through
     /// which face, with names as they were then (oldest first).
     Audit(AuditArgs),
@@ -158,6 +161,9 @@ pub struct ServeArgs {
     /// Without it, `http://` and the request's `Host` header.
     #[arg(long, env = "COHORT_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// How long an admin page sign-in lasts, in hours.
+    #[arg(long, env = "COHORT_UI_SESSION_HOURS", default_value_t = 12, value_parser = clap::value_parser!(u64).range(1..))]
+    pub ui_session_hours: u64,
     /// How often to pick up changes other processes committed, in milliseconds.
     #[arg(long, env = "COHORT_POLL_MS", default_value_t = 500)]
     pub poll_ms: u64,
@@ -250,6 +256,24 @@ pub struct ListArgs {
     pub realm: RealmSelector,
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct LoginLinkArgs {
+    #[command(flatten)]
+    pub realm: RealmSelector,
+    /// The user to sign in: an owner, administrator, moderator or member
+    /// (guests, deactivated users and bots, unless the realm lets bots
+    /// manage groups, may not use the admin page).
+    #[arg(long)]
+    pub email: String,
+    /// How long the link works, in minutes (1 to 1440).
+    #[arg(long, default_value_t = crate::login::DEFAULT_MINUTES, allow_negative_numbers = true)]
+    pub minutes: i64,
+    /// The URL clients reach the server at (as `serve --public-url`); the
+    /// link is URL/ui/login/KEY.
+    #[arg(long, env = "COHORT_PUBLIC_URL", default_value = crate::login::DEFAULT_URL)]
+    pub url: String,
 }
 
 #[derive(Subcommand, Debug)]

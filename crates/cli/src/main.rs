@@ -5,11 +5,15 @@
 //! Layout: `args.rs` (the command line), `serve.rs` (`serve`, including
 //! `--demo`), `setup.rs` (`init`, `realm add`, the demo seed, `zuliprc`),
 //! `admin.rs` (`user …`, `group …`, `realm set/list`, `check`, `migrate`, `copy`),
-//! `tokens.rs` (`token …`, and the SCIM token `init` and `serve --demo` issue).
+//! `tokens.rs` (`token …`, and the SCIM token `init` and `serve --demo` issue),
+//! `webhooks.rs` (`webhook …`), `audit.rs` (`audit`, `access-review`,
+//! `export`, `log prune`), `login.rs` (`login-link`, and the admin page link
+//! `serve --demo` prints).
 
 mod admin;
 mod args;
 mod audit;
+mod login;
 mod serve;
 mod setup;
 mod tokens;
@@ -46,6 +50,7 @@ fn main() -> ExitCode {
             Command::Realm(args) => admin::realm(&cli.db, args).await,
             Command::Token(args) => tokens::token(&cli.db, args).await,
             Command::Webhook(args) => webhooks::webhook(&cli.db, args).await,
+            Command::LoginLink(args) => login::login_link(&cli.db, args).await,
             Command::Audit(args) => audit::audit(&cli.db, args).await,
             Command::AccessReview(args) => audit::access_review(&cli.db, args).await,
             Command::Export(args) => audit::export(&cli.db, args).await,

@@ -3,14 +3,17 @@
 //! (in-flight requests finish, then the last token uses are written).
 
 use crate::args::{LogFormat, ServeArgs};
-use crate::setup;
+use crate::{login, setup};
 use anyhow::{Context as _, Result};
-use cohort_engine::EngineConfig;
+use cohort_engine::{Engine, EngineConfig};
 use cohort_server::webhooks::{schedule, WebhookConfig};
 use cohort_server::{AppState, ServerConfig};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tracing_subscriber::EnvFilter;
+
+/// The demo realm's owner, the one `--demo` prints an admin page link for.
+const DEMO_OWNER: &str = "desdemona@example.com";
 
 pub fn init_logging(filter: &str, format: LogFormat) {
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
@@ -51,7 +54,7 @@ pub async fn serve(db: &str, args: ServeArgs) -> Result<()> {
     let engine = setup::open_engine(db, args.demo, config).await?;
     if args.demo && engine.realm_ids().is_empty() {
         let mut created =
-            setup::create_realm(&engine, "Zulip Dev", "desdemona@example.com", "Desdemona").await?;
+            setup::create_realm(&engine, "Zulip Dev", DEMO_OWNER, "Desdemona").await?;
         created.scim_token =
             Some(crate::tokens::issue_scim(&engine, created.realm.realm_id()).await?);
         let owner = created
@@ -74,6 +77,10 @@ pub async fn serve(db: &str, args: ServeArgs) -> Result<()> {
     } else if args.demo {
         println!("{db} exists; serving it as it is (its owner's credentials are in the zuliprc written when it was created).");
     }
+    if args.demo {
+        // Behind a proxy the link must name the URL browsers reach.
+        demo_login_link(&engine, args.public_url.as_deref().unwrap_or(&site)).await;
+    }
     if engine.realm_ids().is_empty() {
         tracing::warn!("the database holds no realm yet; create one with `cohort realm add`");
     }
@@ -92,6 +99,7 @@ pub async fn serve(db: &str, args: ServeArgs) -> Result<()> {
             max_body_bytes: args.max_body_bytes,
             public_url: args.public_url.clone(),
             webhooks: webhooks.clone(),
+            ui_session: Duration::from_secs(args.ui_session_hours.saturating_mul(3600)),
         },
     );
     let sender =
@@ -116,6 +124,31 @@ pub async fn serve(db: &str, args: ServeArgs) -> Result<()> {
     served?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// `--demo`: a one-time admin page link for the demo owner, new on every
+/// start (also on an existing demo database). A database without that owner
+/// (or where they may not sign in) gets a warning, not a refusal to serve.
+async fn demo_login_link(engine: &Engine, site: &str) {
+    let owner = engine.realm_ids().into_iter().find_map(|realm| {
+        let snap = engine.snapshot(realm)?;
+        let user = snap.user_by_email(DEMO_OWNER)?;
+        Some((realm, user.id))
+    });
+    let Some((realm, owner)) = owner else {
+        tracing::warn!("no {DEMO_OWNER} in the database: no admin page link to print");
+        return;
+    };
+    match login::issue_login_link(engine, realm, owner, login::DEFAULT_MINUTES).await {
+        Ok(key) => println!(
+            "admin page: sign in at {} (one-time, {} minutes)",
+            login::link_url(site, &key),
+            login::DEFAULT_MINUTES
+        ),
+        Err(err) => {
+            tracing::warn!(error = %format!("{err:#}"), "no admin page link for the demo owner")
+        }
+    }
 }
 
 /// This process among the nodes: the host and the address it listens on.

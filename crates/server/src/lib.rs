@@ -42,6 +42,9 @@ pub struct ServerConfig {
     pub public_url: Option<String>,
     /// Where webhook requests may go, how they are retried.
     pub webhooks: webhooks::WebhookConfig,
+    /// How long an admin page sign-in lasts (`--ui-session-hours`): a
+    /// session made by redeeming a login link expires this long after.
+    pub ui_session: std::time::Duration,
 }
 
 impl Default for ServerConfig {
@@ -50,6 +53,7 @@ impl Default for ServerConfig {
             max_body_bytes: 1024 * 1024,
             public_url: None,
             webhooks: webhooks::WebhookConfig::default(),
+            ui_session: std::time::Duration::from_secs(12 * 3600),
         }
     }
 }
