@@ -107,7 +107,7 @@ if psql "$pg/postgres" -q -c "SELECT 1" >/dev/null 2>&1; then
     COHORT_TEST_STORE=postgres cargo test -p cohort \
         --test zulip_protocol --test zulip_groups --test zulip_permissions --test zulip_users \
         --test zulip_python_client --test zulip_js --test imkit --test imkit_axios --test durability --test cli --test store_ops --test log_secrets \
-        --test scim --test scim_testers --test native --test origins
+        --test scim --test scim_testers --test native --test origins --test ui
 elif [ "${CI:-}" = "true" ]; then
     echo "PostgreSQL is not reachable at $pg: CI requires it" >&2
     exit 1

@@ -227,6 +227,49 @@ pub fn group_for_self_or_other(
     group_for_update(snap, actor, group, other_setting, true)
 }
 
+/// What `actor` may do to `group`, for a face that offers only the actions
+/// the core would allow (the admin page). Each flag is the check the
+/// command itself makes, so showing a button and accepting its form never
+/// disagree; the command still checks again when it runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GroupRights {
+    /// Rename, describe, change settings, deactivate and reactivate, remove
+    /// subgroups.
+    pub manage: bool,
+    /// Add other users, and add subgroups.
+    pub add_members: bool,
+    /// Remove other users.
+    pub remove_members: bool,
+    /// Add oneself.
+    pub join: bool,
+    /// Remove oneself.
+    pub leave: bool,
+}
+
+pub fn group_rights(snap: &Snapshot, actor: Actor, group: GroupId) -> GroupRights {
+    if check_gate(snap, actor, Gate::GroupEndpoint).is_err() {
+        return GroupRights::default();
+    }
+    let may = |setting| group_for_update(snap, actor, group, setting, true).is_ok();
+    let may_self =
+        |own, other| group_for_self_or_other(snap, actor, group, true, own, other).is_ok();
+    GroupRights {
+        manage: may(GroupSetting::CanManageGroup),
+        add_members: may(GroupSetting::CanAddMembersGroup),
+        remove_members: may(GroupSetting::CanRemoveMembersGroup),
+        join: may_self(GroupSetting::CanJoinGroup, GroupSetting::CanAddMembersGroup),
+        leave: may_self(
+            GroupSetting::CanLeaveGroup,
+            GroupSetting::CanRemoveMembersGroup,
+        ),
+    }
+}
+
+/// Whether `actor` may create groups (the command's gate).
+pub fn may_create_groups(snap: &Snapshot, actor: Actor) -> bool {
+    check_gate(snap, actor, Gate::CreateGroups).is_ok()
+}
+
 /// Administrative access to a user record (Zulip's `access_user_by_id` with
 /// `for_admin`): bots' owners and administrators.
 pub fn can_admin_user(actor: Option<&User>, target: &User) -> bool {

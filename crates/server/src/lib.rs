@@ -5,6 +5,7 @@
 //! - `imkit/`: IMKIT's admin API under `/admin`.
 //! - `scim/`: SCIM 2.0 under `/scim/v2`, for identity providers.
 //! - `native/`: cohort's own admin API under `/cohort/v1`, for audits.
+//! - `ui/`: the admin web page under `/ui/` (HTML for people, in a browser).
 //! - `cache/`: rendered responses per realm version (never going back).
 //! - `ops.rs`: `/healthz`, `/readyz`, `/metrics`, request ids, request logs and metrics.
 //!
@@ -19,6 +20,7 @@ mod imkit;
 pub mod native;
 mod ops;
 mod scim;
+mod ui;
 pub mod webhooks;
 mod zulip;
 
@@ -43,7 +45,7 @@ pub struct ServerConfig {
     /// Where webhook requests may go, how they are retried.
     pub webhooks: webhooks::WebhookConfig,
     /// How long an admin page sign-in lasts (`--ui-session-hours`): a
-    /// session made by redeeming a login link expires this long after.
+    /// session expires this long after signing in (by link or by key).
     pub ui_session: std::time::Duration,
 }
 
@@ -84,6 +86,8 @@ pub struct Shared {
     pub feeds: events::feed::Feeds,
     /// Zulip's event queues (`POST /api/v1/register`).
     pub zulip_queues: Arc<zulip::events::queue::Queues>,
+    /// The admin page's sorted views of groups and people, per realm version.
+    pub ui_index: ui::index::Indexes,
     /// Set when the server shuts down: long-lived responses (event
     /// streams) end, so the graceful shutdown can finish.
     pub closing: tokio::sync::watch::Sender<bool>,
@@ -112,6 +116,7 @@ impl AppState {
             metrics: install_metrics(),
             feeds: events::feed::Feeds::default(),
             zulip_queues: Arc::default(),
+            ui_index: ui::index::Indexes::default(),
             closing: tokio::sync::watch::Sender::new(false),
             http_metrics: ops::HttpMetrics::default(),
             request_ids: ops::RequestIds::default(),
@@ -126,6 +131,7 @@ pub fn app(state: AppState) -> Router {
         .merge(imkit::router())
         .merge(scim::router())
         .merge(native::router())
+        .merge(ui::router())
         .merge(ops::router())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
@@ -143,6 +149,8 @@ async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
         imkit::no_such_endpoint().await.into_response()
     } else if uri.path().starts_with("/scim/") || uri.path() == "/scim" {
         scim::no_such_endpoint().await.into_response()
+    } else if ui::owns(uri.path()) {
+        ui::not_found().into_response()
     } else if native::owns(uri.path()) {
         native::no_such_endpoint().await.into_response()
     } else {

@@ -4,7 +4,8 @@
 use super::Snapshot;
 use crate::ids::{GroupId, UserId};
 use crate::model::SettingValue;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 impl Snapshot {
     pub fn is_active_user(&self, id: UserId) -> bool {
@@ -78,8 +79,6 @@ impl Snapshot {
             .collect()
     }
 
-    /// Whether `user` is in `group`, directly or through subgroups. Inactive users
-    /// are in no group.
     /// The groups `user` is a direct member of, in id order (a scan: there
     /// is no reverse index).
     pub fn groups_of(&self, user: UserId) -> Vec<GroupId> {
@@ -89,6 +88,8 @@ impl Snapshot {
             .collect()
     }
 
+    /// Whether `user` is in `group`, directly or through subgroups. Inactive users
+    /// are in no group.
     pub fn is_member(&self, group: GroupId, user: UserId, direct_only: bool) -> bool {
         if !self.is_active_user(user) {
             return false;
@@ -121,5 +122,71 @@ impl Snapshot {
                     || subgroups.iter().any(|g| self.is_member(*g, user, false))
             }
         }
+    }
+
+    /// The active members of `group`, directly or through subgroups, by
+    /// user id, each once with why: the chain of subgroups from just below
+    /// `group` down to the one they are a direct member of (empty for a
+    /// direct member). Groups are walked breadth first in id order, so each
+    /// chain is a shortest one and the answer is the same every time.
+    pub fn members_with_via(&self, group: GroupId) -> Vec<(UserId, Arc<[GroupId]>)> {
+        let mut found: BTreeMap<UserId, Arc<[GroupId]>> = BTreeMap::new();
+        let mut seen = HashSet::from([group]);
+        let mut queue = VecDeque::from([(group, Arc::<[GroupId]>::from([]))]);
+        while let Some((id, path)) = queue.pop_front() {
+            let Some(g) = self.groups.get(&id) else {
+                continue;
+            };
+            for user in &g.members {
+                if self.inactive_users == 0 || self.is_active_user(*user) {
+                    found.entry(*user).or_insert_with(|| path.clone());
+                }
+            }
+            for sub in &g.subgroups {
+                if seen.insert(*sub) {
+                    let chain: Arc<[GroupId]> = path.iter().copied().chain([*sub]).collect();
+                    queue.push_back((*sub, chain));
+                }
+            }
+        }
+        found.into_iter().collect()
+    }
+
+    /// Every group `user` is in, directly or through subgroups, by group id,
+    /// each with the chain of subgroups from just below it down to the group
+    /// the user is a direct member of (empty: a direct member). None for an
+    /// inactive user, who is in no group.
+    pub fn groups_with_via(&self, user: UserId) -> Vec<(GroupId, Vec<GroupId>)> {
+        if !self.is_active_user(user) {
+            return Vec::new();
+        }
+        // No reverse index is kept: one pass finds every group's parents.
+        let mut parents: HashMap<GroupId, Vec<GroupId>> = HashMap::new();
+        let mut via: BTreeMap<GroupId, Vec<GroupId>> = BTreeMap::new();
+        let mut queue = VecDeque::new();
+        for g in self.groups.values() {
+            for sub in &g.subgroups {
+                parents.entry(*sub).or_default().push(g.id);
+            }
+            if g.has_member(user) {
+                via.insert(g.id, Vec::new());
+                queue.push_back(g.id);
+            }
+        }
+        while let Some(id) = queue.pop_front() {
+            let Some(above) = parents.get(&id) else {
+                continue;
+            };
+            for parent in above {
+                if via.contains_key(parent) {
+                    continue;
+                }
+                let mut chain = vec![id];
+                chain.extend(via[&id].iter().copied());
+                via.insert(*parent, chain);
+                queue.push_back(*parent);
+            }
+        }
+        via.into_iter().collect()
     }
 }

@@ -23,6 +23,7 @@ pub const DAY: Millis = 86_400_000;
 pub const T0: Millis = 1_700_000_000_000;
 
 /// Fresh ids from a counter (the store reserves them in real life).
+#[derive(Clone)]
 pub struct Counter(pub i64);
 
 impl IdSource for Counter {
@@ -141,6 +142,7 @@ pub struct Done {
 }
 
 /// One realm and its change log, driven command by command.
+#[derive(Clone)]
 pub struct World {
     pub snap: Snapshot,
     pub commits: Vec<Commit>,

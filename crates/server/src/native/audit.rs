@@ -59,8 +59,19 @@ pub async fn list(
     auditor: Auditor,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, NativeError> {
-    let params = Query::parse(raw.as_deref(), PARAMS)?;
-    let realm = auditor.snapshot.realm_id();
+    let body = page(&state, auditor.snapshot.realm_id(), raw.as_deref()).await?;
+    let next = body.next.clone();
+    Ok(with_next_link(Json(body).into_response(), next.as_deref()))
+}
+
+/// A page of the realm's audit trail for the query `raw` (this endpoint's
+/// parameters), for any caller the face has let read it.
+pub(crate) async fn page(
+    state: &AppState,
+    realm: cohort_core::RealmId,
+    raw: Option<&str>,
+) -> Result<AuditPageView, NativeError> {
+    let params = Query::parse(raw, PARAMS)?;
     let since = params.timestamp("since")?;
     let until = params.timestamp("until")?;
     ensure_ordered(("since", since), ("until", until))?;
@@ -166,12 +177,11 @@ pub async fn list(
         .encode(&scope)
     });
     let next = next_cursor.as_ref().map(|c| next_url("audit", &params, c));
-    let body = AuditPageView {
+    Ok(AuditPageView {
         events,
-        next: next.clone(),
+        next,
         next_cursor,
-    };
-    Ok(with_next_link(Json(body).into_response(), next.as_deref()))
+    })
 }
 
 fn number(param: &str, text: &str) -> Result<i64, NativeError> {

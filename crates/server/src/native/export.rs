@@ -41,14 +41,23 @@ pub async fn get(
     auditor: Auditor,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, NativeError> {
-    let params = Query::parse(raw.as_deref(), &["as_of", "format"])?;
+    export(&state, auditor.snapshot.realm_id(), raw.as_deref()).await
+}
+
+/// The export the query `raw` (this endpoint's parameters) asks for, for
+/// any caller the face has let read it.
+pub(crate) async fn export(
+    state: &AppState,
+    realm: cohort_core::RealmId,
+    raw: Option<&str>,
+) -> Result<Response, NativeError> {
+    let params = Query::parse(raw, &["as_of", "format"])?;
     let format = match params.get("format") {
         None => Format::Csv,
         Some(f) => Format::parse(f).ok_or_else(|| {
             NativeError::invalid_parameter("format", "format must be csv or jsonl")
         })?,
     };
-    let realm = auditor.snapshot.realm_id();
     let history = state.engine.history(realm).await?;
     let (version, at_text) = as_of(&history, &params)?;
     let at = params

@@ -18,11 +18,11 @@
 //! accepts), annotated with `#[utoipa::path]`; its route below, wrapped in
 //! `methods`; its handler and response schemas in `openapi.rs`'s `ApiDoc`.
 
-mod audit;
+pub(crate) mod audit;
 mod auth;
 mod cursor;
-mod error;
-mod export;
+pub(crate) mod error;
+pub(crate) mod export;
 pub mod export_writer;
 pub mod memberships;
 mod openapi;

@@ -96,14 +96,25 @@ pub async fn get(
     auditor: Auditor,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, NativeError> {
-    let params = Query::parse(raw.as_deref(), &["from", "to", "group", "limit", "cursor"])?;
+    let view = review(&state, auditor.snapshot.realm_id(), raw.as_deref()).await?;
+    let next = view.next.clone();
+    Ok(with_next_link(Json(view).into_response(), next.as_deref()))
+}
+
+/// A page of the access review the query `raw` (this endpoint's
+/// parameters) asks for, for any caller the face has let read it.
+pub(crate) async fn review(
+    state: &AppState,
+    realm: cohort_core::RealmId,
+    raw: Option<&str>,
+) -> Result<AccessReviewView, NativeError> {
+    let params = Query::parse(raw, &["from", "to", "group", "limit", "cursor"])?;
     let from = params
         .timestamp("from")?
         .ok_or_else(|| NativeError::invalid_parameter("from", "from is required"))?;
     let to = params.timestamp("to")?;
     ensure_ordered(("from", Some(from)), ("to", to))?;
     let limit = params.limit()? as usize;
-    let realm = auditor.snapshot.realm_id();
     let scope = params.cursor_scope("access-review", realm);
     let cursor = params.cursor::<ReviewPosition>(&scope)?;
     let history = state.engine.history(realm).await?;
@@ -158,8 +169,7 @@ pub async fn get(
         .next_cursor
         .as_ref()
         .map(|c| next_url("access-review", &params, c));
-    let next = view.next.clone();
-    Ok(with_next_link(Json(view).into_response(), next.as_deref()))
+    Ok(view)
 }
 
 /// Render a page of a review between two (moment, version) pairs.
