@@ -105,6 +105,7 @@ pub async fn serve(db: &str, args: ServeArgs) -> Result<()> {
     let sender =
         cohort_server::webhooks::spawn(engine.clone(), webhooks, state.closing.subscribe())
             .map_err(|e| anyhow::anyhow!(e))?;
+    cohort_server::spawn_sign_in_pruner(engine.clone(), state.closing.subscribe());
     // The URL as shown anywhere: its password masked.
     let shown = cohort_store::DbUrl::parse(db)
         .map(|url| url.to_string())

@@ -33,6 +33,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 pub use ops::install_metrics;
+pub use ui::spawn_sign_in_pruner;
 
 /// Server settings that do not belong to the directory.
 #[derive(Clone, Debug)]

@@ -276,7 +276,8 @@ fn render(
         }
         section.card aria-labelledby="settings-heading" {
             h2 #settings-heading { "Permissions" }
-            (layout::field_error("settings-error", problem_at(Field::Settings)))
+            // A refusal about one setting is shown at that setting instead.
+            (layout::field_error("settings-error", problem.as_ref().filter(|p| p.setting.is_none()).and_then(|p| p.at(Field::Settings))))
             dl.settings {
                 @for setting in GroupSetting::ALL {
                     @let value = cohort_core::command::visible_value(snap, group.setting(setting));

@@ -37,6 +37,8 @@ use axum::response::Redirect;
 use axum::routing::{get, post};
 use axum::Router;
 
+pub use session::spawn_pruner as spawn_sign_in_pruner;
+
 /// The face's path prefix.
 pub const PREFIX: &str = "/ui";
 

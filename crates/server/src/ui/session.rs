@@ -358,3 +358,29 @@ pub async fn logout(
         &format!("{COOKIE}=; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=0"),
     )
 }
+
+/// How often expired links and sessions are removed from the store.
+const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Remove expired login links and sessions now and every `PRUNE_EVERY`
+/// until the server closes (they are refused when expired anyway; this
+/// keeps the tables small). On PostgreSQL every node prunes; the deletes
+/// are idempotent.
+pub fn spawn_pruner(
+    engine: Arc<cohort_engine::Engine>,
+    mut closing: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match engine.store().prune_sign_ins(now_millis()).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(rows = n, "admin page: expired sign-ins pruned"),
+                Err(err) => tracing::warn!(%err, "admin page: pruning expired sign-ins failed"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(PRUNE_EVERY) => {}
+                _ = closing.changed() => return,
+            }
+        }
+    })
+}
