@@ -47,6 +47,8 @@ pub struct RealmIndex {
     /// Effective member counts, parallel to `groups` (for sorting by them).
     effective_counts: OnceLock<Vec<usize>>,
     effective: Mutex<HashMap<GroupId, Arc<Vec<Reach>>>>,
+    /// Effective member counts asked for one by one (a page's rows).
+    counts: Mutex<HashMap<GroupId, usize>>,
 }
 
 fn lower(text: &str) -> String {
@@ -61,6 +63,7 @@ impl RealmIndex {
             people: OnceLock::new(),
             effective_counts: OnceLock::new(),
             effective: Mutex::new(HashMap::new()),
+            counts: Mutex::new(HashMap::new()),
         }
     }
 
@@ -104,7 +107,21 @@ impl RealmIndex {
         if let Some(list) = self.memoised(group) {
             return list.len();
         }
-        self.snap.recursive_members(group).len()
+        let known = self
+            .counts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&group)
+            .copied();
+        if let Some(n) = known {
+            return n;
+        }
+        let n = self.snap.recursive_members(group).len();
+        self.counts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(group, n);
+        n
     }
 
     fn memoised(&self, group: GroupId) -> Option<Arc<Vec<Reach>>> {

@@ -2,8 +2,8 @@
 // 1. Search as you type: a form with data-live-search="#target" fetches its
 //    own results and swaps the target, keeping the URL (so it can be shared).
 // 2. Live: the page follows /ui/live and, when the realm moves, fetches
-//    itself again and swaps each [data-live-region] (or, while the user is
-//    filling a form, says the view is out of date).
+//    itself again and, if what it shows changed, swaps it in (or, while the
+//    user is filling a form, says the view is out of date).
 // 3. A form is sent once: a second submit while the first is on its way is dropped.
 "use strict";
 (function () {
@@ -94,7 +94,8 @@
       fetchPage(location.href).then((doc) => {
         const fresh = doc.querySelector("main");
         const old = document.querySelector("main");
-        if (!fresh || !old) return;
+        // Only a change to what this page shows is news.
+        if (!fresh || !old || fresh.innerHTML === old.innerHTML) return;
         const focused = document.activeElement && document.activeElement.id;
         old.replaceWith(fresh);
         if (focused) { const el = document.getElementById(focused); if (el) el.focus(); }
