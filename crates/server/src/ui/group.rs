@@ -327,7 +327,7 @@ fn render(
                 }
                 button type="submit" { "Search" }
             }
-            div #member-results data-live-region {
+            div #member-results {
                 (layout::field_error("members-error", problem_at(Field::Members)))
                 p.count { (matching.len()) " of " (effective.len()) " effective members" }
                 form method="post" action=(format!("/ui/groups/{}/members", id.0)) {
@@ -473,7 +473,7 @@ fn add_form(
                 input #add_q type="search" name="add_q" value=(view.add_q) maxlength=(MAX_SEARCH) autocomplete="off" placeholder="Name or email";
                 button type="submit" { "Find" }
             }
-            div #candidates data-live-region {
+            div #candidates {
                 @if !needle.is_empty() {
                     form method="post" action=(format!("/ui/groups/{}/members", id.0)) {
                         (viewer.csrf_field())

@@ -310,7 +310,7 @@ fn render(
                 }
             }
         }
-        div #group-results data-live-region {
+        div #group-results {
             p.count { (page.total) @if page.total == 1 { " group" } @else { " groups" } @if !view.q.is_empty() { " match “" (view.q) "”" } }
             table.groups {
                 caption.sr { "Groups, sorted by " (view.sort.name()) }

@@ -72,7 +72,7 @@ pub async fn list(
             input #q type="search" name="q" value=(q) maxlength=(MAX_SEARCH) autocomplete="off" placeholder="Name or email";
             button type="submit" { "Search" }
         }
-        div #people-results data-live-region {
+        div #people-results {
             p.count { (matching.len()) @if matching.len() == 1 { " person" } @else { " people" } }
             table.people {
                 caption.sr { "People, by name" }
