@@ -348,3 +348,71 @@ async fn the_root_leads_to_the_page_and_other_faces_are_unchanged() {
     assert_eq!(css.status, 200);
     assert!(css.header("cache-control").contains("immutable"));
 }
+
+#[tokio::test]
+async fn permissions_are_shown_by_name_and_changed_with_the_value_seen() {
+    let realm = Realm::new();
+    let group = realm.create_group(&realm.owner, "Gated", &[]).await;
+    let helpers = realm
+        .create_group(&realm.owner, "Helpers", &[realm.member.id])
+        .await;
+    let browser = signed_in(&realm, &realm.owner).await;
+    let from = format!("/ui/groups/{group}");
+    let page = browser.get(&from).await;
+    let html = page.ok();
+    assert!(html.contains("Who can join"));
+    // The value the page saw goes back as `old`.
+    let marker = r#"name="setting" value="can_join_group"><input type="hidden" name="old" value=""#;
+    let at = html.find(marker).expect("the join setting's form") + marker.len();
+    let old = html[at..at + html[at..].find('"').unwrap()].to_string();
+
+    let set = |new: &'static str, name: &'static str| {
+        vec![
+            ("setting", "can_join_group"),
+            ("new", new),
+            ("group_name", name),
+        ]
+    };
+    let mut fields = set("named", "Helpers");
+    fields.push(("old", &old));
+    let done = browser
+        .submit(&from, &format!("/ui/groups/{group}/settings"), &fields)
+        .await;
+    assert_eq!(done.status, 303, "{}", done.html);
+    assert_eq!(
+        realm.group(group).await["can_join_group"],
+        serde_json::json!(helpers)
+    );
+    let html = browser.get(&from).await.html;
+    let join = html.find("Who can join").unwrap();
+    assert!(
+        html[join..join + 200].contains(">Helpers<"),
+        "shown by name"
+    );
+
+    // The same form again carries a stale `old`: refused, said so, not applied.
+    let mut stale = set("custom", "");
+    stale.push(("old", &old));
+    stale.push(("people", "member2@test.example"));
+    let page = browser
+        .submit(&from, &format!("/ui/groups/{group}/settings"), &stale)
+        .await;
+    assert_eq!(page.status, 409, "{}", page.html);
+    assert!(page.html.contains("changed this setting"), "{}", page.html);
+    assert_eq!(
+        realm.group(group).await["can_join_group"],
+        serde_json::json!(helpers)
+    );
+    // An unknown group or email is named in the error.
+    let mut unknown = set("named", "No such group");
+    unknown.push(("old", "g:1"));
+    let page = browser
+        .submit(&from, &format!("/ui/groups/{group}/settings"), &unknown)
+        .await;
+    assert_eq!(page.status, 400);
+    assert!(
+        page.html.contains("no group named “No such group”"),
+        "{}",
+        page.html
+    );
+}

@@ -276,8 +276,9 @@ fn render(
         }
         section.card aria-labelledby="settings-heading" {
             h2 #settings-heading { "Permissions" }
-            // A refusal about one setting is shown at that setting instead.
-            (layout::field_error("settings-error", problem.as_ref().filter(|p| p.setting.is_none()).and_then(|p| p.at(Field::Settings))))
+            // A refusal about one setting is shown at that setting's form
+            // instead, when there is one.
+            (layout::field_error("settings-error", problem.as_ref().filter(|p| p.setting.is_none() || !rights.manage).and_then(|p| p.at(Field::Settings))))
             dl.settings {
                 @for setting in GroupSetting::ALL {
                     @let value = cohort_core::command::visible_value(snap, group.setting(setting));
@@ -407,6 +408,14 @@ fn setting_form(
         ),
         SettingValue::Group(_) => (String::new(), String::new()),
     };
+    // System groups are offered by name; any other group is typed (a list
+    // of every group would make the page as large as the realm).
+    let named = current.filter(|g| snap.group(*g).is_some_and(|g| !g.is_system()));
+    let system: Vec<GroupId> = snap
+        .groups()
+        .filter(|g| g.is_system() && !g.deactivated)
+        .map(|g| g.id)
+        .collect();
     html! {
         details.edit open[problem.is_some()] {
             summary { "Change" span.sr { " " (setting_label(setting)) } }
@@ -416,12 +425,16 @@ fn setting_form(
                 input type="hidden" name="old" value=(encode_value(value));
                 label for=(field) { (setting_label(setting)) }
                 select id=(field) name="new" {
-                    @for g in snap.groups().filter(|g| !g.deactivated) {
-                        option value=(format!("g:{}", g.id.0)) selected[current == Some(g.id)] { (layout::group_name(snap, g.id)) }
+                    @for g in &system {
+                        option value=(format!("g:{}", g.0)) selected[current == Some(*g)] { (layout::group_name(snap, *g)) }
                     }
-                    option value="custom" selected[current.is_none()] { "These people and groups…" }
+                    option value="named" selected[named.is_some()] { "The group named below" }
+                    option value="custom" selected[current.is_none()] { "The people and groups listed below" }
                 }
-                label for=(format!("{field}-people")) { "People (one email per line, for “These people and groups”)" }
+                label for=(format!("{field}-group")) { "Group name (for “The group named below”)" }
+                input id=(format!("{field}-group")) name="group_name" maxlength="100"
+                    value=(named.map(|g| layout::group_name(snap, g)).unwrap_or_default());
+                label for=(format!("{field}-people")) { "People (one email per line)" }
                 textarea id=(format!("{field}-people")) name="people" rows="2" { (people) }
                 label for=(format!("{field}-groups")) { "Groups (one name per line)" }
                 textarea id=(format!("{field}-groups")) name="groups" rows="2" { (groups) }
@@ -800,6 +813,13 @@ pub async fn settings(
             subgroups.sort_unstable();
             subgroups.dedup();
             SettingValue::Anonymous { members, subgroups }
+        }
+        Some("named") => {
+            let name = posted.get("group_name").unwrap_or("");
+            match snap.group_by_name(name) {
+                Some(group) => SettingValue::Group(group.id),
+                None => return refused(format!("There is no group named “{name}”.")),
+            }
         }
         Some(other) => decode_value(other)
             .filter(|v| matches!(v, SettingValue::Group(_)))
