@@ -205,3 +205,29 @@ async fn a_session_survives_a_restart_and_expires() {
     assert_eq!(page.status, 303);
     assert_eq!(page.location(), "/ui/login?next=%2Fui%2Fgroups%3Fq%3Dx");
 }
+
+#[tokio::test]
+async fn the_cookie_is_secure_when_cohort_is_reached_over_https() {
+    let realm = Realm::with_server_args(&["--public-url", "https://cohort.example"]);
+    let key = login_key(&realm.cohort, &realm.owner.email);
+    let page = Browser::new(&realm.cohort.url(""))
+        .post(&format!("/ui/login/{key}"), &[])
+        .await;
+    assert_eq!(page.status, 303);
+    assert!(
+        page.header("set-cookie").contains("; Secure"),
+        "{}",
+        page.header("set-cookie")
+    );
+    // A proxy terminating TLS says so.
+    let plain = Realm::new();
+    let key = login_key(&plain.cohort, &plain.owner.email);
+    let page = Browser::new(&plain.cohort.url(""))
+        .post_raw(
+            &format!("/ui/login/{key}"),
+            &[("x-forwarded-proto", "https")],
+            String::new(),
+        )
+        .await;
+    assert!(page.header("set-cookie").contains("; Secure"));
+}

@@ -85,13 +85,17 @@ impl FromRequestParts<AppState> for Viewer {
     type Rejection = UiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, UiError> {
-        let back = || UiError::SignIn {
-            next: parts
+        // After signing in, back to the page asked for (a form's target is
+        // no page: its form's page is not known, so the group list).
+        let next = match parts.method {
+            axum::http::Method::GET => parts
                 .uri
                 .path_and_query()
-                .map_or("/ui/groups", |p| p.as_str())
-                .to_string(),
-        };
+                .map_or("/ui/groups", |p| p.as_str()),
+            _ => "/ui/groups",
+        }
+        .to_string();
+        let back = || UiError::SignIn { next: next.clone() };
         let key = cookie_value(&parts.headers).ok_or_else(back)?;
         if !secrets::is_well_formed_api_key(key) {
             return Err(back());
