@@ -317,7 +317,7 @@ fn render(
         }
         section.card #members aria-labelledby="members-heading" {
             h2 #members-heading { "Members" }
-            form.search role="search" method="get" action=(format!("/ui/groups/{}", id.0)) data-live-search="#member-results" {
+            form.search role="search" aria-label="Members" method="get" action=(format!("/ui/groups/{}", id.0)) data-live-search="#member-results" {
                 label for="mq" { "Search members" }
                 input #mq type="search" name="mq" value=(view.mq) maxlength=(MAX_SEARCH) autocomplete="off" placeholder="Name or email";
                 label.inline {
@@ -415,7 +415,10 @@ fn setting_form(
                 input type="hidden" name="old" value=(encode_value(value));
                 label for=(field) { (setting_label(setting)) }
                 select id=(field) name="new" {
-                    @for g in snap.groups().filter(|g| !g.deactivated) {
+                    // The system groups and the current value: a list of
+                    // every group would be megabytes in a large realm; any
+                    // other group is named under "These people and groups".
+                    @for g in snap.groups().filter(|g| !g.deactivated && (g.is_system() || current == Some(g.id))) {
                         option value=(format!("g:{}", g.id.0)) selected[current == Some(g.id)] { (layout::group_name(snap, g.id)) }
                     }
                     option value="custom" selected[current.is_none()] { "These people and groups…" }
@@ -467,7 +470,7 @@ fn add_form(
     html! {
         section.card #add aria-labelledby="add-heading" {
             h2 #add-heading { "Add members and subgroups" }
-            form.search role="search" method="get" action=(format!("/ui/groups/{}#add", id.0)) data-live-search="#candidates" {
+            form.search role="search" aria-label="People and groups to add" method="get" action=(format!("/ui/groups/{}#add", id.0)) data-live-search="#candidates" {
                 label for="add_q" { "Find people and groups to add" }
                 input #add_q type="search" name="add_q" value=(view.add_q) maxlength=(MAX_SEARCH) autocomplete="off" placeholder="Name or email";
                 button type="submit" { "Find" }
