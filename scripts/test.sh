@@ -4,7 +4,9 @@
 #   unit and property tests, black-box tests against real `cohort` processes,
 #   the official Zulip Python client (installed from PyPI into a venv) and
 #   axios (from npm) against the IMKIT face, zulip-js (npm) against Zulip's
-#   events API, eventsource (npm) against the event stream, the SCIM conformance testers
+#   events API, eventsource (npm) against the event stream, the admin page
+#   in Debian's Chromium (apt) driven by playwright-core with axe-core (npm),
+#   the SCIM conformance testers
 #   (scim2-tester and scim-sanity, from PyPI) against the SCIM face,
 #   openapi-spec-validator (PyPI) on the native API's OpenAPI document, the
 #   multi-node PostgreSQL tests,
@@ -26,6 +28,10 @@ zulip_version="0.9.1"
 axios_version="1.21.1"
 eventsource_version="4.1.1"
 zulip_js_version="2.1.0"
+# The browser tests of the admin page (tests/ui_browser.rs): Playwright's
+# driver without its browser downloads (Debian's Chromium is used), and axe.
+playwright_version="1.65.1"
+axe_version="4.14.1"
 # The SCIM testers generate their checks from scim2-models, so a new release
 # of any of these changes the checks: all are pinned (httpx2 is the HTTP
 # backend scim2-client's `httpx2` extra pulls in).
@@ -44,13 +50,23 @@ if [ "$installed" != "$zulip_version" ]; then
     "$venv/bin/pip" install --quiet --disable-pip-version-check "zulip==$zulip_version"
 fi
 export COHORT_PYTHON="$venv/bin/python"
-installed=$(node -p "['axios', 'eventsource', 'zulip-js'].map(p => require('$node_dir/node_modules/' + p + '/package.json').version).join(' ')" 2>/dev/null || true)
-if [ "$installed" != "$axios_version $eventsource_version $zulip_js_version" ]; then
+installed=$(node -p "['axios', 'eventsource', 'zulip-js', 'playwright-core', 'axe-core'].map(p => require('$node_dir/node_modules/' + p + '/package.json').version).join(' ')" 2>/dev/null || true)
+if [ "$installed" != "$axios_version $eventsource_version $zulip_js_version $playwright_version $axe_version" ]; then
     rm -rf "$node_dir"
     mkdir -p "$node_dir"
-    npm install --silent --no-save --no-audit --no-fund --prefix "$node_dir" "axios@$axios_version" "eventsource@$eventsource_version" "zulip-js@$zulip_js_version"
+    npm install --silent --no-save --no-audit --no-fund --prefix "$node_dir" "axios@$axios_version" "eventsource@$eventsource_version" "zulip-js@$zulip_js_version" \
+        "playwright-core@$playwright_version" "axe-core@$axe_version"
 fi
 export COHORT_NODE_PATH="$node_dir/node_modules"
+# Debian's Chromium for the browser tests (the test fails without it in CI).
+chromium="${COHORT_CHROMIUM:-/usr/bin/chromium}"
+if [ ! -x "$chromium" ] && [ "$chromium" = /usr/bin/chromium ]; then
+    echo "== installing Debian's chromium"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends chromium
+fi
+export COHORT_CHROMIUM="$chromium"
 # The SCIM testers, in their own venv (their dependencies stay apart from the
 # Zulip client's), reinstalled whenever a pin changes.
 installed=$("$scim_venv/bin/python" - "${scim_pins[@]}" 2>/dev/null <<'PY' || true
@@ -107,7 +123,7 @@ if psql "$pg/postgres" -q -c "SELECT 1" >/dev/null 2>&1; then
     COHORT_TEST_STORE=postgres cargo test -p cohort \
         --test zulip_protocol --test zulip_groups --test zulip_permissions --test zulip_users \
         --test zulip_python_client --test zulip_js --test imkit --test imkit_axios --test durability --test cli --test store_ops --test log_secrets \
-        --test scim --test scim_testers --test native --test origins --test ui
+        --test scim --test scim_testers --test native --test origins --test ui --test ui_browser
 elif [ "${CI:-}" = "true" ]; then
     echo "PostgreSQL is not reachable at $pg: CI requires it" >&2
     exit 1

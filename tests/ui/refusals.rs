@@ -40,6 +40,8 @@ async fn forged_missing_and_cross_site_writes_change_nothing() {
     for headers in [
         vec![("origin", "https://evil.example")],
         vec![("origin", "null")],
+        vec![("origin", "null"), ("sec-fetch-site", "same-site")],
+        vec![("origin", "null"), ("sec-fetch-site", "none")],
         vec![("sec-fetch-site", "cross-site")],
         vec![("sec-fetch-site", "same-site")],
     ] {
@@ -66,6 +68,16 @@ async fn forged_missing_and_cross_site_writes_change_nothing() {
     // And the genuine form works.
     let page = browser
         .post("/ui/groups", &[("csrf", &csrf), ("name", "Genuine")])
+        .await;
+    assert_eq!(page.status, 303, "{}", page.html);
+    // Also as Chromium sends it from a page served with
+    // `Referrer-Policy: no-referrer`: `Origin: null`, `Sec-Fetch-Site: same-origin`.
+    let page = browser
+        .post_raw(
+            "/ui/groups",
+            &[("origin", "null"), ("sec-fetch-site", "same-origin")],
+            format!("csrf={csrf}&name=Genuine+too"),
+        )
         .await;
     assert_eq!(page.status, 303, "{}", page.html);
 }

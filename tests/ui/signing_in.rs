@@ -12,7 +12,7 @@ async fn a_link_signs_in_once_and_the_cookie_is_locked_down() {
     // Opening the link only shows a button: a scanner's GET does not spend it.
     let shown = browser.get(&format!("/ui/login/{key}")).await;
     assert!(shown.ok().contains("Continue and sign in"));
-    assert_eq!(shown.header("referrer-policy"), "no-referrer");
+    assert_eq!(shown.header("referrer-policy"), "same-origin");
 
     let opened = browser.post(&format!("/ui/login/{key}"), &[]).await;
     assert_eq!(opened.status, 303, "{}", opened.html);

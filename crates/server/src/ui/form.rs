@@ -71,15 +71,24 @@ impl<S: Send + Sync> FromRequest<S> for Posted {
 /// Whether the request was made by this site's own pages (or typed in):
 /// browsers say where a request comes from in `Sec-Fetch-Site` and
 /// `Origin`; another site's form is refused even before its token is read.
+///
+/// Under `Referrer-Policy: no-referrer` (a proxy may set it) a browser's
+/// form posts carry `Origin: null` (the Fetch standard's rule for requests
+/// that are not GET or HEAD): `null` is accepted only when `Sec-Fetch-Site`,
+/// which no page can set, says `same-origin`.
 pub fn same_origin(headers: &HeaderMap) -> Result<(), UiError> {
     let refuse =
         || UiError::forbidden("This form was sent from another site; nothing was changed.");
-    if let Some(site) = headers.get("sec-fetch-site") {
-        if !matches!(site.as_bytes(), b"same-origin" | b"none") {
+    let site = headers.get("sec-fetch-site").map(|s| s.as_bytes());
+    if let Some(site) = site {
+        if !matches!(site, b"same-origin" | b"none") {
             return Err(refuse());
         }
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
+        if origin.as_bytes() == b"null" && site == Some(b"same-origin".as_slice()) {
+            return Ok(());
+        }
         let origin = origin.to_str().map_err(|_| refuse())?;
         let host = headers
             .get(header::HOST)

@@ -319,7 +319,7 @@ fn render(
         }
         section.card #members aria-labelledby="members-heading" {
             h2 #members-heading { "Members" }
-            form.search role="search" method="get" action=(format!("/ui/groups/{}", id.0)) data-live-search="#member-results" {
+            form.search role="search" aria-label="Members" method="get" action=(format!("/ui/groups/{}", id.0)) data-live-search="#member-results" {
                 label for="mq" { "Search members" }
                 input #mq type="search" name="mq" value=(view.mq) maxlength=(MAX_SEARCH) autocomplete="off" placeholder="Name or email";
                 label.inline {
@@ -481,7 +481,7 @@ fn add_form(
     html! {
         section.card #add aria-labelledby="add-heading" {
             h2 #add-heading { "Add members and subgroups" }
-            form.search role="search" method="get" action=(format!("/ui/groups/{}#add", id.0)) data-live-search="#candidates" {
+            form.search role="search" aria-label="People and groups to add" method="get" action=(format!("/ui/groups/{}#add", id.0)) data-live-search="#candidates" {
                 label for="add_q" { "Find people and groups to add" }
                 input #add_q type="search" name="add_q" value=(view.add_q) maxlength=(MAX_SEARCH) autocomplete="off" placeholder="Name or email";
                 button type="submit" { "Find" }

@@ -333,9 +333,10 @@ fn render(
                                 @if row.deactivated { " " span.badge.off { "deactivated" } }
                             }
                             td.description { (g.map_or("", |g| short(&g.description))) }
-                            td.num { (row.direct) }
-                            td.num { (index.effective_count(row.id)) }
-                            td.num { (row.subgroups) }
+                            // The labels stand in for the column heads on phones.
+                            td.num data-label="Direct" { (row.direct) }
+                            td.num data-label="Effective" { (index.effective_count(row.id)) }
+                            td.num data-label="Subgroups" { (row.subgroups) }
                         }
                     }
                 }

@@ -21,8 +21,8 @@ pub enum Section {
 }
 
 /// Headers every HTML answer carries: nothing cached (pages show live
-/// state and who is signed in), nothing framed, nothing leaked in
-/// `Referer` (a login link's key is in its URL), no inline script.
+/// state and who is signed in), nothing framed, no `Referer` to other sites
+/// (a login link's key is in its URL), no inline script.
 pub fn headers(status: StatusCode, body: Markup) -> Response {
     let mut response = (status, body).into_response();
     let h = response.headers_mut();
@@ -36,7 +36,7 @@ pub fn headers(status: StatusCode, body: Markup) -> Response {
     );
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
