@@ -86,6 +86,14 @@ fn group_label(group: &GroupRef) -> Markup {
     html! { a href=(format!("/ui/groups/{}", group.id)) { (group.name) } }
 }
 
+/// Why someone was in a group then: "direct", or the chain of subgroups.
+fn via(chain: &[GroupRef]) -> Markup {
+    html! {
+        @if chain.is_empty() { span.direct { "direct" } }
+        @else { "via " @for (i, g) in chain.iter().enumerate() { @if i > 0 { " › " } (group_label(g)) } }
+    }
+}
+
 fn value_text(value: &Option<serde_json::Value>) -> String {
     match value {
         None | Some(serde_json::Value::Null) => "–".into(),
@@ -146,6 +154,23 @@ async fn trail(
     Ok((page.events, page.next_cursor))
 }
 
+/// A page of changes, newest first, with its pager.
+fn changes(events: &[EventView], next: Option<String>, base: &str, view: &HistoryView) -> Markup {
+    let next = next.map(|c| {
+        format!(
+            "{base}?{}",
+            query(&[("as_of", view.as_of.as_deref()), ("cursor", Some(&c))])
+        )
+    });
+    html! {
+        section.card aria-labelledby="trail-heading" {
+            h2 #trail-heading { "Changes" }
+            (events_table(events))
+            (layout::pager("Change pages", view.cursor.as_ref().map(|_| base.to_string()), next))
+        }
+    }
+}
+
 /// The moment form shared by the history pages.
 fn moment_form(action: &str, label: &str, value: &str) -> Markup {
     html! {
@@ -155,6 +180,15 @@ fn moment_form(action: &str, label: &str, value: &str) -> Markup {
             button type="submit" { "Show" }
         }
     }
+}
+
+/// A group this realm ever had (another realm's ids are unknown here).
+fn known_group(history: &cohort_core::history::History, id: &str) -> Result<GroupId, UiError> {
+    id.parse::<i64>()
+        .ok()
+        .map(GroupId)
+        .filter(|g| history.group(*g).is_some())
+        .ok_or_else(|| UiError::not_found("group"))
 }
 
 struct HistoryView {
@@ -188,12 +222,7 @@ pub async fn group(
         .history(realm)
         .await
         .map_err(super::error::engine_failure)?;
-    let id = id
-        .parse::<i64>()
-        .ok()
-        .map(GroupId)
-        .filter(|g| history.group(*g).is_some())
-        .ok_or_else(|| UiError::not_found("group"))?;
+    let id = known_group(&history, &id)?;
     let params = Query::parse(
         Some(&query(&[("as_of", view.as_of.as_deref())])),
         &["as_of"],
@@ -230,23 +259,14 @@ pub async fn group(
                             tr {
                                 th scope="row" { a href=(format!("/ui/people/{}", m.id)) { (m.full_name) } }
                                 td { (m.email.as_deref().unwrap_or("")) }
-                                td {
-                                    @if m.direct { span.direct { "direct" } }
-                                    @else { "via " @for (i, g) in m.via.iter().enumerate() { @if i > 0 { " › " } (group_label(g)) } }
-                                }
+                                td { (via(&m.via)) }
                             }
                         }
                     }
                 }
             }
         }
-        section.card aria-labelledby="trail-heading" {
-            h2 #trail-heading { "Changes" }
-            (events_table(&events))
-            (layout::pager("Change pages",
-                view.cursor.as_ref().map(|_| base.clone()),
-                next.map(|c| format!("{base}?{}", query(&[("as_of", view.as_of.as_deref()), ("cursor", Some(&c))])))))
-        }
+        (changes(&events, next, &base, &view))
     };
     let title = format!("History of {}", members.group.name);
     Ok(layout::page(&viewer, Section::Groups, &title, body))
@@ -298,21 +318,13 @@ pub async fn person(
                 ul.plain {
                     @for m in &groups.groups {
                         li {
-                            (group_label(&m.group)) " — "
-                            @if m.direct { span.direct { "direct" } }
-                            @else { "via " @for (i, g) in m.via.iter().enumerate() { @if i > 0 { " › " } (group_label(g)) } }
+                            (group_label(&m.group)) " — " (via(&m.via))
                         }
                     }
                 }
             }
         }
-        section.card aria-labelledby="trail-heading" {
-            h2 #trail-heading { "Changes" }
-            (events_table(&events))
-            (layout::pager("Change pages",
-                view.cursor.as_ref().map(|_| base.clone()),
-                next.map(|c| format!("{base}?{}", query(&[("as_of", view.as_of.as_deref()), ("cursor", Some(&c))])))))
-        }
+        (changes(&events, next, &base, &view))
     };
     let title = format!("History of {}", groups.user.full_name);
     Ok(layout::page(&viewer, Section::People, &title, body))
@@ -454,12 +466,7 @@ pub async fn members_csv(
         .history(viewer.snapshot.realm_id())
         .await
         .map_err(super::error::engine_failure)?;
-    let id = id
-        .parse::<i64>()
-        .ok()
-        .map(GroupId)
-        .filter(|g| history.group(*g).is_some())
-        .ok_or_else(|| UiError::not_found("group"))?;
+    let id = known_group(&history, &id)?;
     let params = Query::parse(
         Some(&query(&[("as_of", view.as_of.as_deref())])),
         &["as_of"],
