@@ -49,6 +49,9 @@ fn effective_members_come_with_a_shortest_chain_and_skip_deactivated_users() {
     let got = w.snap.members_with_via(top);
     assert!(got.iter().all(|(u, _)| *u != a), "{got:?}");
     assert!(w.snap.groups_with_via(a).is_empty());
+    // Counting direct members skips the deactivated one, as listing does.
+    assert_eq!(w.snap.direct_member_count(leaf), 1);
+    assert_eq!(w.snap.direct_members(leaf), vec![b]);
 }
 
 #[test]

@@ -64,6 +64,20 @@ impl Snapshot {
         out
     }
 
+    /// How many active direct members `group` has (without copying them).
+    pub fn direct_member_count(&self, group: GroupId) -> usize {
+        let Some(g) = self.groups.get(&group) else {
+            return 0;
+        };
+        if self.inactive_users == 0 {
+            return g.members.len();
+        }
+        g.members
+            .iter()
+            .filter(|u| self.is_active_user(**u))
+            .count()
+    }
+
     /// Active direct members of `group`, sorted.
     pub fn direct_members(&self, group: GroupId) -> Vec<UserId> {
         let Some(g) = self.groups.get(&group) else {

@@ -194,22 +194,29 @@ fn render(
     let rights: GroupRights = permission::group_rights(snap, viewer.actor(), id);
     let index = state.ui_index.get(snap);
     let effective = index.effective_members(id);
+    let people = index.people();
     let needle = view.mq.to_lowercase();
     let matching: Vec<&super::index::Reach> = effective
         .iter()
         .filter(|r| !view.direct_only || r.via.is_empty())
-        .filter(|r| needle.is_empty() || r.haystack.contains(&needle))
+        .filter(|r| needle.is_empty() || people[r.row].haystack.contains(&needle))
         .collect();
     let start = match view.after.as_deref().and_then(cursor::parse) {
         None => 0,
-        Some((uid, key)) => matching.partition_point(|r| (r.key.as_str(), r.user.0) <= (key, uid)),
+        Some((uid, key)) => {
+            matching.partition_point(|r| (people[r.row].key.as_str(), r.user.0) <= (key, uid))
+        }
     };
     let end = (start + MEMBERS_PER_PAGE).min(matching.len());
     let shown = &matching[start..end];
     let next = (end < matching.len())
-        .then(|| shown.last().map(|r| cursor::make(r.user.0, &r.key)))
+        .then(|| {
+            shown
+                .last()
+                .map(|r| cursor::make(r.user.0, &people[r.row].key))
+        })
         .flatten();
-    let direct_count = snap.direct_members(id).len();
+    let direct_count = snap.direct_member_count(id);
     let me = viewer.user.id;
     let is_member = group.has_member(me);
     let may_remove_any = rights.remove_members || rights.manage;

@@ -5,7 +5,7 @@
 //! moves the version and the next request builds afresh; requests at an
 //! older snapshot build their own and do not replace a newer one.
 
-use cohort_core::{GroupId, RealmId, Snapshot, UserId, Version};
+use cohort_core::{GroupId, RealmId, Snapshot, User, UserId, Version};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -30,20 +30,26 @@ pub struct PersonRow {
     pub key: String,
     pub haystack: String,
     pub active: bool,
+    /// The record the row was made from: a newer version whose users are
+    /// all the same records reuses the rows.
+    user: Arc<User>,
 }
 
-/// An effective member of a group, and why.
+/// An effective member of a group, and why. `row` is its place in
+/// `RealmIndex::people`, whose sort keys and search text it shares.
 pub struct Reach {
     pub user: UserId,
     pub via: Arc<[GroupId]>,
-    pub key: String,
-    pub haystack: String,
+    pub row: usize,
 }
 
 pub struct RealmIndex {
     snap: Arc<Snapshot>,
     groups: OnceLock<Vec<GroupRow>>,
-    people: OnceLock<Vec<PersonRow>>,
+    people: OnceLock<Arc<Vec<PersonRow>>>,
+    /// The previous version's people, if it had built them, to reuse
+    /// (taken when this version's are built, so it is not kept twice).
+    earlier_people: Mutex<Option<Arc<Vec<PersonRow>>>>,
     /// Effective member counts, parallel to `groups` (for sorting by them).
     effective_counts: OnceLock<Vec<usize>>,
     effective: Mutex<HashMap<GroupId, Arc<Vec<Reach>>>>,
@@ -56,11 +62,12 @@ fn lower(text: &str) -> String {
 }
 
 impl RealmIndex {
-    fn new(snap: Arc<Snapshot>) -> RealmIndex {
+    fn new(snap: Arc<Snapshot>, earlier: Option<&RealmIndex>) -> RealmIndex {
         RealmIndex {
             snap,
             groups: OnceLock::new(),
             people: OnceLock::new(),
+            earlier_people: Mutex::new(earlier.and_then(|e| e.people.get().cloned())),
             effective_counts: OnceLock::new(),
             effective: Mutex::new(HashMap::new()),
             counts: Mutex::new(HashMap::new()),
@@ -81,7 +88,7 @@ impl RealmIndex {
                     id: g.id,
                     key: lower(&g.name),
                     haystack: lower(&format!("{}\n{}", g.name, g.description)),
-                    direct: self.snap.direct_members(g.id).len(),
+                    direct: self.snap.direct_member_count(g.id),
                     subgroups: g.subgroups.len(),
                     system: g.is_system(),
                     deactivated: g.deactivated,
@@ -132,30 +139,27 @@ impl RealmIndex {
             .cloned()
     }
 
-    /// `group`'s effective members by (lower-cased name, id), with why.
+    /// `group`'s effective members by (lower-cased name, id), with why:
+    /// the people in their sorted order, kept if they are members, so no
+    /// sort and no string is made per group.
     pub fn effective_members(&self, group: GroupId) -> Arc<Vec<Reach>> {
         if let Some(list) = self.memoised(group) {
             return list;
         }
-        let mut list: Vec<Reach> = self
-            .snap
-            .members_with_via(group)
-            .into_iter()
-            .filter_map(|(user, via)| {
-                let u = self.snap.user(user)?;
+        let members = self.snap.members_with_via(group);
+        let list: Vec<Reach> = self
+            .people()
+            .iter()
+            .enumerate()
+            .filter_map(|(row, person)| {
+                let at = members.binary_search_by_key(&person.id, |(u, _)| *u).ok()?;
                 Some(Reach {
-                    user,
-                    via,
-                    key: lower(&u.full_name),
-                    haystack: lower(&format!(
-                        "{}\n{}",
-                        u.full_name,
-                        u.email.as_deref().unwrap_or("")
-                    )),
+                    user: person.id,
+                    via: members[at].1.clone(),
+                    row,
                 })
             })
             .collect();
-        list.sort_by(|a, b| a.key.cmp(&b.key).then(a.user.cmp(&b.user)));
         let list = Arc::new(list);
         let mut memo = self.effective.lock().unwrap_or_else(|e| e.into_inner());
         if memo.len() >= MEMO_GROUPS {
@@ -168,6 +172,22 @@ impl RealmIndex {
     /// Every person, by (lower-cased name, id).
     pub fn people(&self) -> &[PersonRow] {
         self.people.get_or_init(|| {
+            let earlier = self
+                .earlier_people
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            if let Some(earlier) = earlier {
+                let same = earlier.len() == self.snap.user_count()
+                    && earlier.iter().all(|row| {
+                        self.snap
+                            .user(row.id)
+                            .is_some_and(|u| Arc::ptr_eq(u, &row.user))
+                    });
+                if same {
+                    return earlier;
+                }
+            }
             let mut rows: Vec<PersonRow> = self
                 .snap
                 .users()
@@ -180,10 +200,11 @@ impl RealmIndex {
                         u.email.as_deref().unwrap_or("")
                     )),
                     active: u.active,
+                    user: u.clone(),
                 })
                 .collect();
             rows.sort_by(|a, b| a.key.cmp(&b.key).then(a.id.cmp(&b.id)));
-            rows
+            Arc::new(rows)
         })
     }
 }
@@ -198,15 +219,20 @@ impl Indexes {
     /// The index for `snap`'s version.
     pub fn get(&self, snap: &Arc<Snapshot>) -> Arc<RealmIndex> {
         let mut realms = self.realms.lock().unwrap_or_else(|e| e.into_inner());
-        match realms.get(&snap.realm_id()) {
-            Some(index) if index.version() == snap.version() => index.clone(),
+        let current = realms.get(&snap.realm_id()).cloned();
+        match current {
+            Some(index) if index.version() == snap.version() => index,
             // A request at an older snapshot must not replace a newer index.
             Some(index) if index.version() > snap.version() => {
-                Arc::new(RealmIndex::new(snap.clone()))
+                Arc::new(RealmIndex::new(snap.clone(), None))
             }
-            _ => {
-                let index = Arc::new(RealmIndex::new(snap.clone()));
+            earlier => {
+                let index = Arc::new(RealmIndex::new(snap.clone(), earlier.as_deref()));
                 realms.insert(snap.realm_id(), index.clone());
+                drop(realms);
+                // The old index is freed (when no reader holds it any more)
+                // outside the lock.
+                drop(earlier);
                 index
             }
         }
