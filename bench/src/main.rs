@@ -183,7 +183,7 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Command::Sequential { urls, header } => {
-            println!("{}", run::audit::sequential(urls, header).await?);
+            println!("{}", run::sequential::sequential(urls, header).await?);
             Ok(())
         }
         Command::Pair {

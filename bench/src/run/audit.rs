@@ -34,12 +34,13 @@
 //! Without a baseline the row is this build against itself (A/A).
 
 use super::report::Report;
+use super::sequential::Latency;
 use super::writes::write_load;
 use super::{basic, pinned, spawn_until, stats, Plan, Proc};
 use crate::generate::{self, Rng, Size, DAY_MILLIS};
 use anyhow::{bail, Context as _, Result};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -70,103 +71,6 @@ pub(super) fn rfc3339(millis: i64) -> String {
         rem % 3600 / 60,
         rem % 60
     )
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    sorted
-        .get(((sorted.len().saturating_sub(1)) as f64 * p).round() as usize)
-        .copied()
-        .unwrap_or(0.0)
-}
-
-/// `cohort-bench sequential`: GET every URL of the file in turn on one
-/// keep-alive connection, reading each body whole; JSON with the latencies.
-pub async fn sequential(urls: PathBuf, header: Option<String>) -> Result<Value> {
-    let text = std::fs::read_to_string(&urls)?;
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(1)
-        .build()?;
-    let header = header.map(|h| {
-        let (name, value) = h.split_once(':').unwrap_or((&h, ""));
-        (name.trim().to_string(), value.trim().to_string())
-    });
-    let mut latencies = Vec::new();
-    let (mut bytes, mut errors) = (0u64, 0u64);
-    let mut first_error = None;
-    for url in text.lines().filter(|l| !l.is_empty()) {
-        let mut request = http.get(url);
-        if let Some((name, value)) = &header {
-            request = request.header(name.as_str(), value.as_str());
-        }
-        let started = Instant::now();
-        let response = request.send().await?;
-        let status = response.status();
-        let body = response.bytes().await?;
-        let elapsed = started.elapsed().as_secs_f64() * 1000.0;
-        if !status.is_success() {
-            errors += 1;
-            first_error.get_or_insert_with(|| {
-                format!(
-                    "{url}: {status}: {}",
-                    String::from_utf8_lossy(&body[..body.len().min(300)])
-                )
-            });
-            continue;
-        }
-        bytes += body.len() as u64;
-        latencies.push(elapsed);
-    }
-    latencies.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-    Ok(json!({
-        "count": latencies.len(),
-        "errors": errors,
-        "first_error": first_error,
-        "bytes": bytes,
-        "latencies_ms": latencies,
-    }))
-}
-
-/// One question's rounds: cohort's and the floor's latencies.
-struct Latency {
-    label: String,
-    requests: usize,
-    body: usize,
-    cohort: Vec<f64>,
-    floor: Vec<f64>,
-    /// cohort's p99 over the floor's, per round.
-    ratios: Vec<f64>,
-    /// The target for cohort's p99.
-    target_ms: f64,
-}
-
-impl Latency {
-    fn row(&self) -> String {
-        let sort = |v: &[f64]| {
-            let mut v = v.to_vec();
-            v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-            v
-        };
-        let (ours, base) = (sort(&self.cohort), sort(&self.floor));
-        let (ratio, lo, hi) = stats(&self.ratios);
-        let (p50, p99, max) = (
-            percentile(&ours, 0.5),
-            percentile(&ours, 0.99),
-            ours.last().copied().unwrap_or(0.0),
-        );
-        let (fp50, fp99, fmax) = (
-            percentile(&base, 0.5),
-            percentile(&base, 0.99),
-            base.last().copied().unwrap_or(0.0),
-        );
-        format!(
-            "| {} | {} | {} | {p50:.2} | {p99:.2} | {max:.2} | {fp50:.2} / {fp99:.2} / {fmax:.2} | {ratio:.1}× [{lo:.1}–{hi:.1}] | p99 ≤ {} ms | {} |",
-            self.label,
-            self.requests,
-            super::human_bytes(self.body as f64),
-            self.target_ms,
-            if p99 <= self.target_ms { "met" } else { "**not met**" }
-        )
-    }
 }
 
 /// The data set, from the cache or made now: (database URL, info).
@@ -253,38 +157,6 @@ fn ids(info: &Value, field: &str) -> Vec<i64> {
         .collect()
 }
 
-/// Run `cohort-bench sequential` pinned to the client CPU over `urls`.
-fn run_sequential(
-    plan: &Plan,
-    name: &str,
-    urls: &[String],
-    auth: Option<&str>,
-) -> Result<Vec<f64>> {
-    let file = plan.work.join(format!("urls-{name}.txt"));
-    std::fs::write(&file, urls.join("\n") + "\n")?;
-    let mut command = pinned(plan.client_cpu, &std::env::current_exe()?);
-    command.arg("sequential").arg("--urls").arg(&file);
-    if let Some(auth) = auth {
-        command.args(["--header", &format!("Authorization: {auth}")]);
-    }
-    let out = command.output()?;
-    let result: Value = serde_json::from_slice(&out.stdout)
-        .with_context(|| String::from_utf8_lossy(&out.stderr).to_string())?;
-    if result["errors"].as_u64().unwrap_or(0) > 0 {
-        bail!(
-            "{name}: {} failed requests: {}",
-            result["errors"],
-            result["first_error"]
-        );
-    }
-    Ok(result["latencies_ms"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_f64)
-        .collect())
-}
-
 /// One question: `paths` split into rounds, each round the floor (a median
 /// body) then cohort.
 #[allow(clippy::too_many_arguments)]
@@ -312,30 +184,17 @@ async fn latency(
     let file = plan.work.join(format!("body-audit-{name}"));
     std::fs::write(&file, &body)?;
     let floor = plan.floor(&file)?;
-    let mut result = Latency {
-        label: label.to_string(),
-        requests: paths.len(),
-        body: body.len(),
-        cohort: Vec::new(),
-        floor: Vec::new(),
-        ratios: Vec::new(),
-        target_ms,
-    };
-    let per_round = paths.len().div_ceil(rounds.max(1));
-    for (round, chunk) in paths.chunks(per_round).enumerate() {
-        let base: Vec<String> = chunk.iter().map(|p| format!("{}{p}", floor.url)).collect();
-        let ours: Vec<String> = chunk.iter().map(|p| format!("{}{p}", server.url)).collect();
-        let mut f = run_sequential(plan, &format!("{name}-floor-{round}"), &base, None)?;
-        let mut c = run_sequential(plan, &format!("{name}-{round}"), &ours, Some(auth))?;
-        let stat = |v: &mut Vec<f64>| {
-            v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-            percentile(v, 0.99)
-        };
-        let ratio = stat(&mut c) / stat(&mut f).max(1e-6);
-        result.ratios.push(ratio);
-        result.cohort.extend(c);
-        result.floor.extend(f);
-    }
+    let mut result = Latency::new(label, paths.len(), body.len(), target_ms);
+    let header = format!("Authorization: {auth}");
+    result.against_floor(
+        plan,
+        name,
+        &floor.url,
+        &server.url,
+        Some(&header),
+        paths,
+        rounds,
+    )?;
     Ok(result)
 }
 

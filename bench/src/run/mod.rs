@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-pub(crate) mod audit;
+mod audit;
 mod auth;
 mod huge;
 mod imkit;
@@ -28,7 +28,9 @@ mod queues;
 mod read;
 mod report;
 pub(crate) mod scim;
+pub(crate) mod sequential;
 mod stream;
+mod ui;
 mod webhooks;
 mod writes;
 
@@ -75,8 +77,8 @@ pub struct RunArgs {
     #[arg(long)]
     skip_huge: bool,
     /// Run only these scenarios: list, imkit, transitive, pair, mixed, writes,
-    /// pg, lag, huge, auth, scim, audit, stream, queues, webhooks (all when
-    /// empty).
+    /// pg, lag, huge, auth, scim, audit, stream, queues, webhooks, ui (all
+    /// when empty).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// The peer SCIM server for the `scim` scenario (`scim2-server` from PyPI;
@@ -317,9 +319,14 @@ fn basic(email: &str, key: &str) -> String {
 }
 
 async fn fetch(url: &str, auth: Option<&str>) -> Result<bytes::Bytes> {
+    fetch_with(url, auth.map(|a| format!("Authorization: {a}")).as_deref()).await
+}
+
+/// [`fetch`] with one request header, `Name: value`.
+async fn fetch_with(url: &str, header: Option<&str>) -> Result<bytes::Bytes> {
     let mut request = reqwest::Client::new().get(url);
-    if let Some(auth) = auth {
-        request = request.header("authorization", auth);
+    if let Some((name, value)) = header.and_then(|h| h.split_once(':')) {
+        request = request.header(name.trim(), value.trim());
     }
     let response = request.send().await?;
     if !response.status().is_success() {
@@ -681,6 +688,13 @@ pub async fn run(args: RunArgs) -> Result<()> {
         Vec::new()
     };
 
+    // ---- the admin web page
+    let ui_lines = if plan.wants("ui") {
+        ui::ui_scenario(&plan).await?
+    } else {
+        Vec::new()
+    };
+
     // ---- the report
     report.push("## Reads");
     report.push("");
@@ -797,6 +811,13 @@ pub async fn run(args: RunArgs) -> Result<()> {
         report.push("## Webhooks");
         report.push("");
         for line in webhook_lines {
+            report.push(line);
+        }
+    }
+    if plan.wants("ui") {
+        report.push("## Admin page (`/ui/`)");
+        report.push("");
+        for line in ui_lines {
             report.push(line);
         }
     }
