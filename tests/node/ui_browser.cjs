@@ -176,7 +176,7 @@ async function main() {
     await visit(page, "groups", "/ui/groups");
     await axe(page, "groups");
     const total = await page.textContent("#group-results p.count");
-    const shown = Number((total.match(/\d+/) || ["0"])[0]);
+    const shown = Number((total.match(/[\d,]+/) || ["0"])[0].replace(/,/g, ""));
     check(shown >= config.groups, `the list counts every group (${total})`);
     check((await page.$$("#group-results tbody tr")).length === 50, "one page of 50 rows");
     await page.evaluate(() => { window.__sameDocument = 1; });

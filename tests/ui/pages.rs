@@ -77,6 +77,14 @@ async fn the_group_list_searches_sorts_and_pages_without_gaps() {
     let zeta = names_on(browser.get("/ui/groups?q=zeta").await.ok());
     assert_eq!(zeta, ["Zeta"]);
 
+    // Sorted by the names shown (system groups by what they mean).
+    let all = names_on(browser.get("/ui/groups?limit=500").await.ok());
+    assert_eq!(all.len(), 121 + 8, "{all:?}");
+    let mut sorted = all.clone();
+    sorted.sort_by_key(|n| n.to_lowercase());
+    assert_eq!(all, sorted);
+    assert!(all.contains(&"Everyone on the internet".to_string()));
+
     for bad in [
         "sort=size",
         "dir=up",

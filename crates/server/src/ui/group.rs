@@ -229,7 +229,7 @@ fn render(
             @if group.deactivated { span.badge.off { "deactivated" } " " }
             "Group " (group.id.0)
             @if let Some(creator) = group.creator { ", created by " (layout::user_link(snap, creator)) }
-            " · " (direct_count) " direct members · " (effective.len()) " effective members · " (group.subgroups.len()) " subgroups"
+            " · " (layout::count(direct_count)) " direct members · " (layout::count(effective.len())) " effective members · " (group.subgroups.len()) " subgroups"
         }
         @if viewer.may_audit() { p { a href=(format!("/ui/groups/{}/history", id.0)) { "History: changes, and members as of a date" } } }
         @if !group.description.is_empty() { p.description { (group.description) } }
@@ -337,7 +337,7 @@ fn render(
             }
             div #member-results {
                 (layout::field_error("members-error", problem_at(Field::Members)))
-                p.count { (matching.len()) " of " (effective.len()) " effective members" }
+                p.count { (layout::count(matching.len())) " of " (layout::count(effective.len())) " effective members" }
                 form method="post" action=(format!("/ui/groups/{}/members", id.0)) {
                     (viewer.csrf_field())
                     table.members {

@@ -311,7 +311,7 @@ fn render(
             }
         }
         div #group-results {
-            p.count { (page.total) @if page.total == 1 { " group" } @else { " groups" } @if !view.q.is_empty() { " match “" (view.q) "”" } }
+            p.count { (layout::count(page.total)) @if page.total == 1 { " group" } @else { " groups" } @if !view.q.is_empty() { " match “" (view.q) "”" } }
             table.groups {
                 caption.sr { "Groups, sorted by " (view.sort.name()) }
                 thead {
@@ -334,8 +334,8 @@ fn render(
                             }
                             td.description { (g.map_or("", |g| short(&g.description))) }
                             // The labels stand in for the column heads on phones.
-                            td.num data-label="Direct" { (row.direct) }
-                            td.num data-label="Effective" { (index.effective_count(row.id)) }
+                            td.num data-label="Direct" { (layout::count(row.direct)) }
+                            td.num data-label="Effective" { (layout::count(index.effective_count(row.id))) }
                             td.num data-label="Subgroups" { (row.subgroups) }
                         }
                     }

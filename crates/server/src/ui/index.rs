@@ -15,9 +15,10 @@ const MEMO_GROUPS: usize = 64;
 
 pub struct GroupRow {
     pub id: GroupId,
-    /// Lower-cased name: the sort key.
+    /// Lower-cased name as shown: the sort key.
     pub key: String,
-    /// Lower-cased name and description: what a search looks in.
+    /// Lower-cased name (as shown and as stored) and description: what a
+    /// search looks in.
     pub haystack: String,
     pub direct: usize,
     pub subgroups: usize,
@@ -86,8 +87,14 @@ impl RealmIndex {
                 .groups()
                 .map(|g| GroupRow {
                     id: g.id,
-                    key: lower(&g.name),
-                    haystack: lower(&format!("{}\n{}", g.name, g.description)),
+                    // Sorted as shown: system groups by what they mean.
+                    key: lower(&super::layout::group_name(&self.snap, g.id)),
+                    haystack: lower(&format!(
+                        "{}\n{}\n{}",
+                        super::layout::group_name(&self.snap, g.id),
+                        g.name,
+                        g.description
+                    )),
                     direct: self.snap.direct_member_count(g.id),
                     subgroups: g.subgroups.len(),
                     system: g.is_system(),

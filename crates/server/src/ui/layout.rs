@@ -239,3 +239,32 @@ pub fn pager(label: &str, first: Option<String>, next: Option<String>) -> Markup
         }
     }
 }
+
+/// A count as people read it: `10,010`.
+pub fn count(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_have_thousands_separators() {
+        for (n, shown) in [
+            (0, "0"),
+            (999, "999"),
+            (1000, "1,000"),
+            (10010, "10,010"),
+            (1234567, "1,234,567"),
+        ] {
+            assert_eq!(super::count(n), shown);
+        }
+    }
+}

@@ -73,7 +73,7 @@ pub async fn list(
             button type="submit" { "Search" }
         }
         div #people-results {
-            p.count { (matching.len()) @if matching.len() == 1 { " person" } @else { " people" } }
+            p.count { (layout::count(matching.len())) @if matching.len() == 1 { " person" } @else { " people" } }
             table.people {
                 caption.sr { "People, by name" }
                 thead { tr { th scope="col" { "Name" } th scope="col" { "Email" } th scope="col" { "Role" } th scope="col" { "Status" } } }
