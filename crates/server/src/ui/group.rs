@@ -219,7 +219,8 @@ fn render(
     let direct_count = snap.direct_member_count(id);
     let me = viewer.user.id;
     let is_member = group.has_member(me);
-    let may_remove_any = rights.remove_members || rights.manage;
+    // Managing a group includes removing its members (`group_for_update`).
+    let may_remove_any = rights.remove_members;
     let problem_at = |f: Field| problem.as_ref().and_then(|p| p.at(f));
     let title = layout::group_name(snap, id);
     let body = html! {
