@@ -148,8 +148,47 @@ async fn logs_hold_no_secret_and_every_request_line_its_id() {
         imkit(Method::POST, "/admin/clients", &platform)
             .json(&json!({"_id": "c3", "nickname": "Client Three", "issueAccessToken": true})),
     );
+    // The admin page: a sign-in link (a secret until used, in the path),
+    // opened and spent, and the session cookie it gives.
+    let link = cohort.cli(&["login-link", "--email", &owner.email]);
+    assert!(
+        link.status.success(),
+        "{}",
+        String::from_utf8_lossy(&link.stderr)
+    );
+    let link_key = String::from_utf8_lossy(&link.stdout)
+        .trim()
+        .rsplit('/')
+        .next()
+        .expect("a key")
+        .to_string();
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    requests.push(http.get(format!("{base}/ui/login/{link_key}")));
+    let opened = no_redirects
+        .post(format!("{base}/ui/login/{link_key}"))
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(opened.status(), 303);
+    let session = opened
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| c.strip_prefix("cohort_session="))
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_string();
+    requests.push(
+        http.get(format!("{base}/ui/groups"))
+            .header("cookie", format!("cohort_session={session}")),
+    );
+    requests.push(http.post(format!("{base}/ui/login/{link_key}")));
     let mut ids = Vec::new();
-    let sent = requests.len();
+    // The requests below, and the sign-in above.
+    let sent = requests.len() + 1;
     for request in requests {
         let response = request.send().await.expect("request");
         let id = response
@@ -186,6 +225,8 @@ async fn logs_hold_no_secret_and_every_request_line_its_id() {
         token.as_str(),
         DB_PASSWORD,
         QUERY_PASSWORD,
+        link_key.as_str(),
+        session.as_str(),
     ];
     let found = leaks(&log, &secrets);
     assert!(

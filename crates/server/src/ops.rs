@@ -188,6 +188,15 @@ pub fn origin(context: Option<&RequestContext>, face: Face) -> Origin {
     }
 }
 
+/// The path as logged: a one-time sign-in link's key is a secret until it
+/// is used (and a failed attempt's key may be someone's typo of a real one).
+fn loggable_path(path: &str) -> String {
+    match path.strip_prefix("/ui/login/") {
+        Some(key) if !key.is_empty() => "/ui/login/{key}".to_string(),
+        _ => path.to_string(),
+    }
+}
+
 /// At most `max` bytes of `text`, cut at a character boundary.
 fn truncate(text: &str, max: usize) -> &str {
     if text.len() <= max {
@@ -229,7 +238,7 @@ pub async fn track(State(state): State<AppState>, mut request: Request, next: Ne
     let matched = request.extensions().get::<MatchedPath>().cloned();
     let route = matched.as_ref().map(|p| p.as_str()).unwrap_or("unmatched");
     // Only paid for when request logs are on.
-    let path = tracing::enabled!(tracing::Level::INFO).then(|| request.uri().path().to_string());
+    let path = tracing::enabled!(tracing::Level::INFO).then(|| loggable_path(request.uri().path()));
     // Every event logged while the request is handled (error logs in the
     // faces, the engine's and the store's) carries its id. A span costs
     // little when its level is off.
