@@ -424,3 +424,119 @@ async fn permissions_are_shown_by_name_and_changed_with_the_value_seen() {
         page.html
     );
 }
+
+#[tokio::test]
+async fn the_owner_renames_describes_removes_deactivates_and_reactivates() {
+    let realm = Realm::new();
+    let ids = [realm.member.id, realm.member2.id, realm.moderator.id];
+    let group = realm.create_group(&realm.owner, "Before", &ids).await;
+    let sub = realm.create_group(&realm.owner, "Sub", &[]).await;
+    let (status, _) = realm
+        .api(&realm.owner)
+        .post(
+            &format!("/user_groups/{group}/subgroups"),
+            &[("add", format!("[{sub}]"))],
+        )
+        .await;
+    assert_eq!(status, 200);
+    let browser = signed_in(&realm, &realm.owner).await;
+    let from = format!("/ui/groups/{group}");
+    let at = |action: &str| format!("/ui/groups/{group}/{action}");
+
+    let done = browser
+        .submit(&from, &at("name"), &[("name", "After")])
+        .await;
+    assert_eq!(done.location(), format!("{from}?done=renamed"));
+    let done = browser
+        .submit(&from, &at("description"), &[("description", "New words")])
+        .await;
+    assert_eq!(done.location(), format!("{from}?done=described"));
+    let g = realm.group(group).await;
+    assert_eq!(
+        (g["name"].as_str(), g["description"].as_str()),
+        (Some("After"), Some("New words"))
+    );
+
+    // Bulk remove: two of the three, and the subgroup, in one form each.
+    let (a, b) = (ids[0].to_string(), ids[1].to_string());
+    let done = browser
+        .submit(
+            &from,
+            &at("members"),
+            &[("remove_user", &a), ("remove_user", &b)],
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.html);
+    assert_eq!(
+        realm.group(group).await["members"],
+        serde_json::json!([ids[2]])
+    );
+    let done = browser
+        .submit(&from, &at("members"), &[("remove_group", &sub.to_string())])
+        .await;
+    assert_eq!(done.status, 303, "{}", done.html);
+    assert_eq!(
+        realm.group(group).await["direct_subgroup_ids"],
+        serde_json::json!([])
+    );
+
+    // Deactivated: hidden from the list unless asked for, marked, and back.
+    let done = browser.submit(&from, &at("deactivate"), &[]).await;
+    assert_eq!(done.location(), format!("{from}?done=deactivated"));
+    assert_eq!(realm.group(group).await["deactivated"], true);
+    let list = browser.get("/ui/groups?q=after").await;
+    assert!(names_on(list.ok()).is_empty());
+    let list = browser.get("/ui/groups?q=after&deactivated=1").await;
+    assert_eq!(names_on(list.ok()), ["After"]);
+    assert!(list.html.contains("deactivated</span>"));
+    let page = browser.get(&from).await;
+    assert!(page.ok().contains("Reactivate group"));
+    let done = browser.submit(&from, &at("reactivate"), &[]).await;
+    assert_eq!(done.location(), format!("{from}?done=reactivated"));
+    assert_eq!(realm.group(group).await["deactivated"], false);
+}
+
+#[tokio::test]
+async fn a_member_joins_and_leaves_where_the_group_allows_it() {
+    let realm = Realm::new();
+    let group = realm.create_group(&realm.owner, "Open", &[]).await;
+    let members = realm.system_group("role:members").await;
+    let (status, body) = realm
+        .api(&realm.owner)
+        .patch(
+            &format!("/user_groups/{group}"),
+            &[("can_join_group", format!("{{\"new\": {members}}}"))],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let browser = signed_in(&realm, &realm.member).await;
+    let from = format!("/ui/groups/{group}");
+    let page = browser.get(&from).await;
+    assert!(page.ok().contains("Join this group"));
+    assert!(
+        !page.html.contains("Add selected"),
+        "joining is not adding others"
+    );
+    let me = realm.member.id.to_string();
+    let done = browser
+        .submit(&from, &format!("{from}/members"), &[("add_user", &me)])
+        .await;
+    assert_eq!(done.status, 303, "{}", done.html);
+    assert_eq!(
+        realm.group(group).await["members"],
+        serde_json::json!([realm.member.id])
+    );
+    let page = browser.get(&from).await;
+    assert!(page.ok().contains("Leave this group"));
+    // Adding someone else is still refused.
+    let other = realm.member2.id.to_string();
+    let refused = browser
+        .submit(&from, &format!("{from}/members"), &[("add_user", &other)])
+        .await;
+    assert_eq!(refused.status, 403, "{}", refused.html);
+    let done = browser
+        .submit(&from, &format!("{from}/members"), &[("remove_user", &me)])
+        .await;
+    assert_eq!(done.status, 303, "{}", done.html);
+    assert_eq!(realm.group(group).await["members"], serde_json::json!([]));
+}
