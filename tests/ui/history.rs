@@ -3,19 +3,6 @@
 //! for those who may read the audit trail.
 
 use super::*;
-use serde_json::Value;
-
-async fn audit(realm: &Realm, query: &str) -> Value {
-    reqwest::Client::new()
-        .get(realm.cohort.url(&format!("/cohort/v1/audit?{query}")))
-        .basic_auth(&realm.owner.email, Some(&realm.owner.key))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
 
 #[tokio::test]
 async fn a_group_s_history_shows_its_changes_and_its_members_then() {

@@ -172,3 +172,16 @@ pub fn version(realm: &Realm) -> i64 {
         .as_i64()
         .expect("a version")
 }
+
+/// A page of the native API's audit trail, read as the owner.
+pub async fn audit(realm: &Realm, query: &str) -> serde_json::Value {
+    reqwest::Client::new()
+        .get(realm.cohort.url(&format!("/cohort/v1/audit?{query}")))
+        .basic_auth(&realm.owner.email, Some(&realm.owner.key))
+        .send()
+        .await
+        .expect("audit request")
+        .json()
+        .await
+        .expect("audit JSON")
+}

@@ -184,16 +184,7 @@ async fn three_people_added_in_one_action_are_one_change() {
     assert!(page.ok().contains("Membership saved."));
 
     // The audit trail says it was the page, as the owner.
-    let client = reqwest::Client::new();
-    let audit: serde_json::Value = client
-        .get(realm.cohort.url(&format!("/cohort/v1/audit?group={group}")))
-        .basic_auth(&realm.owner.email, Some(&realm.owner.key))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let audit = audit(&realm, &format!("group={group}")).await;
     let added: Vec<&serde_json::Value> = audit["events"]
         .as_array()
         .unwrap()

@@ -77,6 +77,12 @@ impl From<cohort_store::StoreError> for UiError {
     }
 }
 
+impl From<EngineError> for UiError {
+    fn from(err: EngineError) -> UiError {
+        engine_failure(err)
+    }
+}
+
 /// Engine failures other than the core's refusals (which pages show next to
 /// the field, see `words`).
 pub fn engine_failure(err: EngineError) -> UiError {

@@ -217,11 +217,7 @@ pub async fn group(
     auditor(&viewer)?;
     let view = parse(raw.as_deref());
     let realm = viewer.snapshot.realm_id();
-    let history = state
-        .engine
-        .history(realm)
-        .await
-        .map_err(super::error::engine_failure)?;
+    let history = state.engine.history(realm).await?;
     let id = known_group(&history, &id)?;
     let params = Query::parse(
         Some(&query(&[("as_of", view.as_of.as_deref())])),
@@ -281,11 +277,7 @@ pub async fn person(
 ) -> Result<Response, UiError> {
     auditor(&viewer)?;
     let view = parse(raw.as_deref());
-    let history = state
-        .engine
-        .history(viewer.snapshot.realm_id())
-        .await
-        .map_err(super::error::engine_failure)?;
+    let history = state.engine.history(viewer.snapshot.realm_id()).await?;
     let id = id
         .parse::<i64>()
         .ok()
@@ -461,11 +453,7 @@ pub async fn members_csv(
 ) -> Result<Response, UiError> {
     auditor(&viewer)?;
     let view = parse(raw.as_deref());
-    let history = state
-        .engine
-        .history(viewer.snapshot.realm_id())
-        .await
-        .map_err(super::error::engine_failure)?;
+    let history = state.engine.history(viewer.snapshot.realm_id()).await?;
     let id = known_group(&history, &id)?;
     let params = Query::parse(
         Some(&query(&[("as_of", view.as_of.as_deref())])),
