@@ -18,7 +18,8 @@ use crate::AppState;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use cohort_core::{GroupId, UserId};
+use cohort_core::history::History;
+use cohort_core::{GroupId, UserId, Version};
 use maud::{html, Markup};
 
 const EVENTS_PER_PAGE: usize = 50;
@@ -183,7 +184,7 @@ fn moment_form(action: &str, label: &str, value: &str) -> Markup {
 }
 
 /// A group this realm ever had (another realm's ids are unknown here).
-fn known_group(history: &cohort_core::history::History, id: &str) -> Result<GroupId, UiError> {
+fn known_group(history: &History, id: &str) -> Result<GroupId, UiError> {
     id.parse::<i64>()
         .ok()
         .map(GroupId)
@@ -194,6 +195,18 @@ fn known_group(history: &cohort_core::history::History, id: &str) -> Result<Grou
 struct HistoryView {
     as_of: Option<String>,
     cursor: Option<String>,
+}
+
+impl HistoryView {
+    /// The version the page is about and its moment as shown (now when no
+    /// moment was asked for); the native API's rule and messages.
+    fn version(&self, history: &History) -> Result<(Version, String), UiError> {
+        let params = Query::parse(
+            Some(&query(&[("as_of", self.as_of.as_deref())])),
+            &["as_of"],
+        )?;
+        Ok(as_of(history, &params)?)
+    }
 }
 
 fn parse(raw: Option<&str>) -> HistoryView {
@@ -219,11 +232,7 @@ pub async fn group(
     let realm = viewer.snapshot.realm_id();
     let history = state.engine.history(realm).await?;
     let id = known_group(&history, &id)?;
-    let params = Query::parse(
-        Some(&query(&[("as_of", view.as_of.as_deref())])),
-        &["as_of"],
-    )?;
-    let (v, at) = as_of(&history, &params)?;
+    let (v, at) = view.version(&history)?;
     let members = group_members_view(&history, id, v, at.clone(), true);
     drop(history);
     let (events, next) = trail(
@@ -284,11 +293,7 @@ pub async fn person(
         .map(UserId)
         .filter(|u| history.user(*u).is_some())
         .ok_or_else(|| UiError::not_found("person"))?;
-    let params = Query::parse(
-        Some(&query(&[("as_of", view.as_of.as_deref())])),
-        &["as_of"],
-    )?;
-    let (v, at) = as_of(&history, &params)?;
+    let (v, at) = view.version(&history)?;
     let groups = user_groups_view(&history, id, v, at.clone());
     drop(history);
     let (events, next) = trail(
@@ -455,11 +460,7 @@ pub async fn members_csv(
     let view = parse(raw.as_deref());
     let history = state.engine.history(viewer.snapshot.realm_id()).await?;
     let id = known_group(&history, &id)?;
-    let params = Query::parse(
-        Some(&query(&[("as_of", view.as_of.as_deref())])),
-        &["as_of"],
-    )?;
-    let (v, at) = as_of(&history, &params)?;
+    let (v, at) = view.version(&history)?;
     let members = group_members_view(&history, id, v, at.clone(), true);
     let mut out = String::new();
     csv_row(
