@@ -129,6 +129,39 @@ fn official_python_client_drives_cohort() {
     );
 }
 
+/// Under a tight limit the client gets Zulip's `RATE_LIMIT_HIT` with
+/// `retry-after`; waiting that long gets every write through, each once.
+#[test]
+fn the_client_gets_through_a_rate_limit_by_waiting_as_told() {
+    let python = python_with_zulip();
+    // Four at once, then one every 250 ms.
+    let realm = Realm::with_server_args(&["--rate-limit", "4/1s"]);
+    let owner_rc = zuliprc(&realm, "owner.zuliprc", &realm.owner);
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/rate_limit_check.py");
+    let out = Command::new(&python)
+        .arg(&script)
+        .arg(&owner_rc)
+        .arg("12")
+        .arg(realm.member.id.to_string())
+        .output()
+        .expect("run python");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("rate limit checks passed"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(stdout.lines().next().unwrap_or("")).expect("a JSON report");
+    assert_eq!(report["created"], 12, "{report}");
+    // The limit did bite (else this proves nothing).
+    assert!(
+        report["limited"].as_u64().is_some_and(|n| n >= 1),
+        "{report}"
+    );
+}
+
 /// `cohort init` writes a zuliprc that the client reads as it is.
 #[test]
 fn init_zuliprc_works_with_the_client() {

@@ -576,6 +576,7 @@ fn serve_with(plan: &Plan, binary: &Path, db: &str) -> Result<Proc> {
     command
         .args(["--db", db, "serve", "--listen", "127.0.0.1:0"])
         .env("COHORT_LOG", "warn");
+    super::unlimited(&mut command);
     spawn_until(command, "cohort listening on ")
 }
 

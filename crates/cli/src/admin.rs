@@ -368,6 +368,7 @@ async fn realm_set(db: &str, args: RealmSetArgs) -> Result<()> {
                 crate::args::GroupUpsertArg::Reject => cohort_core::model::GroupUpsert::Reject,
                 crate::args::GroupUpsertArg::Update => cohort_core::model::GroupUpsert::Update,
             }),
+            rate_limit: args.rate_limit.map(|arg| arg.0),
             ..UpdateRealm::default()
         },
     )

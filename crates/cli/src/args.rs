@@ -178,6 +178,25 @@ pub struct ServeArgs {
     /// Seconds a webhook request may take (connect, send, answer).
     #[arg(long, env = "COHORT_WEBHOOK_TIMEOUT_SECS", default_value_t = 15)]
     pub webhook_timeout_secs: u64,
+    /// Requests each credential (API key, platform key, API token, admin
+    /// page session) may make: N/PERIOD (`1200/60s`, `50/s`, `5000/1h`; N
+    /// may also come at once) or `off`. A realm may set its own
+    /// (`cohort realm set --rate-limit`). Past it: 429 in the face's format
+    /// with `Retry-After`.
+    #[arg(long, env = "COHORT_RATE_LIMIT", default_value = "1200/60s", value_parser = parse_rate)]
+    pub rate_limit: RateArg,
+    /// Requests each client address may make without a valid credential
+    /// (sign-in pages, probes, failed authentications): N/PERIOD or `off`.
+    #[arg(long, env = "COHORT_RATE_LIMIT_ANONYMOUS", default_value = "300/60s", value_parser = parse_rate)]
+    pub rate_limit_anonymous: RateArg,
+}
+
+/// A parsed `--rate-limit` value (`None`: off).
+#[derive(Clone, Copy, Debug)]
+pub struct RateArg(pub Option<cohort_core::RateLimit>);
+
+fn parse_rate(text: &str) -> Result<RateArg, String> {
+    cohort_server::parse_rate(text).map(RateArg)
 }
 
 #[derive(Subcommand, Debug)]
@@ -571,6 +590,25 @@ pub struct RealmSetArgs {
     /// (409 GROUP_ALREADY_EXISTS, current IMKIT docs) or `update` (legacy docs).
     #[arg(long, value_enum)]
     pub group_upsert: Option<GroupUpsertArg>,
+    /// This realm's own per-credential rate limit (N/PERIOD, e.g. `600/60s`
+    /// or `100000/1s`), or `default` for the server's (`serve --rate-limit`).
+    #[arg(long, value_parser = parse_realm_rate)]
+    pub rate_limit: Option<RealmRateArg>,
+}
+
+/// `cohort realm set --rate-limit`: the realm's own rate, or (`None`) the
+/// server's.
+#[derive(Clone, Copy, Debug)]
+pub struct RealmRateArg(pub Option<cohort_core::RateLimit>);
+
+fn parse_realm_rate(text: &str) -> Result<RealmRateArg, String> {
+    if text.trim().eq_ignore_ascii_case("default") {
+        return Ok(RealmRateArg(None));
+    }
+    match cohort_server::parse_rate(text)? {
+        Some(rate) => Ok(RealmRateArg(Some(rate))),
+        None => Err("a realm cannot turn its limit off; give N/PERIOD or `default`".into()),
+    }
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum)]

@@ -100,12 +100,17 @@ pub async fn serve(db: &str, args: ServeArgs) -> Result<()> {
             public_url: args.public_url.clone(),
             webhooks: webhooks.clone(),
             ui_session: Duration::from_secs(args.ui_session_hours.saturating_mul(3600)),
+            rate_limits: cohort_server::RateLimits {
+                per_credential: args.rate_limit.0,
+                per_address: args.rate_limit_anonymous.0,
+            },
         },
     );
     let sender =
         cohort_server::webhooks::spawn(engine.clone(), webhooks, state.closing.subscribe())
             .map_err(|e| anyhow::anyhow!(e))?;
     cohort_server::spawn_sign_in_pruner(engine.clone(), state.closing.subscribe());
+    cohort_server::spawn_rate_limit_pruner(state.clone());
     // The URL as shown anywhere: its password masked.
     let shown = cohort_store::DbUrl::parse(db)
         .map(|url| url.to_string())

@@ -11,7 +11,7 @@
 use crate::change::{Change, Commit};
 use crate::history::History;
 use crate::ids::{Actor, Face, GroupId, Millis, TokenId, UserId, Version, WebhookId};
-use crate::model::{Role, SettingValue};
+use crate::model::{RateLimit, Role, SettingValue};
 use std::sync::Arc;
 
 macro_rules! kinds {
@@ -175,7 +175,8 @@ pub fn describe(history: &History, commit: &Commit) -> Vec<AuditEvent> {
             }),
             Change::RealmUpdated { patch } => {
                 let old = realm_before;
-                let fields: [(&'static str, Option<Value>, Option<Value>); 5] = [
+                let limit = |l: Option<RateLimit>| l.map_or(Value::Null, |l| text(&l.to_string()));
+                let fields: [(&'static str, Option<Value>, Option<Value>); 6] = [
                     (
                         "name",
                         patch.name.as_deref().map(text),
@@ -197,6 +198,11 @@ pub fn describe(history: &History, commit: &Commit) -> Vec<AuditEvent> {
                             .group_upsert
                             .map(|m| text(&format!("{m:?}").to_lowercase())),
                         old.map(|r| text(&format!("{:?}", r.group_upsert).to_lowercase())),
+                    ),
+                    (
+                        "rate_limit",
+                        patch.rate_limit.map(limit),
+                        old.map(|r| limit(r.rate_limit)),
                     ),
                     // Secrets: that it changed, never a value.
                     (

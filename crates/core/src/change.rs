@@ -6,8 +6,8 @@ use crate::ids::{
     Actor, GroupId, KeyHash, Millis, Origin, RealmId, TokenId, UserId, Version, WebhookId,
 };
 use crate::model::{
-    Disabled, Group, GroupSetting, GroupUpsert, Profile, Realm, RealmSetting, Role, SettingValue,
-    Token, User, Webhook, WebhookSecret,
+    Disabled, Group, GroupSetting, GroupUpsert, Profile, RateLimit, Realm, RealmSetting, Role,
+    SettingValue, Token, User, Webhook, WebhookSecret,
 };
 use serde::{Deserialize, Serialize};
 
@@ -123,6 +123,13 @@ pub struct RealmPatch {
     pub bots_may_manage_groups: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_upsert: Option<GroupUpsert>,
+    /// `Some(None)` returns the realm to the server's default.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub rate_limit: Option<Option<RateLimit>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform_key: Option<KeyHash>,
 }
@@ -167,6 +174,9 @@ impl RealmPatch {
         }
         if let Some(mode) = self.group_upsert {
             realm.group_upsert = mode;
+        }
+        if let Some(limit) = self.rate_limit {
+            realm.rate_limit = limit;
         }
         if let Some(key) = self.platform_key {
             realm.platform_key = Some(key);

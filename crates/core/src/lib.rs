@@ -32,8 +32,8 @@ pub use ids::{
     Actor, Face, GroupId, KeyHash, Millis, Origin, RealmId, TokenId, UserId, Version, WebhookId,
 };
 pub use model::{
-    Group, GroupSetting, Principal, Profile, ProfileEmail, Realm, RealmSetting, Role, Scope,
-    SettingValue, SystemGroup, Token, User, Webhook,
+    Group, GroupSetting, Principal, Profile, ProfileEmail, RateLimit, Realm, RealmSetting, Role,
+    Scope, SettingValue, SystemGroup, Token, User, Webhook,
 };
 pub use snapshot::Snapshot;
 pub use values::{Checked, Email, GroupName, Key, UserName};

@@ -326,6 +326,26 @@ pub enum GroupUpsert {
     Update,
 }
 
+/// How many requests one credential may make per period: the server's
+/// default (`serve --rate-limit`) unless a realm sets its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RateLimit {
+    /// At least 1; also the burst a fresh credential may spend at once.
+    pub requests: u32,
+    /// 1 to 86,400 seconds.
+    pub per_seconds: u32,
+}
+
+impl RateLimit {
+    pub const MAX_PERIOD_SECONDS: u32 = 86_400;
+}
+
+impl std::fmt::Display for RateLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}s", self.requests, self.per_seconds)
+    }
+}
+
 /// A tenant and its settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Realm {
@@ -340,6 +360,9 @@ pub struct Realm {
     /// released Zulip versions.
     pub bots_may_manage_groups: bool,
     pub group_upsert: GroupUpsert,
+    /// This realm's own per-credential rate limit; `None` is the server's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimit>,
     /// The IMKIT platform key (`IM-API-KEY`), hashed.
     pub platform_key: Option<KeyHash>,
     /// API tokens, revoked ones included (the change log names them).

@@ -3,6 +3,7 @@
 //! emails are checked through their types in `values`.
 
 use crate::error::{Error, Result};
+use crate::model::RateLimit;
 
 /// Zulip's group-name limit, in Unicode code points.
 pub const MAX_GROUP_NAME: usize = 100;
@@ -188,6 +189,27 @@ pub fn avatar_url(url: &str) -> Result<()> {
         return Err(Error::Invalid {
             field: "avatarUrl",
             reason: "contains control characters".into(),
+        });
+    }
+    Ok(())
+}
+
+/// A realm's own rate limit: at least one request, in a period of one
+/// second to one day.
+pub fn rate_limit(limit: RateLimit) -> Result<()> {
+    if limit.requests == 0 {
+        return Err(Error::Invalid {
+            field: "rate_limit",
+            reason: "must allow at least one request".into(),
+        });
+    }
+    if limit.per_seconds == 0 || limit.per_seconds > RateLimit::MAX_PERIOD_SECONDS {
+        return Err(Error::Invalid {
+            field: "rate_limit",
+            reason: format!(
+                "the period must be 1 to {} seconds",
+                RateLimit::MAX_PERIOD_SECONDS
+            ),
         });
     }
     Ok(())

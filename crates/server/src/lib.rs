@@ -17,6 +17,7 @@ mod cache;
 mod events;
 mod form;
 mod imkit;
+mod limits;
 pub mod native;
 mod ops;
 mod scim;
@@ -32,6 +33,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
+pub use limits::{parse_rate, spawn_pruner as spawn_rate_limit_pruner, RateLimits};
 pub use ops::install_metrics;
 pub use ui::spawn_sign_in_pruner;
 
@@ -48,6 +50,9 @@ pub struct ServerConfig {
     /// How long an admin page sign-in lasts (`--ui-session-hours`): a
     /// session expires this long after signing in (by link or by key).
     pub ui_session: std::time::Duration,
+    /// Requests per credential and per client address (`--rate-limit`,
+    /// `--rate-limit-anonymous`).
+    pub rate_limits: RateLimits,
 }
 
 impl Default for ServerConfig {
@@ -57,6 +62,7 @@ impl Default for ServerConfig {
             public_url: None,
             webhooks: webhooks::WebhookConfig::default(),
             ui_session: std::time::Duration::from_secs(12 * 3600),
+            rate_limits: RateLimits::default(),
         }
     }
 }
@@ -89,6 +95,8 @@ pub struct Shared {
     pub zulip_queues: Arc<zulip::events::queue::Queues>,
     /// The admin page's sorted views of groups and people, per realm version.
     pub ui_index: ui::index::Indexes,
+    /// Each credential's and client address's request budget.
+    pub limits: limits::Limits,
     /// Set when the server shuts down: long-lived responses (event
     /// streams) end, so the graceful shutdown can finish.
     pub closing: tokio::sync::watch::Sender<bool>,
@@ -106,6 +114,7 @@ impl std::ops::Deref for AppState {
 impl AppState {
     pub fn new(engine: Arc<Engine>, config: ServerConfig) -> AppState {
         AppState(Arc::new(Shared {
+            limits: limits::Limits::new(config.rate_limits),
             engine,
             config,
             zulip_groups: cache::GroupListCache::default(),
@@ -136,6 +145,7 @@ pub fn app(state: AppState) -> Router {
         .merge(ops::router())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn(limits::headers))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             ops::track,
@@ -143,8 +153,9 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// A 404 in the dialect of the face the path belongs to.
-async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
+/// A 404 in the dialect of the face the path belongs to (the address pays,
+/// as for any request that takes no credential).
+async fn not_found(_: limits::ByAddress, uri: axum::http::Uri) -> axum::response::Response {
     use axum::response::IntoResponse;
     if uri.path().starts_with("/admin") {
         imkit::no_such_endpoint().await.into_response()
@@ -156,6 +167,23 @@ async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
         native::no_such_endpoint().await.into_response()
     } else {
         zulip::ZulipError::not_found().into_response()
+    }
+}
+
+/// A 429 in the dialect of the face the path belongs to, for requests that
+/// are refused before any face's extractor ran.
+fn too_many_requests(path: &str, limited: &limits::Limited) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if path.starts_with("/admin") {
+        imkit::ImkitError::rate_limited(limited).into_response()
+    } else if path.starts_with("/scim/") || path == "/scim" {
+        scim::ScimError::rate_limited(limited).into_response()
+    } else if ui::owns(path) {
+        ui::UiError::rate_limited(limited).into_response()
+    } else if native::owns(path) {
+        native::NativeError::rate_limited(limited).into_response()
+    } else {
+        zulip::ZulipError::rate_limited(limited).into_response()
     }
 }
 

@@ -2,6 +2,7 @@
 //! each request's `RequestContext` (what a write records as its origin) and
 //! structured request logs.
 
+use crate::limits::ByAddress;
 use crate::AppState;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderName, StatusCode};
@@ -31,13 +32,13 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Liveness: the process answers.
-async fn healthz() -> impl IntoResponse {
+async fn healthz(_: ByAddress) -> impl IntoResponse {
     Json(json!({"status": "ok"}))
 }
 
 /// Readiness: the database answers. Reads would still be served from memory
 /// without it, but writes would not, so a balancer should know.
-async fn readyz(State(state): State<AppState>) -> Response {
+async fn readyz(_: ByAddress, State(state): State<AppState>) -> Response {
     let ping = tokio::time::timeout(Duration::from_secs(2), state.engine.store().ping()).await;
     let realms = state.engine.realm_versions();
     let versions: serde_json::Map<String, serde_json::Value> = realms
@@ -59,7 +60,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+async fn metrics(_: ByAddress, State(state): State<AppState>) -> Response {
     match &state.metrics {
         Some(handle) => (
             [(
@@ -171,6 +172,11 @@ impl RequestContext {
             request_id: (!id.is_empty()).then(|| id.to_string()),
             client: self.client.map(|ip| ip.to_string()),
         }
+    }
+
+    /// The client's address, as `track` found it.
+    pub fn client(&self) -> Option<IpAddr> {
+        self.client
     }
 
     /// The context `track` put on a request (none outside it, as when a

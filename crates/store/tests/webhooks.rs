@@ -76,6 +76,7 @@ fn realm() -> Realm {
         waiting_period_days: 0,
         bots_may_manage_groups: false,
         group_upsert: GroupUpsert::default(),
+        rate_limit: None,
         platform_key: None,
         tokens: Vec::new(),
         webhooks: Vec::new(),

@@ -10,8 +10,8 @@ use crate::change::Change;
 use crate::error::{Error, Result};
 use crate::ids::{Actor, GroupId, KeyHash, Millis, RealmId, TokenId, UserId, WebhookId};
 use crate::model::{
-    GroupSetting, GroupUpsert, Principal, ProfileEmail, RealmSetting, Role, Scope, Secret,
-    SettingValue,
+    GroupSetting, GroupUpsert, Principal, ProfileEmail, RateLimit, RealmSetting, Role, Scope,
+    Secret, SettingValue,
 };
 use crate::permission::{self, Gate};
 use crate::snapshot::Snapshot;
@@ -134,6 +134,8 @@ pub struct UpdateRealm {
     pub waiting_period_days: Option<u32>,
     pub bots_may_manage_groups: Option<bool>,
     pub group_upsert: Option<GroupUpsert>,
+    /// `Some(None)`: back to the server's default.
+    pub rate_limit: Option<Option<RateLimit>>,
     pub platform_key: Option<KeyHash>,
 }
 

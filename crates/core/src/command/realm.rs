@@ -35,6 +35,7 @@ pub fn create_realm(cmd: &CreateRealm, ctx: &mut Context) -> Result<(RealmId, Ou
         waiting_period_days: 0,
         bots_may_manage_groups: false,
         group_upsert: GroupUpsert::default(),
+        rate_limit: None,
         platform_key: None,
         tokens: Vec::new(),
         webhooks: Vec::new(),
@@ -79,6 +80,7 @@ pub(super) fn update_realm(plan: &mut Plan, actor: Actor, cmd: &UpdateRealm) -> 
             || cmd.waiting_period_days.is_some()
             || cmd.bots_may_manage_groups.is_some()
             || cmd.group_upsert.is_some()
+            || cmd.rate_limit.is_some()
             || cmd.platform_key.is_some();
         if owner_only && user.role != Role::Owner {
             return Err(Error::MustBeOwner);
@@ -106,6 +108,12 @@ pub(super) fn update_realm(plan: &mut Plan, actor: Actor, cmd: &UpdateRealm) -> 
     }
     if let Some(mode) = cmd.group_upsert.filter(|m| *m != realm.group_upsert) {
         patch.group_upsert = Some(mode);
+    }
+    if let Some(limit) = cmd.rate_limit.filter(|l| *l != realm.rate_limit) {
+        if let Some(limit) = limit {
+            validate::rate_limit(limit)?;
+        }
+        patch.rate_limit = Some(limit);
     }
     patch.platform_key = cmd.platform_key;
     let mut settings = cmd.settings.clone();

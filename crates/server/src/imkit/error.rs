@@ -13,6 +13,8 @@ pub struct ImkitError {
     pub rm: &'static str,
     pub code: &'static str,
     pub message: String,
+    /// Seconds to wait, on a 429 (IMKIT's `retryAfter`).
+    pub retry_after: Option<u64>,
 }
 
 impl ImkitError {
@@ -27,6 +29,20 @@ impl ImkitError {
             rm,
             code,
             message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// IMKIT's documented 429: `RATE_LIMIT_EXCEEDED` with `retryAfter`.
+    pub fn rate_limited(limited: &crate::limits::Limited) -> ImkitError {
+        ImkitError {
+            retry_after: Some(limited.retry_after_secs()),
+            ..ImkitError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too Many Requests",
+                "RATE_LIMIT_EXCEEDED",
+                "Too many requests for this API key; retry after retryAfter seconds",
+            )
         }
     }
 
@@ -106,11 +122,14 @@ impl ImkitError {
 
 impl IntoResponse for ImkitError {
     fn into_response(self) -> Response {
-        let body = json!({
+        let mut body = json!({
             "RC": self.status.as_u16(),
             "RM": self.rm,
             "error": {"code": self.code, "message": self.message},
         });
+        if let (Some(seconds), Some(map)) = (self.retry_after, body.as_object_mut()) {
+            map.insert("retryAfter".into(), json!(seconds));
+        }
         (self.status, axum::Json(body)).into_response()
     }
 }

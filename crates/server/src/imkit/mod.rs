@@ -18,6 +18,7 @@ pub(crate) mod render;
 
 pub use error::ImkitError;
 
+use crate::limits::Credential;
 use crate::ops::{self, RequestContext};
 use crate::AppState;
 use axum::body::Bytes;
@@ -93,13 +94,21 @@ impl FromRequestParts<AppState> for ImkitApp {
             .get("im-api-key")
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
-            .filter(|k| !k.is_empty())
-            .ok_or_else(ImkitError::unauthorized)?;
+            .filter(|k| !k.is_empty());
         // Always hash, so a wrong key costs what a right one does.
-        let snapshot = state
-            .engine
-            .realm_for_platform_key(&secrets::hash_key(key))
-            .ok_or_else(ImkitError::unauthorized)?;
+        let Some(snapshot) =
+            key.and_then(|key| state.engine.realm_for_platform_key(&secrets::hash_key(key)))
+        else {
+            return Err(match state.limits.after_failure(parts) {
+                Ok(()) => ImkitError::unauthorized(),
+                Err(limited) => ImkitError::rate_limited(&limited),
+            });
+        };
+        let who = Credential::Platform(snapshot.realm_id());
+        state
+            .limits
+            .admit(who, snapshot.realm())
+            .map_err(|l| ImkitError::rate_limited(&l))?;
         Ok(ImkitApp {
             snapshot,
             context: RequestContext::from_parts(parts),

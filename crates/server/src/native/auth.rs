@@ -10,6 +10,7 @@
 //! SHA-256 and one map lookup.
 
 use super::error::NativeError;
+use crate::limits::Credential;
 use crate::ops::{self, RequestContext};
 use crate::AppState;
 use axum::extract::FromRequestParts;
@@ -66,23 +67,39 @@ impl FromRequestParts<AppState> for NativeCaller {
     type Rejection = NativeError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, NativeError> {
-        let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
-            NativeError::unauthorized(
-                "Authentication required: HTTP Basic (email and API key) or a Bearer token",
-            )
-        })?;
-        let header = header.to_str().map_err(|_| invalid())?.trim();
-        let (scheme, credentials) = header.split_once(' ').ok_or_else(invalid)?;
-        let credentials = credentials.trim();
-        let mut caller = if scheme.eq_ignore_ascii_case("basic") {
-            basic(credentials, state)
-        } else if scheme.eq_ignore_ascii_case("bearer") {
-            bearer(credentials, state)
-        } else {
-            Err(invalid())
-        }?;
+        let mut caller =
+            authenticate(parts, state).map_err(|err| match state.limits.after_failure(parts) {
+                Ok(()) => err,
+                Err(limited) => NativeError::rate_limited(&limited),
+            })?;
+        let who = match &caller.caller {
+            Caller::User(user) => Credential::User(user.id),
+            Caller::Token(token) => Credential::Token(token.id),
+        };
+        state
+            .limits
+            .admit(who, caller.snapshot.realm())
+            .map_err(|l| NativeError::rate_limited(&l))?;
         caller.context = RequestContext::from_parts(parts);
         Ok(caller)
+    }
+}
+
+fn authenticate(parts: &Parts, state: &AppState) -> Result<NativeCaller, NativeError> {
+    let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
+        NativeError::unauthorized(
+            "Authentication required: HTTP Basic (email and API key) or a Bearer token",
+        )
+    })?;
+    let header = header.to_str().map_err(|_| invalid())?.trim();
+    let (scheme, credentials) = header.split_once(' ').ok_or_else(invalid)?;
+    let credentials = credentials.trim();
+    if scheme.eq_ignore_ascii_case("basic") {
+        basic(credentials, state)
+    } else if scheme.eq_ignore_ascii_case("bearer") {
+        bearer(credentials, state)
+    } else {
+        Err(invalid())
     }
 }
 

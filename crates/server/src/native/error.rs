@@ -42,6 +42,7 @@ pub enum ErrorCode {
     InvalidParameter,
     InvalidCursor,
     Conflict,
+    RateLimited,
     Unavailable,
     Internal,
 }
@@ -55,6 +56,7 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::InvalidParameter | ErrorCode::InvalidCursor => StatusCode::BAD_REQUEST,
             ErrorCode::Conflict => StatusCode::CONFLICT,
+            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -141,6 +143,17 @@ impl NativeError {
 
     pub fn internal() -> NativeError {
         NativeError::new(ErrorCode::Internal, "Internal server error")
+    }
+
+    /// 429; `Retry-After` comes from `limits::headers`.
+    pub fn rate_limited(limited: &crate::limits::Limited) -> NativeError {
+        NativeError::new(
+            ErrorCode::RateLimited,
+            format!(
+                "Too many requests for these credentials; retry after {} seconds",
+                limited.retry_after_secs()
+            ),
+        )
     }
 
     pub fn unavailable(message: impl Into<String>) -> NativeError {

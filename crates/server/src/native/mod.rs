@@ -33,7 +33,7 @@ mod stream;
 pub mod views;
 mod webhooks;
 
-use error::NativeError;
+pub(crate) use error::NativeError;
 
 use crate::AppState;
 use axum::http::{header, HeaderValue, Method, StatusCode};

@@ -11,6 +11,7 @@
 
 use super::error::{ErrorBody, ErrorCode};
 use super::{audit, export, memberships, realm, review, stream, views, webhooks};
+use crate::limits::ByAddress;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -253,7 +254,7 @@ pub fn json() -> &'static Bytes {
     operation_id = "get_openapi_document",
     responses((status = 200, description = "This document (OpenAPI 3.1)", body = Object, content_type = "application/json")),
 )]
-pub async fn document() -> Response {
+pub async fn document(_: ByAddress) -> Response {
     (
         [(
             header::CONTENT_TYPE,

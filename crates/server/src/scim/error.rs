@@ -78,6 +78,20 @@ impl ScimError {
         )
     }
 
+    /// RFC 7644 has no 429 of its own; the error schema with status "429"
+    /// and `Retry-After` (from `limits::headers`) is what Okta and Entra
+    /// back off on.
+    pub fn rate_limited(limited: &crate::limits::Limited) -> Self {
+        ScimError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            None,
+            format!(
+                "Too many requests for this token; retry after {} seconds",
+                limited.retry_after_secs()
+            ),
+        )
+    }
+
     pub fn conflict(detail: impl Into<String>) -> Self {
         ScimError::new(StatusCode::CONFLICT, Some(ScimType::Uniqueness), detail)
     }

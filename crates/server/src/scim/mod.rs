@@ -30,6 +30,7 @@ mod users;
 pub use error::ScimError;
 pub use search::PageKey;
 
+use crate::limits::{ByAddress, Credential};
 use crate::ops::{self, RequestContext};
 use crate::AppState;
 use axum::body::Bytes;
@@ -137,7 +138,7 @@ fn methods(router: MethodRouter<AppState>, allowed: &'static str) -> MethodRoute
     })
 }
 
-async fn not_implemented() -> ScimError {
+async fn not_implemented(_: ByAddress) -> ScimError {
     ScimError::new(
         StatusCode::NOT_IMPLEMENTED,
         None,
@@ -181,31 +182,44 @@ impl FromRequestParts<AppState> for ScimClient {
     type Rejection = ScimError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ScimError> {
-        let presented = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                let (scheme, rest) = v.trim().split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
-            })
-            .ok_or_else(ScimError::unauthorized)?;
-        // Always hash, so a wrong token costs what a right one does; the
-        // lookup is by hash, so timing tells nothing about the secret.
-        let hash = secrets::hash_key(presented);
-        let (snapshot, token) = state
-            .engine
-            .token_for_key(&hash)
-            .ok_or_else(ScimError::unauthorized)?;
-        cohort_core::permission::require_scope(&snapshot, Actor::Token(token.id), Scope::Scim)?;
-        let base = base_url(&parts.headers, state);
-        Ok(ScimClient {
-            snapshot,
-            token,
-            base,
-            context: RequestContext::from_parts(parts),
-        })
+        let client =
+            authenticate(parts, state).map_err(|err| match state.limits.after_failure(parts) {
+                Ok(()) => err,
+                Err(limited) => ScimError::rate_limited(&limited),
+            })?;
+        state
+            .limits
+            .admit(Credential::Token(client.token.id), client.snapshot.realm())
+            .map_err(|l| ScimError::rate_limited(&l))?;
+        cohort_core::permission::require_scope(&client.snapshot, client.actor(), Scope::Scim)?;
+        Ok(client)
     }
+}
+
+fn authenticate(parts: &Parts, state: &AppState) -> Result<ScimClient, ScimError> {
+    let presented = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, rest) = v.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+        })
+        .ok_or_else(ScimError::unauthorized)?;
+    // Always hash, so a wrong token costs what a right one does; the
+    // lookup is by hash, so timing tells nothing about the secret.
+    let hash = secrets::hash_key(presented);
+    let (snapshot, token) = state
+        .engine
+        .token_for_key(&hash)
+        .ok_or_else(ScimError::unauthorized)?;
+    let base = base_url(&parts.headers, state);
+    Ok(ScimClient {
+        snapshot,
+        token,
+        base,
+        context: RequestContext::from_parts(parts),
+    })
 }
 
 /// `--public-url` if set, else `http://` and the request's `Host`.

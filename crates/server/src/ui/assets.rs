@@ -2,6 +2,7 @@
 //! carry a digest of their contents, so they are cached for a year and a
 //! new build's are fetched at once.
 
+use crate::limits::ByAddress;
 use axum::extract::Path;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -43,7 +44,7 @@ pub fn url(name: &str) -> &'static str {
 }
 
 /// `GET /ui/assets/{name}`.
-pub async fn get(Path(name): Path<String>) -> Response {
+pub async fn get(_: ByAddress, Path(name): Path<String>) -> Response {
     let Some((text, kind)) = body(&name) else {
         return (StatusCode::NOT_FOUND, "no such asset").into_response();
     };

@@ -46,6 +46,17 @@ impl UiError {
         }
     }
 
+    pub fn rate_limited(limited: &crate::limits::Limited) -> UiError {
+        UiError::Page {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            title: "Too many requests",
+            message: format!(
+                "Too many requests came from here. Try again in {} seconds; nothing was changed.",
+                limited.retry_after_secs()
+            ),
+        }
+    }
+
     pub fn unavailable() -> UiError {
         UiError::Page {
             status: StatusCode::SERVICE_UNAVAILABLE,

@@ -32,11 +32,13 @@ mod people;
 mod session;
 mod words;
 
+use crate::limits::ByAddress;
 use crate::AppState;
 use axum::response::Redirect;
 use axum::routing::{get, post};
 use axum::Router;
 
+pub(crate) use error::UiError;
 pub use session::spawn_pruner as spawn_sign_in_pruner;
 
 /// The face's path prefix.
@@ -44,9 +46,12 @@ pub const PREFIX: &str = "/ui";
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(|| async { Redirect::to("/ui/") }))
-        .route("/ui", get(|| async { Redirect::to("/ui/") }))
-        .route("/ui/", get(|| async { Redirect::to("/ui/groups") }))
+        .route("/", get(|_: ByAddress| async { Redirect::to("/ui/") }))
+        .route("/ui", get(|_: ByAddress| async { Redirect::to("/ui/") }))
+        .route(
+            "/ui/",
+            get(|_: ByAddress| async { Redirect::to("/ui/groups") }),
+        )
         .route("/ui/assets/{name}", get(assets::get))
         .route(
             "/ui/login",

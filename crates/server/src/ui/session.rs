@@ -15,6 +15,7 @@ use super::error::UiError;
 use super::form::{self, Posted};
 use super::layout;
 use super::words;
+use crate::limits::{ByAddress, Credential};
 use crate::ops::{self, RequestContext};
 use crate::AppState;
 use axum::extract::{FromRequestParts, Path, Query, State};
@@ -85,38 +86,60 @@ impl FromRequestParts<AppState> for Viewer {
     type Rejection = UiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, UiError> {
-        // After signing in, back to the page asked for (a form's target is
-        // no page: its form's page is not known, so the group list).
-        let next = match parts.method {
-            axum::http::Method::GET => parts
-                .uri
-                .path_and_query()
-                .map_or("/ui/groups", |p| p.as_str()),
-            _ => "/ui/groups",
-        }
-        .to_string();
-        let back = || UiError::SignIn { next: next.clone() };
-        let key = cookie_value(&parts.headers).ok_or_else(back)?;
-        if !secrets::is_well_formed_api_key(key) {
-            return Err(back());
-        }
-        let session = state
-            .engine
-            .store()
-            .session(secrets::hash_key(key), now_millis())
-            .await?
-            .ok_or_else(back)?;
-        let snapshot = state.engine.snapshot(session.realm).ok_or_else(back)?;
-        let user = snapshot.user(session.user).cloned().ok_or_else(back)?;
-        permission::may_use_admin_page(&snapshot, user.id)
-            .map_err(|e| UiError::forbidden(words::sentence(Some(&snapshot), &e)))?;
-        Ok(Viewer {
-            snapshot,
-            user,
-            session,
-            context: RequestContext::from_parts(parts),
-        })
+        let viewer = match signed_in(parts, state).await {
+            Ok(viewer) => viewer,
+            Err(err @ UiError::SignIn { .. }) => {
+                return Err(match state.limits.after_failure(parts) {
+                    Ok(()) => err,
+                    Err(limited) => UiError::rate_limited(&limited),
+                })
+            }
+            Err(err) => return Err(err),
+        };
+        state
+            .limits
+            .admit(
+                Credential::Session(viewer.session.hash),
+                viewer.snapshot.realm(),
+            )
+            .map_err(|l| UiError::rate_limited(&l))?;
+        Ok(viewer)
     }
+}
+
+/// The session the cookie names, and its user, who may still use the page.
+async fn signed_in(parts: &Parts, state: &AppState) -> Result<Viewer, UiError> {
+    // After signing in, back to the page asked for (a form's target is
+    // no page: its form's page is not known, so the group list).
+    let next = match parts.method {
+        axum::http::Method::GET => parts
+            .uri
+            .path_and_query()
+            .map_or("/ui/groups", |p| p.as_str()),
+        _ => "/ui/groups",
+    }
+    .to_string();
+    let back = || UiError::SignIn { next: next.clone() };
+    let key = cookie_value(&parts.headers).ok_or_else(back)?;
+    if !secrets::is_well_formed_api_key(key) {
+        return Err(back());
+    }
+    let session = state
+        .engine
+        .store()
+        .session(secrets::hash_key(key), now_millis())
+        .await?
+        .ok_or_else(back)?;
+    let snapshot = state.engine.snapshot(session.realm).ok_or_else(back)?;
+    let user = snapshot.user(session.user).cloned().ok_or_else(back)?;
+    permission::may_use_admin_page(&snapshot, user.id)
+        .map_err(|e| UiError::forbidden(words::sentence(Some(&snapshot), &e)))?;
+    Ok(Viewer {
+        snapshot,
+        user,
+        session,
+        context: RequestContext::from_parts(parts),
+    })
 }
 
 /// Where to go after signing in: a page of this face only.
@@ -155,7 +178,7 @@ fn login_form(next: &str, email: &str, error: Option<&str>, signed_out: bool) ->
 }
 
 /// `GET /ui/login`.
-pub async fn login_page(Query(q): Query<LoginQuery>) -> Response {
+pub async fn login_page(_: ByAddress, Query(q): Query<LoginQuery>) -> Response {
     let next = local_next(q.next.as_deref());
     layout::bare_with(
         "Sign in",
@@ -166,6 +189,7 @@ pub async fn login_page(Query(q): Query<LoginQuery>) -> Response {
 
 /// `POST /ui/login`: email and API key, checked as the Zulip face checks them.
 pub async fn login_with_key(
+    _: ByAddress,
     State(state): State<AppState>,
     headers: HeaderMap,
     posted: Posted,
@@ -214,7 +238,7 @@ fn link_refused(status: StatusCode, message: String) -> Response {
 }
 
 /// `GET /ui/login/{key}`: a button that spends the link (a GET never does).
-pub async fn link_page(Path(key): Path<String>) -> Response {
+pub async fn link_page(_: ByAddress, Path(key): Path<String>) -> Response {
     if !secrets::is_well_formed_api_key(&key) {
         return link_refused(
             StatusCode::NOT_FOUND,
@@ -239,6 +263,7 @@ fn when(at: Millis) -> String {
 
 /// `POST /ui/login/{key}`: spend the link, open a session.
 pub async fn login_with_link(
+    _: ByAddress,
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(key): Path<String>,

@@ -4,6 +4,7 @@
 //! and one map lookup.
 
 use super::error::ZulipError;
+use crate::limits::Credential;
 use crate::ops::{self, RequestContext};
 use crate::AppState;
 use axum::extract::FromRequestParts;
@@ -27,58 +28,76 @@ impl FromRequestParts<AppState> for ZulipUser {
     type Rejection = ZulipError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ZulipError> {
-        let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
-            ZulipError::unauthorized("Not logged in: API authentication or user session required")
-        })?;
-        let header = header
-            .to_str()
-            .map_err(|_| ZulipError::unauthorized("Invalid authorization header for basic auth"))?;
-        let mut tokens = header.split_ascii_whitespace();
-        let (scheme, credentials) = (tokens.next().unwrap_or(""), tokens.next());
-        if !scheme.eq_ignore_ascii_case("basic") {
-            return Err(ZulipError::bad_request(
-                "This endpoint requires HTTP basic authentication.",
-            ));
+        // As Zulip: the user's budget is charged after authentication; a
+        // failed attempt is charged to the address.
+        match authenticate(parts, state) {
+            Ok(caller) => {
+                let who = Credential::User(caller.user.id);
+                state
+                    .limits
+                    .admit(who, caller.snapshot.realm())
+                    .map_err(|l| ZulipError::rate_limited(&l))?;
+                Ok(caller)
+            }
+            Err(err) => Err(match state.limits.after_failure(parts) {
+                Ok(()) => err,
+                Err(limited) => ZulipError::rate_limited(&limited),
+            }),
         }
-        let invalid_header =
-            || ZulipError::unauthorized("Invalid authorization header for basic auth");
-        let credentials = match (credentials, tokens.next()) {
-            (Some(c), None) => c,
-            _ => return Err(invalid_header()),
-        };
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(credentials)
-            .map_err(|_| invalid_header())?;
-        let decoded = String::from_utf8(decoded).map_err(|_| invalid_header())?;
-        let mut pieces = decoded.split(':');
-        let (email, key) = match (pieces.next(), pieces.next(), pieces.next()) {
-            (Some(email), Some(key), None) => (email.trim(), key.trim()),
-            _ => return Err(invalid_header()),
-        };
-        if !secrets::is_well_formed_api_key(key) {
-            return Err(ZulipError::unauthorized("Malformed API key"));
-        }
-        let hash = secrets::hash_key(key);
-        let (snapshot, user) = state
-            .engine
-            .user_for_key(&hash)
-            .ok_or_else(|| ZulipError::unauthorized("Invalid API key"))?;
-        let matches = user
-            .email
-            .as_deref()
-            .is_some_and(|mine| Email::same(mine, email));
-        if !matches {
-            return Err(ZulipError::unauthorized("Invalid API key"));
-        }
-        if !user.active {
-            return Err(ZulipError::unauthorized("Account is deactivated"));
-        }
-        Ok(ZulipUser {
-            snapshot,
-            user,
-            context: RequestContext::from_parts(parts),
-        })
     }
+}
+
+fn authenticate(parts: &Parts, state: &AppState) -> Result<ZulipUser, ZulipError> {
+    let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
+        ZulipError::unauthorized("Not logged in: API authentication or user session required")
+    })?;
+    let header = header
+        .to_str()
+        .map_err(|_| ZulipError::unauthorized("Invalid authorization header for basic auth"))?;
+    let mut tokens = header.split_ascii_whitespace();
+    let (scheme, credentials) = (tokens.next().unwrap_or(""), tokens.next());
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(ZulipError::bad_request(
+            "This endpoint requires HTTP basic authentication.",
+        ));
+    }
+    let invalid_header = || ZulipError::unauthorized("Invalid authorization header for basic auth");
+    let credentials = match (credentials, tokens.next()) {
+        (Some(c), None) => c,
+        _ => return Err(invalid_header()),
+    };
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(credentials)
+        .map_err(|_| invalid_header())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| invalid_header())?;
+    let mut pieces = decoded.split(':');
+    let (email, key) = match (pieces.next(), pieces.next(), pieces.next()) {
+        (Some(email), Some(key), None) => (email.trim(), key.trim()),
+        _ => return Err(invalid_header()),
+    };
+    if !secrets::is_well_formed_api_key(key) {
+        return Err(ZulipError::unauthorized("Malformed API key"));
+    }
+    let hash = secrets::hash_key(key);
+    let (snapshot, user) = state
+        .engine
+        .user_for_key(&hash)
+        .ok_or_else(|| ZulipError::unauthorized("Invalid API key"))?;
+    let matches = user
+        .email
+        .as_deref()
+        .is_some_and(|mine| Email::same(mine, email));
+    if !matches {
+        return Err(ZulipError::unauthorized("Invalid API key"));
+    }
+    if !user.active {
+        return Err(ZulipError::unauthorized("Account is deactivated"));
+    }
+    Ok(ZulipUser {
+        snapshot,
+        user,
+        context: RequestContext::from_parts(parts),
+    })
 }
 
 impl ZulipUser {

@@ -32,6 +32,17 @@ impl ZulipError {
         }
     }
 
+    /// Zulip's 429: `RATE_LIMIT_HIT` with `retry-after` in seconds (the
+    /// headers come from `limits::headers`).
+    pub fn rate_limited(limited: &crate::limits::Limited) -> ZulipError {
+        ZulipError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMIT_HIT",
+            "API usage exceeded rate limit",
+        )
+        .with("retry-after", json!(limited.retry_after().as_secs_f64()))
+    }
+
     pub fn bad_request(msg: impl Into<String>) -> ZulipError {
         ZulipError::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", msg)
     }

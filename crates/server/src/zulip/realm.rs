@@ -6,6 +6,7 @@ use super::envelope::success;
 use super::error::ZulipError;
 use super::params::Params;
 use super::{ZulipResult, FEATURE_LEVEL, ZULIP_VERSION};
+use crate::limits::ByAddress;
 use crate::AppState;
 use axum::extract::State;
 use cohort_core::command::UpdateRealm;
@@ -15,7 +16,7 @@ use serde_json::json;
 
 /// `GET /server_settings`: unauthenticated; the Python client reads
 /// `zulip_version` and `zulip_feature_level` from it when it starts.
-pub async fn server_settings(params: Params) -> ZulipResult {
+pub async fn server_settings(_: ByAddress, params: Params) -> ZulipResult {
     Ok(success(
         &params,
         json!({
