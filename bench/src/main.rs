@@ -12,6 +12,7 @@
 mod floor;
 mod fsync;
 mod generate;
+mod hostile;
 mod load;
 mod run;
 mod writes;
@@ -104,6 +105,9 @@ enum Command {
         #[arg(long)]
         header: Option<String>,
     },
+    /// A million hostile requests against every face, with valid writes in
+    /// between; fails unless cohort came through whole (JSON report).
+    Hostile(hostile::HostileArgs),
     /// Write-then-read pairs (JSON results on stdout).
     Pair {
         #[arg(long)]
@@ -124,6 +128,7 @@ enum Command {
 async fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Run(args) => run::run(args).await,
+        Command::Hostile(args) => hostile::hostile(args).await,
         Command::Generate { size, db } => {
             let url = cohort_store::DbUrl::parse(&db).map_err(anyhow::Error::msg)?;
             let store = cohort_store::open(&url, true).await?;
