@@ -454,6 +454,10 @@ print("ok")
             &realm.owner.key,
         ])
         .arg(&ca)
+        // requests lets these override a session's `verify`, which is how
+        // the client applies `cert_bundle`.
+        .env_remove("REQUESTS_CA_BUNDLE")
+        .env_remove("CURL_CA_BUNDLE")
         .output()
         .expect("run python");
     assert!(
