@@ -213,9 +213,11 @@ async fn the_connection_cap_holds_and_waiting_clients_are_served_later() {
     let waiting = tokio::spawn({
         let url = realm.cohort.url("/healthz");
         async move {
+            // Well under the 60 s idle timeout: only the header timeout can
+            // free the slots in time.
             reqwest::Client::new()
                 .get(url)
-                .timeout(Duration::from_secs(60))
+                .timeout(Duration::from_secs(30))
                 .send()
                 .await
                 .map(|r| r.status().as_u16())

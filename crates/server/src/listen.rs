@@ -21,7 +21,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -218,10 +218,10 @@ impl Connection {
             .builder
             .serve_connection_with_upgrades(TokioIo::new(io), service);
         tokio::pin!(connection);
-        let idle = self.limits.idle_timeout;
+        let (idle, header) = (self.limits.idle_timeout, self.limits.header_timeout);
         let mut closing = false;
         loop {
-            let deadline = activity.idle_deadline(idle);
+            let deadline = activity.idle_deadline(idle, header);
             tokio::select! {
                 result = connection.as_mut() => {
                     if let Err(err) = result {
@@ -235,7 +235,7 @@ impl Connection {
                 }
                 _ = activity.changed.notified(), if !closing => {}
                 _ = tokio::time::sleep_until(deadline.unwrap_or_else(far_future)), if !closing && deadline.is_some() => {
-                    if activity.idle_deadline(idle).is_some_and(|d| d <= Instant::now()) {
+                    if activity.idle_deadline(idle, header).is_some_and(|d| d <= Instant::now()) {
                         closing = true;
                         connection.as_mut().graceful_shutdown();
                     }
@@ -263,6 +263,10 @@ async fn refuse_plain(mut stream: TcpStream) {
 /// none.
 struct Activity {
     in_flight: AtomicUsize,
+    /// Whether a first request arrived: until then the header timeout
+    /// bounds the wait (hyper's own header timer starts only once it knows
+    /// the protocol, which a client sending nothing never lets it learn).
+    served: AtomicBool,
     idle_since: Mutex<Instant>,
     /// Woken when the last request in flight finishes.
     changed: Notify,
@@ -272,6 +276,7 @@ impl Default for Activity {
     fn default() -> Self {
         Activity {
             in_flight: AtomicUsize::new(0),
+            served: AtomicBool::new(false),
             idle_since: Mutex::new(Instant::now()),
             changed: Notify::new(),
         }
@@ -279,13 +284,19 @@ impl Default for Activity {
 }
 
 impl Activity {
-    /// When the connection is to be closed for idleness (none while busy).
-    fn idle_deadline(&self, idle: Duration) -> Option<Instant> {
+    /// When the connection is to be closed for idleness (none while busy):
+    /// `header` after accepting it if no request came yet, `idle` after the
+    /// last response otherwise.
+    fn idle_deadline(&self, idle: Duration, header: Duration) -> Option<Instant> {
         if self.in_flight.load(Ordering::Acquire) > 0 {
             return None;
         }
         let since = *self.idle_since.lock().unwrap_or_else(|e| e.into_inner());
-        Some(since + idle)
+        if self.served.load(Ordering::Acquire) {
+            Some(since + idle)
+        } else {
+            Some(since + header.min(idle))
+        }
     }
 }
 
@@ -296,6 +307,7 @@ struct Busy(Arc<Activity>);
 impl Busy {
     fn new(activity: Arc<Activity>) -> Busy {
         activity.in_flight.fetch_add(1, Ordering::AcqRel);
+        activity.served.store(true, Ordering::Release);
         activity.changed.notify_one();
         Busy(activity)
     }
