@@ -430,6 +430,11 @@ impl Cohort {
         format!("{}{}", self.base, path)
     }
 
+    /// The running server's process id (for signals and /proc).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn api(&self, account: &Account) -> Api {
         Api {
             base: self.base.clone(),

@@ -219,8 +219,9 @@ async fn the_cookie_is_secure_when_cohort_is_reached_over_https() {
         "{}",
         page.header("set-cookie")
     );
-    // A proxy terminating TLS says so.
-    let plain = Realm::new();
+    // A trusted proxy terminating TLS says so (from anyone else the header
+    // is ignored: tests/proxy.rs).
+    let plain = Realm::with_server_args(&["--trusted-proxy", "127.0.0.1"]);
     let key = login_key(&plain.cohort, &plain.owner.email);
     let page = Browser::new(&plain.cohort.url(""))
         .post_raw(

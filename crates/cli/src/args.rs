@@ -189,6 +189,58 @@ pub struct ServeArgs {
     /// (sign-in pages, probes, failed authentications): N/PERIOD or `off`.
     #[arg(long, env = "COHORT_RATE_LIMIT_ANONYMOUS", default_value = "300/60s", value_parser = parse_rate)]
     pub rate_limit_anonymous: RateArg,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key); SIGHUP
+    /// re-reads both files.
+    #[arg(
+        long,
+        env = "COHORT_TLS_CERT",
+        requires = "tls_key",
+        value_name = "PATH"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(
+        long,
+        env = "COHORT_TLS_KEY",
+        requires = "tls_cert",
+        value_name = "PATH"
+    )]
+    pub tls_key: Option<PathBuf>,
+    /// A reverse proxy (address or CIDR, e.g. 10.0.0.0/8 or fd00::/8; repeatable)
+    /// whose X-Forwarded-For and X-Forwarded-Proto are believed; from any
+    /// other peer they are ignored.
+    #[arg(long = "trusted-proxy", env = "COHORT_TRUSTED_PROXY", value_delimiter = ',', value_name = "CIDR", value_parser = parse_trusted_proxy)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Allow plain HTTP on a non-loopback address: a reverse proxy in front
+    /// terminates TLS (without it, such a --listen needs --tls-cert/--tls-key).
+    #[arg(long, env = "COHORT_BEHIND_PROXY")]
+    pub behind_proxy: bool,
+    /// Connections open at once; beyond it new ones wait in the listen
+    /// backlog until one closes (keep the open-files limit above it).
+    #[arg(long, env = "COHORT_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
+    /// Largest request head (request line and headers), in bytes; a larger
+    /// one is answered 431 and its connection closed.
+    #[arg(long, env = "COHORT_MAX_HEADER_BYTES", default_value_t = 65536, value_parser = clap::value_parser!(u64).range(8192..=16_777_216))]
+    pub max_header_bytes: u64,
+    /// Most header fields in a request; more are answered 431.
+    #[arg(long, env = "COHORT_MAX_HEADERS", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub max_headers: u64,
+    /// Seconds a request's headers (and a TLS handshake) may take to arrive;
+    /// an HTTP/1.1 connection waiting longer for its next request is closed.
+    #[arg(long, env = "COHORT_HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout_secs: u64,
+    /// Seconds a connection with no request in flight stays open (long
+    /// polls and event streams count as in flight).
+    #[arg(long, env = "COHORT_IDLE_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub idle_timeout_secs: u64,
+    /// Seconds a request body may take to arrive, from the end of its headers.
+    #[arg(long, env = "COHORT_BODY_TIMEOUT_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub body_timeout_secs: u64,
+}
+
+fn parse_trusted_proxy(text: &str) -> Result<ipnet::IpNet, String> {
+    cohort_server::proxy::TrustedProxies::parse_net(text)
 }
 
 /// A parsed `--rate-limit` value (`None`: off).

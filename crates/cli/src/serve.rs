@@ -1,14 +1,20 @@
-//! `cohort serve`: bind, (with `--demo`) create and seed a missing database,
-//! start the engine and every face, and shut down gracefully on SIGINT/SIGTERM
+//! `cohort serve`: refuse plain HTTP on a non-loopback address (unless
+//! `--behind-proxy`), load the TLS certificate, bind, (with `--demo`) create
+//! and seed a missing database, start the engine and every face, reload the
+//! certificate on SIGHUP, and shut down gracefully on SIGINT/SIGTERM
 //! (in-flight requests finish, then the last token uses are written).
 
 use crate::args::{LogFormat, ServeArgs};
 use crate::{login, setup};
 use anyhow::{Context as _, Result};
 use cohort_engine::{Engine, EngineConfig};
+use cohort_server::listen::Limits;
+use cohort_server::proxy::TrustedProxies;
+use cohort_server::tls::Tls;
 use cohort_server::webhooks::{schedule, WebhookConfig};
 use cohort_server::{AppState, ServerConfig};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tracing_subscriber::EnvFilter;
 
@@ -26,7 +32,7 @@ pub fn init_logging(filter: &str, format: LogFormat) {
     };
 }
 
-fn site_for(addr: SocketAddr) -> String {
+fn site_for(addr: SocketAddr, tls: bool) -> String {
     let host = if addr.ip().is_unspecified() {
         "127.0.0.1".to_string()
     } else if addr.is_ipv6() {
@@ -34,15 +40,54 @@ fn site_for(addr: SocketAddr) -> String {
     } else {
         addr.ip().to_string()
     };
-    format!("http://{host}:{}", addr.port())
+    let scheme = if tls { "https" } else { "http" };
+    format!("{scheme}://{host}:{}", addr.port())
+}
+
+/// Plain HTTP is for loopback only, unless a proxy in front of cohort
+/// terminates TLS: credentials would otherwise cross the network in clear.
+fn check_listen(args: &ServeArgs) -> Result<()> {
+    let loopback = args.listen.ip().to_canonical().is_loopback();
+    if loopback || args.tls_cert.is_some() || args.behind_proxy {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "refusing to serve plain HTTP on {}, which is not a loopback address: \
+         give --tls-cert and --tls-key to serve HTTPS, or --behind-proxy if a \
+         reverse proxy in front of cohort terminates TLS",
+        args.listen
+    )
+}
+
+fn limits(args: &ServeArgs) -> Limits {
+    Limits {
+        max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
+        max_header_bytes: usize::try_from(args.max_header_bytes).unwrap_or(usize::MAX),
+        max_headers: usize::try_from(args.max_headers).unwrap_or(usize::MAX),
+        header_timeout: Duration::from_secs(args.header_timeout_secs),
+        idle_timeout: Duration::from_secs(args.idle_timeout_secs),
+        body_timeout: Duration::from_secs(args.body_timeout_secs),
+    }
 }
 
 pub async fn serve(db: &str, args: ServeArgs) -> Result<()> {
+    check_listen(&args)?;
+    if args.behind_proxy && args.trusted_proxies.is_empty() {
+        tracing::warn!(
+            "--behind-proxy without --trusted-proxy: every client will appear to be the proxy"
+        );
+    }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(Arc::new(
+            Tls::load(cert, key).map_err(|e| anyhow::anyhow!("TLS: {e}"))?,
+        )),
+        _ => None,
+    };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
     let addr = listener.local_addr()?;
-    let site = site_for(addr);
+    let site = site_for(addr, tls.is_some());
 
     let config = EngineConfig {
         poll_interval: Duration::from_millis(args.poll_ms.max(10)),
@@ -104,6 +149,7 @@ pub async fn serve(db: &str, args: ServeArgs) -> Result<()> {
                 per_credential: args.rate_limit.0,
                 per_address: args.rate_limit_anonymous.0,
             },
+            trusted_proxies: TrustedProxies::new(args.trusted_proxies.clone()),
         },
     );
     let sender =
@@ -117,7 +163,10 @@ pub async fn serve(db: &str, args: ServeArgs) -> Result<()> {
         .unwrap_or_else(|_| "the database".into());
     println!("cohort listening on {site} ({shown}, {realms} realm(s))");
     tracing::info!(%addr, db = %shown, "serving");
-    let served = cohort_server::run(listener, state, shutdown_signal()).await;
+    if let Some(tls) = &tls {
+        reload_on_hangup(tls.clone());
+    }
+    let served = cohort_server::run(listener, state, limits(&args), tls, shutdown_signal()).await;
     // Requests in flight to receivers finish (bounded by their timeout) and
     // are recorded, so none is sent twice for want of a record.
     if let Err(err) = sender.await {
@@ -166,6 +215,30 @@ fn node_name(addr: SocketAddr) -> String {
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| "localhost".into());
     format!("{host}/{addr}")
+}
+
+/// SIGHUP: re-read the certificate and key. A bad pair is logged (the
+/// reason, never the key) and the previous certificate stays in use. The
+/// outcome is counted in `cohort_tls_reloads_total{result}` (`Tls::reload`).
+fn reload_on_hangup(tls: Arc<Tls>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP: the certificate will not be reloaded");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            match tls.reload() {
+                Ok(()) => tracing::info!("reloaded the TLS certificate"),
+                Err(err) => {
+                    tracing::error!(error = %err, "could not reload the TLS certificate; still serving the previous one");
+                }
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = tls;
 }
 
 async fn shutdown_signal() {

@@ -8,9 +8,12 @@
 //! - `ui/`: the admin web page under `/ui/` (HTML for people, in a browser).
 //! - `cache/`: rendered responses per realm version (never going back).
 //! - `ops.rs`: `/healthz`, `/readyz`, `/metrics`, request ids, request logs and metrics.
+//! - `listen.rs`: the accept loop and its connection limits; `tls.rs`: TLS
+//!   served directly; `proxy.rs`: which forwarding headers are believed.
 //!
-//! `run(listener, state, shutdown)` serves until `shutdown` resolves, then stops
-//! accepting connections and lets in-flight requests (and their writes) finish.
+//! `run(listener, state, limits, tls, shutdown)` serves until `shutdown`
+//! resolves, then stops accepting connections and lets in-flight requests
+//! (and their writes) finish.
 
 mod body;
 mod cache;
@@ -18,9 +21,12 @@ mod events;
 mod form;
 mod imkit;
 mod limits;
+pub mod listen;
 pub mod native;
 mod ops;
+pub mod proxy;
 mod scim;
+pub mod tls;
 mod ui;
 pub mod webhooks;
 mod zulip;
@@ -29,7 +35,6 @@ use axum::extract::DefaultBodyLimit;
 use axum::Router;
 use cohort_engine::Engine;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
@@ -53,6 +58,8 @@ pub struct ServerConfig {
     /// Requests per credential and per client address (`--rate-limit`,
     /// `--rate-limit-anonymous`).
     pub rate_limits: RateLimits,
+    /// Peers whose `X-Forwarded-For`/`-Proto` are believed (`--trusted-proxy`).
+    pub trusted_proxies: proxy::TrustedProxies,
 }
 
 impl Default for ServerConfig {
@@ -63,6 +70,7 @@ impl Default for ServerConfig {
             webhooks: webhooks::WebhookConfig::default(),
             ui_session: std::time::Duration::from_secs(12 * 3600),
             rate_limits: RateLimits::default(),
+            trusted_proxies: proxy::TrustedProxies::default(),
         }
     }
 }
@@ -187,27 +195,14 @@ fn too_many_requests(path: &str, limited: &limits::Limited) -> axum::response::R
     }
 }
 
-/// Serve until `shutdown` completes; in-flight requests are allowed to finish.
+/// Serve until `shutdown` completes (over TLS with `tls`), within `limits`;
+/// in-flight requests are allowed to finish (`listen::run`).
 pub async fn run(
     listener: TcpListener,
     state: AppState,
+    limits: listen::Limits,
+    tls: Option<Arc<tls::Tls>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
-    // Small answers go out at once instead of waiting on Nagle's algorithm.
-    let listener = listener.tap_io(|stream| {
-        let _ = stream.set_nodelay(true);
-    });
-    // The peer address reaches `ops::track` as `ConnectInfo`, for the
-    // client address a commit records.
-    let closing = state.clone();
-    axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        shutdown.await;
-        closing.closing.send_replace(true);
-    })
-    .await
+    listen::run(listener, state, limits, tls, shutdown).await
 }

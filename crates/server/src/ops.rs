@@ -160,9 +160,22 @@ pub const MAX_REQUEST_ID: usize = 128;
 pub struct RequestContext {
     request_id: HeaderValue,
     client: Option<IpAddr>,
+    https: bool,
 }
 
 impl RequestContext {
+    /// The client's address: the TCP peer's, or the one a trusted proxy
+    /// reported (`proxy::TrustedProxies::resolve`).
+    pub fn client(&self) -> Option<IpAddr> {
+        self.client
+    }
+
+    /// Whether the client reached cohort over HTTPS: directly, or as a
+    /// trusted proxy says.
+    pub fn https(&self) -> bool {
+        self.https
+    }
+
     /// The commit origin of a write through `face` made by this request.
     pub fn origin(&self, face: Face) -> Origin {
         let id = String::from_utf8_lossy(self.request_id.as_bytes());
@@ -172,11 +185,6 @@ impl RequestContext {
             request_id: (!id.is_empty()).then(|| id.to_string()),
             client: self.client.map(|ip| ip.to_string()),
         }
-    }
-
-    /// The client's address, as `track` found it.
-    pub fn client(&self) -> Option<IpAddr> {
-        self.client
     }
 
     /// The context `track` put on a request (none outside it, as when a
@@ -231,14 +239,23 @@ pub async fn track(State(state): State<AppState>, mut request: Request, next: Ne
             id
         }
     };
-    let client = request
+    let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         // A dual-stack listener sees IPv4 clients as `::ffff:a.b.c.d`.
         .map(|ConnectInfo(addr)| addr.ip().to_canonical());
+    let tls = request
+        .extensions()
+        .get::<crate::listen::Transport>()
+        .is_some_and(|t| t.tls);
+    let seen = state
+        .config
+        .trusted_proxies
+        .resolve(peer, tls, request.headers());
     request.extensions_mut().insert(RequestContext {
         request_id: request_id.clone(),
-        client,
+        client: seen.client,
+        https: seen.https,
     });
     let method = request.method().clone();
     let matched = request.extensions().get::<MatchedPath>().cloned();
@@ -308,6 +325,7 @@ mod tests {
         let context = |id: &str, client: Option<IpAddr>| RequestContext {
             request_id: HeaderValue::from_str(id).expect("a header value"),
             client,
+            https: false,
         };
         let ip: IpAddr = "127.0.0.1".parse().expect("an address");
         let origin = context("abc", Some(ip)).origin(Face::Imkit);
@@ -335,6 +353,7 @@ mod tests {
         let origin = RequestContext {
             request_id: value,
             client: None,
+            https: false,
         }
         .origin(Face::Scim);
         assert_eq!(origin.request_id.as_deref(), Some(&"a".repeat(127)[..]));

@@ -22,6 +22,7 @@ use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use cohort_core::{
     permission, Actor, Command, Email, Face, Millis, RealmId, Snapshot, User, UserId,
 };
@@ -191,6 +192,7 @@ pub async fn login_page(_: ByAddress, Query(q): Query<LoginQuery>) -> Response {
 pub async fn login_with_key(
     _: ByAddress,
     State(state): State<AppState>,
+    context: Option<Extension<RequestContext>>,
     headers: HeaderMap,
     posted: Posted,
 ) -> Result<Response, UiError> {
@@ -223,7 +225,14 @@ pub async fn login_with_key(
     if let Err(e) = permission::may_use_admin_page(&snapshot, user.id) {
         return Ok(refused(&words::sentence(Some(&snapshot), &e)));
     }
-    open(&state, &headers, snapshot.realm_id(), user.id, &next).await
+    open(
+        &state,
+        context.as_deref(),
+        snapshot.realm_id(),
+        user.id,
+        &next,
+    )
+    .await
 }
 
 fn link_refused(status: StatusCode, message: String) -> Response {
@@ -265,6 +274,7 @@ fn when(at: Millis) -> String {
 pub async fn login_with_link(
     _: ByAddress,
     State(state): State<AppState>,
+    context: Option<Extension<RequestContext>>,
     headers: HeaderMap,
     Path(key): Path<String>,
 ) -> Result<Response, UiError> {
@@ -293,7 +303,7 @@ pub async fn login_with_link(
                     words::sentence(Some(&snapshot), &e),
                 ));
             }
-            open(&state, &headers, realm, user, "/ui/groups").await
+            open(&state, context.as_deref(), realm, user, "/ui/groups").await
         }
         Redeemed::AlreadyUsed { at } => Ok(link_refused(
             StatusCode::GONE,
@@ -314,22 +324,21 @@ pub async fn login_with_link(
 }
 
 /// Whether the browser reached cohort over HTTPS (directly, through a
-/// proxy saying so, or as its public URL says).
-fn over_tls(state: &AppState, headers: &HeaderMap) -> bool {
+/// trusted proxy saying so — `ops::track` decides — or as its public URL
+/// says).
+fn over_tls(state: &AppState, context: Option<&RequestContext>) -> bool {
     state
         .config
         .public_url
         .as_deref()
         .is_some_and(|u| u.starts_with("https://"))
-        || headers
-            .get("x-forwarded-proto")
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"))
+        || context.is_some_and(RequestContext::https)
 }
 
 /// Start a session for `user` and send the browser to `next`.
 async fn open(
     state: &AppState,
-    headers: &HeaderMap,
+    context: Option<&RequestContext>,
     realm: RealmId,
     user: UserId,
     next: &str,
@@ -346,7 +355,7 @@ async fn open(
         expires_at: now.saturating_add(i64::try_from(life.as_millis()).unwrap_or(i64::MAX)),
     };
     state.engine.store().create_session(session).await?;
-    let secure = if over_tls(state, headers) {
+    let secure = if over_tls(state, context) {
         "; Secure"
     } else {
         ""
