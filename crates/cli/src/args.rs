@@ -526,6 +526,11 @@ pub enum RealmKeyCommand {
 pub struct RealmKeyArgs {
     #[command(flatten)]
     pub realm: RealmSelector,
+    /// How long the replaced key keeps working beside the new one, in
+    /// seconds (at most a week); 0, the default, ends it at once. A later
+    /// rotation ends it too.
+    #[arg(long, default_value_t = 0)]
+    pub grace_secs: u64,
     #[arg(long)]
     pub json: bool,
 }

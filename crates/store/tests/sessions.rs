@@ -64,6 +64,7 @@ fn realm_created() -> Commit {
                 bots_may_manage_groups: false,
                 group_upsert: GroupUpsert::default(),
                 platform_key: None,
+                retired_platform_key: None,
                 tokens: Vec::new(),
                 webhooks: Vec::new(),
             }),

@@ -77,6 +77,7 @@ fn realm() -> Realm {
         bots_may_manage_groups: false,
         group_upsert: GroupUpsert::default(),
         platform_key: None,
+        retired_platform_key: None,
         tokens: Vec::new(),
         webhooks: Vec::new(),
     }
