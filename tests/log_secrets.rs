@@ -2,7 +2,11 @@
 //! `request_id`. A server runs with debug logs in JSON captured to a file,
 //! many endpoints of both faces are exercised with API keys, the platform
 //! key, a client token and (on PostgreSQL) a database URL holding a
-//! password; then the logs are searched for every one of them.
+//! password; then the logs are searched for every one of them. A second
+//! test runs at `trace` with every other kind of secret (realm API tokens,
+//! webhook signing secrets, a rotated platform key, forged tokens, cookies
+//! and links) through every face, and searches the log, `/metrics` and
+//! every error body.
 
 mod common;
 
@@ -36,6 +40,10 @@ impl Drop for Server {
 }
 
 fn serve(cohort: &Cohort, db: &str) -> Server {
+    serve_at(cohort, db, "debug", &[])
+}
+
+fn serve_at(cohort: &Cohort, db: &str, level: &str, args: &[&str]) -> Server {
     let log = cohort.path("server.log");
     let mut child = Command::new(BIN)
         .args([
@@ -47,7 +55,8 @@ fn serve(cohort: &Cohort, db: &str) -> Server {
             "--poll-ms",
             "50",
         ])
-        .env("COHORT_LOG", "debug")
+        .args(args)
+        .env("COHORT_LOG", level)
         .env("COHORT_LOG_FORMAT", "json")
         .current_dir(cohort.dir.path())
         .stdout(Stdio::piped())
@@ -279,4 +288,341 @@ async fn logs_hold_no_secret_and_every_request_line_its_id() {
             }
         }
     }
+}
+
+/// Every kind of secret, real and forged, through every face at `trace`:
+/// none is in the log, in `/metrics`, or in any answer that is not the one
+/// place a new secret is shown (the webhook creation and rotation bodies).
+#[tokio::test]
+async fn no_secret_of_any_kind_in_trace_logs_metrics_or_error_bodies() {
+    let (cohort, owner, platform) = Cohort::init();
+    let scim = cohort.scim_token.clone().expect("a scim token");
+    let made = cohort.cli_json(&[
+        "token",
+        "create",
+        "--scope",
+        "audit:read,webhooks,events",
+        "--name",
+        "ops",
+        "--json",
+    ]);
+    let token = made["token"].as_str().expect("a token").to_string();
+    let rotated = cohort.cli_json(&["realm", "key", "rotate", "--grace-secs", "600", "--json"]);
+    let new_platform = rotated["platform_key"].as_str().unwrap().to_string();
+    let link = cohort.cli(&["login-link", "--email", &owner.email]);
+    let link_key = String::from_utf8_lossy(&link.stdout)
+        .trim()
+        .rsplit('/')
+        .next()
+        .expect("a key")
+        .to_string();
+    let server = serve_at(
+        &cohort,
+        &cohort.db.clone(),
+        // Even asked for explicitly, the database driver's statement
+        // parameters (webhook secrets among them) are not logged.
+        "trace,tokio_postgres=trace",
+        &["--webhook-allow-private"],
+    );
+    let base = server.base.clone();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // Forged ones: well formed, and not.
+    let forged_token = format!("cohort_{}", "Zx9".repeat(13) + "Q");
+    let forged_key = "Fk3mQ9pLx2Vb7Nc4Rt8Wy1Zs6Hd0Jg5K".to_string();
+    let forged_cookie = "ck-Forged-7Hq2Lm9Xw4".to_string();
+    let forged_link = "lk-Forged-3Vn8Pq1Zr6".to_string();
+    let mut secrets: Vec<String> = vec![
+        owner.key.clone(),
+        platform.clone(),
+        new_platform.clone(),
+        scim.clone(),
+        token.clone(),
+        link_key.clone(),
+        forged_token.clone(),
+        forged_key.clone(),
+        forged_cookie.clone(),
+        forged_link.clone(),
+    ];
+    let mut bodies: Vec<(String, u16, String)> = Vec::new();
+    let mut record = |what: &str, status: u16, body: String| {
+        bodies.push((what.to_string(), status, body));
+    };
+
+    // A webhook endpoint: its secret, and the one a rotation makes.
+    let hook = http
+        .post(format!("{base}/cohort/v1/webhooks"))
+        .bearer_auth(&token)
+        .json(&json!({"url": "http://127.0.0.1:9/in"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(hook.status(), 201);
+    let hook: Value = hook.json().await.unwrap();
+    let hook_id = hook["webhook"]["id"].as_i64().unwrap();
+    secrets.push(hook["secret"].as_str().unwrap().to_string());
+    let turned = http
+        .post(format!("{base}/cohort/v1/webhooks/{hook_id}/rotate-secret"))
+        .bearer_auth(&token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(turned.status(), 200, "rotate");
+    let turned: Value = turned.json().await.unwrap();
+    secrets.push(turned["secret"].as_str().unwrap().to_string());
+
+    // A session from the link, then every credential on every face.
+    let opened = http
+        .post(format!("{base}/ui/login/{link_key}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.status(), 303);
+    let session = opened
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| c.strip_prefix("cohort_session="))
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_string();
+    secrets.push(session.clone());
+    let ui_page = http
+        .get(format!("{base}/ui/groups"))
+        .header("cookie", format!("cohort_session={session}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let marker = r#"name="csrf" value=""#;
+    let at = ui_page.find(marker).expect("a CSRF field") + marker.len();
+    let csrf = ui_page[at..at + ui_page[at..].find('"').unwrap()].to_string();
+    secrets.push(csrf.clone());
+
+    use reqwest::Method;
+    let mut requests: Vec<(&str, reqwest::RequestBuilder)> = Vec::new();
+    for key in [&owner.key, &forged_key] {
+        requests.push((
+            "zulip me",
+            http.get(format!("{base}/api/v1/users/me"))
+                .basic_auth(&owner.email, Some(key)),
+        ));
+        requests.push((
+            "zulip create",
+            http.post(format!("{base}/api/v1/user_groups/create"))
+                .basic_auth(&owner.email, Some(key))
+                .form(&[("name", "Traced"), ("description", "d"), ("members", "[1,")]),
+        ));
+        requests.push((
+            "zulip register",
+            http.post(format!("{base}/api/v1/register"))
+                .basic_auth(&owner.email, Some(key)),
+        ));
+        requests.push((
+            "zulip events",
+            http.get(format!("{base}/api/v1/events?queue_id=no-such-queue"))
+                .basic_auth(&owner.email, Some(key)),
+        ));
+        requests.push((
+            "native basic",
+            http.get(format!("{base}/cohort/v1/realm"))
+                .basic_auth(&owner.email, Some(key)),
+        ));
+        // A key where a user name goes, and in a query string.
+        requests.push((
+            "zulip key as email",
+            http.get(format!("{base}/api/v1/users/me?api_key={key}"))
+                .basic_auth(key, Some(key)),
+        ));
+    }
+    for key in [&platform, &new_platform, &forged_key] {
+        requests.push((
+            "imkit groups",
+            http.get(format!("{base}/admin/groups"))
+                .header("IM-API-KEY", key),
+        ));
+        requests.push((
+            "imkit bad q",
+            http.get(format!("{base}/admin/clients?q=%7Bnot"))
+                .header("IM-API-KEY", key),
+        ));
+        requests.push((
+            "imkit put",
+            http.request(Method::POST, format!("{base}/admin/clients"))
+                .header("IM-API-KEY", key)
+                .json(&json!({"_id": "c9", "nickname": "Nine", "token": key})),
+        ));
+    }
+    for bearer in [&scim, &token, &forged_token, &forged_key] {
+        requests.push((
+            "scim users",
+            http.get(format!("{base}/scim/v2/Users"))
+                .bearer_auth(bearer),
+        ));
+        requests.push((
+            "scim bad filter",
+            http.get(format!("{base}/scim/v2/Users?filter=userName%20eq"))
+                .bearer_auth(bearer),
+        ));
+        requests.push((
+            "scim create",
+            http.post(format!("{base}/scim/v2/Users"))
+                .bearer_auth(bearer)
+                .header("content-type", "application/scim+json")
+                .body(r#"{"userName": 12}"#),
+        ));
+        requests.push((
+            "native realm",
+            http.get(format!("{base}/cohort/v1/realm"))
+                .bearer_auth(bearer),
+        ));
+        requests.push((
+            "native audit",
+            http.get(format!("{base}/cohort/v1/audit?cursor={bearer}"))
+                .bearer_auth(bearer),
+        ));
+        requests.push((
+            "native webhook",
+            http.get(format!("{base}/cohort/v1/webhooks/{hook_id}"))
+                .bearer_auth(bearer),
+        ));
+        requests.push((
+            "native webhooks",
+            http.get(format!("{base}/cohort/v1/webhooks"))
+                .bearer_auth(bearer),
+        ));
+        requests.push((
+            "native bad webhook",
+            http.post(format!("{base}/cohort/v1/webhooks"))
+                .bearer_auth(bearer)
+                .json(&json!({"url": format!("http://{bearer}.invalid/x"), "secret": bearer})),
+        ));
+        requests.push((
+            "stream bad id",
+            http.get(format!("{base}/cohort/v1/stream"))
+                .bearer_auth(bearer)
+                .header("last-event-id", bearer.as_str()),
+        ));
+    }
+    for cookie in [&session, &forged_cookie] {
+        requests.push((
+            "ui groups",
+            http.get(format!("{base}/ui/groups"))
+                .header("cookie", format!("cohort_session={cookie}")),
+        ));
+        requests.push((
+            "ui forged csrf",
+            http.post(format!("{base}/ui/groups"))
+                .header("cookie", format!("cohort_session={cookie}"))
+                .header("origin", &base)
+                .form(&[("csrf", forged_cookie.as_str()), ("name", "X")]),
+        ));
+        requests.push((
+            "ui right csrf bad name",
+            http.post(format!("{base}/ui/groups"))
+                .header("cookie", format!("cohort_session={cookie}"))
+                .header("origin", &base)
+                .form(&[("csrf", csrf.as_str()), ("name", "")]),
+        ));
+    }
+    for key in [&link_key, &forged_link] {
+        requests.push(("ui link page", http.get(format!("{base}/ui/login/{key}"))));
+        requests.push(("ui link reuse", http.post(format!("{base}/ui/login/{key}"))));
+    }
+    requests.push((
+        "ui key form",
+        http.post(format!("{base}/ui/login"))
+            .header("origin", &base)
+            .form(&[
+                ("email", owner.email.as_str()),
+                ("key", forged_key.as_str()),
+            ]),
+    ));
+    requests.push((
+        "ui key form ok",
+        http.post(format!("{base}/ui/login"))
+            .header("origin", &base)
+            .form(&[("email", owner.email.as_str()), ("key", owner.key.as_str())]),
+    ));
+    let sent = requests.len();
+    for (what, request) in requests {
+        let response = request
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        let headers = format!("{:?}", response.headers());
+        let streaming = headers.contains("text/event-stream");
+        let body = if streaming {
+            String::new()
+        } else {
+            response.text().await.unwrap_or_default()
+        };
+        record(what, status, format!("{headers}\n{body}"));
+    }
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let log = std::fs::read_to_string(&server.log).expect("read log");
+    drop(server);
+
+    let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    let found = leaks(&log, &secrets);
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| found.iter().any(|s| l.contains(s.as_str())))
+        .take(5)
+        .collect();
+    assert!(
+        found.is_empty(),
+        "secrets in the trace log: {found:?}\n{}",
+        lines.join("\n")
+    );
+    let found = leaks(&metrics, &secrets);
+    assert!(
+        found.is_empty(),
+        "secrets in /metrics: {found:?}\n{metrics}"
+    );
+    let mut errors = 0;
+    for (what, status, body) in &bodies {
+        // Only answers that refused something: a 2xx may show the caller
+        // what the caller sent (an IMKIT client's echo) or made.
+        if *status < 300 {
+            continue;
+        }
+        errors += 1;
+        // The session's own pages carry its CSRF token in every form: that
+        // one is searched for in the log and the metrics only.
+        let found: Vec<String> = leaks(body, &secrets)
+            .into_iter()
+            .filter(|s| *s != csrf)
+            .collect();
+        assert!(
+            found.is_empty(),
+            "{what} ({status}) answered with {found:?}: {body}"
+        );
+    }
+    println!(
+        "{sent} requests, {errors} refusals searched, {} secrets",
+        secrets.len()
+    );
+    assert!(errors > sent / 2, "most of these requests must be refused");
+    // The log did see the requests: it is not empty by accident.
+    assert!(
+        log.lines().count() > sent,
+        "a trace log of {} lines",
+        log.lines().count()
+    );
 }

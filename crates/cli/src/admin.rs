@@ -302,37 +302,56 @@ pub async fn realm(db: &str, command: RealmCommand) -> Result<()> {
             let engine = open_engine(db, false, EngineConfig::default()).await?;
             let snap = pick_realm(&engine, &args.realm)?;
             let key = secrets::generate_key();
-            update_realm(
+            // Out of range (over a week) is the core's refusal to word.
+            let grace = i64::try_from(args.grace_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+            let done = update_realm(
                 &engine,
                 snap.realm_id(),
                 UpdateRealm {
                     platform_key: Some(secrets::hash_key(&key)),
+                    platform_key_grace: grace,
                     ..UpdateRealm::default()
                 },
             )
             .await?;
+            let until = done
+                .snapshot
+                .realm()
+                .retired_platform_key
+                .map(|old| old.until)
+                .filter(|_| grace > 0);
             if args.json {
                 println!(
                     "{}",
-                    json!({"realm_id": snap.realm_id().0, "platform_key": key})
+                    json!({"realm_id": snap.realm_id().0, "platform_key": key,
+                           "old_key_until": until.map(crate::tokens::rfc3339)})
                 );
             } else {
                 println!(
                     "New IMKIT platform key for realm {:?}: {key}",
                     snap.realm().name
                 );
-                println!("The old key stops working now.");
+                match until {
+                    Some(at) => println!(
+                        "The old key keeps working until {}.",
+                        crate::tokens::rfc3339(at)
+                    ),
+                    None => println!("The old key stops working now."),
+                }
             }
             Ok(())
         }
     }
 }
 
-async fn update_realm(engine: &Engine, realm: RealmId, update: UpdateRealm) -> Result<()> {
-    engine
+async fn update_realm(
+    engine: &Engine,
+    realm: RealmId,
+    update: UpdateRealm,
+) -> Result<cohort_engine::Executed> {
+    Ok(engine
         .execute(realm, Actor::Operator, Command::UpdateRealm(update))
-        .await?;
-    Ok(())
+        .await?)
 }
 
 async fn realm_set(db: &str, args: RealmSetArgs) -> Result<()> {

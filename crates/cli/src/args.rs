@@ -5,7 +5,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-#[derive(Parser, Debug)]
+#[derive(Parser)]
 #[command(
     name = "cohort",
     version,
@@ -102,7 +102,7 @@ pub enum Command {
     Copy(CopyArgs),
 }
 
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Clone)]
 pub struct CopyArgs {
     /// Source database URL.
     #[arg(long)]
@@ -597,6 +597,11 @@ pub enum RealmKeyCommand {
 pub struct RealmKeyArgs {
     #[command(flatten)]
     pub realm: RealmSelector,
+    /// How long the replaced key keeps working beside the new one, in
+    /// seconds (at most a week); 0, the default, ends it at once. A later
+    /// rotation ends it too.
+    #[arg(long, default_value_t = 0)]
+    pub grace_secs: u64,
     #[arg(long)]
     pub json: bool,
 }
@@ -667,4 +672,57 @@ fn parse_realm_rate(text: &str) -> Result<RealmRateArg, String> {
 pub enum GroupUpsertArg {
     Reject,
     Update,
+}
+
+/// A database URL as `Debug` shows it: PostgreSQL passwords masked (the
+/// store's `DbUrl` rule), anything unparsable not at all.
+fn masked_url(url: &str) -> String {
+    cohort_store::DbUrl::parse(url).map_or_else(|_| "…".to_string(), |u| u.to_string())
+}
+
+/// Database URLs may hold a password: `Debug` masks it.
+impl std::fmt::Debug for Cli {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cli")
+            .field("db", &masked_url(&self.db))
+            .field("log", &self.log)
+            .field("log_format", &self.log_format)
+            .field("command", &self.command)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for CopyArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CopyArgs")
+            .field("from", &masked_url(&self.from))
+            .field("to", &masked_url(&self.to))
+            .field("chunk", &self.chunk)
+            .field("pause_ms", &self.pause_ms)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_masks_database_passwords() {
+        let cli = Cli::parse_from([
+            "cohort",
+            "--db",
+            "postgres://u:pw-Hidden81@db/x?password=pw-Query22",
+            "copy",
+            "--from",
+            "postgres://u:pw-From33@a/x",
+            "--to",
+            "postgres://u:pw-To44@b/x",
+        ]);
+        let shown = format!("{cli:?} {cli:#?}");
+        for secret in ["pw-Hidden81", "pw-Query22", "pw-From33", "pw-To44"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("postgres://u:***@db/x"), "{shown}");
+    }
 }

@@ -21,8 +21,19 @@ use tracing_subscriber::EnvFilter;
 /// The demo realm's owner, the one `--demo` prints an admin page link for.
 const DEMO_OWNER: &str = "desdemona@example.com";
 
+/// tokio-postgres logs every statement with its parameters at `debug`:
+/// webhook signing secrets and CSRF tokens are among them. Whatever the
+/// filter asks (`trace` included), that crate logs at `info` at most.
+const QUIET_DATABASE_DRIVER: &str = "tokio_postgres=info";
+
 pub fn init_logging(filter: &str, format: LogFormat) {
-    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| EnvFilter::new("info"))
+        .add_directive(
+            QUIET_DATABASE_DRIVER
+                .parse()
+                .expect("a fixed, valid directive"),
+        );
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

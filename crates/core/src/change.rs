@@ -132,6 +132,10 @@ pub struct RealmPatch {
     pub rate_limit: Option<Option<RateLimit>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform_key: Option<KeyHash>,
+    /// Set with every rotation of the platform key: the key it replaced and
+    /// until when that one still works.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired_platform_key: Option<crate::model::RetiredKey>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -180,6 +184,9 @@ impl RealmPatch {
         }
         if let Some(key) = self.platform_key {
             realm.platform_key = Some(key);
+        }
+        if let Some(old) = self.retired_platform_key {
+            realm.retired_platform_key = Some(old);
         }
     }
 }

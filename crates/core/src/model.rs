@@ -365,6 +365,10 @@ pub struct Realm {
     pub rate_limit: Option<RateLimit>,
     /// The IMKIT platform key (`IM-API-KEY`), hashed.
     pub platform_key: Option<KeyHash>,
+    /// The key the last rotation replaced, still accepted until its grace
+    /// period ends (`Realm::platform_key_opens`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired_platform_key: Option<RetiredKey>,
     /// API tokens, revoked ones included (the change log names them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tokens: Vec<Token>,
@@ -373,7 +377,25 @@ pub struct Realm {
     pub webhooks: Vec<Webhook>,
 }
 
+/// A platform key replaced by a rotation: it keeps opening its realm until
+/// `until` (exclusive), so clients can move to the new key without a gap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetiredKey {
+    pub hash: KeyHash,
+    pub until: Millis,
+}
+
 impl Realm {
+    /// Whether a presented platform key (its hash) opens this realm at
+    /// `now`: the current key, or the one the last rotation retired while
+    /// its grace period lasts.
+    pub fn platform_key_opens(&self, hash: &KeyHash, now: Millis) -> bool {
+        self.platform_key.as_ref() == Some(hash)
+            || self
+                .retired_platform_key
+                .is_some_and(|old| old.hash == *hash && now < old.until)
+    }
+
     pub fn setting(&self, setting: RealmSetting) -> &SettingValue {
         &self.settings[setting.index()]
     }

@@ -1973,3 +1973,54 @@ fn an_owner_bot_can_be_demoted_while_a_human_owner_remains() {
     assert_eq!(w.user(bot).role, Role::Member);
     assert_eq!(active_human_owners(&w.snap), 1);
 }
+
+/// A platform key rotation retires the old key for the grace period asked
+/// (at most a week); a later rotation retires the key it replaces, so at
+/// most one old key ever works beside the current one.
+#[test]
+fn platform_key_rotation_keeps_the_old_key_for_its_grace_period() {
+    use cohort_core::KeyHash;
+    let mut w = World::new();
+    let (k1, k2, k3) = (KeyHash([1; 32]), KeyHash([2; 32]), KeyHash([3; 32]));
+    let rotate = |key: KeyHash, grace| {
+        Command::UpdateRealm(UpdateRealm {
+            platform_key: Some(key),
+            platform_key_grace: grace,
+            ..UpdateRealm::default()
+        })
+    };
+    w.exec(Actor::Operator, rotate(k1, 0));
+    let t0 = w.now;
+    w.exec(Actor::Operator, rotate(k2, 60_000));
+    let realm = w.snap.realm().clone();
+    assert!(realm.platform_key_opens(&k2, t0));
+    assert!(
+        realm.platform_key_opens(&k1, t0 + 59_999),
+        "old key in its grace"
+    );
+    assert!(
+        !realm.platform_key_opens(&k1, t0 + 60_000),
+        "old key after it"
+    );
+    assert!(!realm.platform_key_opens(&k3, t0));
+    // The next rotation, without grace, ends k2 now and k1 for good.
+    w.exec(Actor::Operator, rotate(k3, 0));
+    let realm = w.snap.realm().clone();
+    assert!(realm.platform_key_opens(&k3, t0));
+    assert!(!realm.platform_key_opens(&k2, t0));
+    assert!(!realm.platform_key_opens(&k1, t0));
+    // Longer than a week, or negative, is refused and changes nothing.
+    for grace in [command::MAX_PLATFORM_KEY_GRACE + 1, -1] {
+        assert!(matches!(
+            w.err(Actor::Operator, rotate(k1, grace)),
+            Error::Invalid {
+                field: "platform_key_grace",
+                ..
+            }
+        ));
+    }
+    assert!(w.snap.realm().platform_key_opens(&k3, t0));
+    // Only an owner may rotate it (an administrator may not).
+    let admin = w.add_user(Role::Administrator);
+    assert_eq!(w.err(Actor::User(admin), rotate(k1, 0)), Error::MustBeOwner);
+}

@@ -105,6 +105,9 @@ impl KeyIndex {
         if let Some(key) = snap.realm().platform_key {
             self.platforms.insert(key, snap.realm_id());
         }
+        if let Some(old) = snap.realm().retired_platform_key {
+            self.platforms.insert(old.hash, snap.realm_id());
+        }
         for token in &snap.realm().tokens {
             self.tokens.insert(token.hash, (snap.realm_id(), token.id));
         }
@@ -226,14 +229,17 @@ impl Engine {
         (user.api_key == *hash).then_some((snap, user))
     }
 
-    /// The realm a platform key (IMKIT `IM-API-KEY`) opens.
+    /// The realm a platform key (IMKIT `IM-API-KEY`) opens: its current
+    /// key, or the one the last rotation retired during its grace period.
     pub fn realm_for_platform_key(&self, hash: &KeyHash) -> Option<Arc<Snapshot>> {
         let found = {
             let keys = self.keys.read().unwrap_or_else(|e| e.into_inner());
             keys.platforms.get(hash).copied()
         };
         let snap = self.snapshot(found?)?;
-        (snap.realm().platform_key == Some(*hash)).then_some(snap)
+        snap.realm()
+            .platform_key_opens(hash, now_millis())
+            .then_some(snap)
     }
 
     /// The live token a secret's hash belongs to, with its realm's snapshot;
@@ -413,6 +419,11 @@ impl KeyIndex {
                 Change::RealmUpdated { patch } => {
                     if let Some(key) = patch.platform_key {
                         self.platforms.insert(key, commit.realm);
+                    }
+                    // A retired key stays indexed; whether it still opens
+                    // the realm is the realm record's to say.
+                    if let Some(old) = patch.retired_platform_key {
+                        self.platforms.insert(old.hash, commit.realm);
                     }
                 }
                 Change::TokenCreated { token } => {

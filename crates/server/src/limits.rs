@@ -466,6 +466,7 @@ mod tests {
             group_upsert: Default::default(),
             rate_limit: None,
             platform_key: None,
+            retired_platform_key: None,
             tokens: Vec::new(),
             webhooks: Vec::new(),
         }

@@ -35,7 +35,7 @@ pub enum Redeemed {
 
 /// A signed-in browser. `csrf` is the session's anti-forgery token, sent in
 /// every form and compared on every write.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Session {
     pub hash: KeyHash,
     pub realm: RealmId,
@@ -43,6 +43,21 @@ pub struct Session {
     pub csrf: String,
     pub created_at: Millis,
     pub expires_at: Millis,
+}
+
+/// The CSRF token is a secret of the browser's: `Debug` (logs, panics)
+/// shows that there is one, never its value.
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("hash", &self.hash)
+            .field("realm", &self.realm)
+            .field("user", &self.user)
+            .field("csrf", &"…")
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
 }
 
 // ---- what both engines share (the dialects are `sqlite/sessions.rs` and
@@ -99,6 +114,21 @@ mod tests {
         assert_eq!(refusal(row(None, 5), 5), Redeemed::Expired { at: 5 });
         assert_eq!(refusal(row(None, 4), 5), Redeemed::Expired { at: 4 });
         assert_eq!(refusal(row(None, 6), 5), Redeemed::Unknown);
+    }
+
+    #[test]
+    fn debug_hides_the_csrf_token() {
+        let session = Session {
+            hash: KeyHash([7; 32]),
+            realm: RealmId(1),
+            user: UserId(2),
+            csrf: "csrf-Xy71QpLm0".into(),
+            created_at: 1,
+            expires_at: 2,
+        };
+        let shown = format!("{session:?} {session:#?}");
+        assert!(!shown.contains("csrf-Xy71QpLm0"), "{shown}");
+        assert!(shown.contains("realm"), "{shown}");
     }
 
     #[test]

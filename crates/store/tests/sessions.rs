@@ -65,6 +65,7 @@ fn realm_created() -> Commit {
                 group_upsert: GroupUpsert::default(),
                 rate_limit: None,
                 platform_key: None,
+                retired_platform_key: None,
                 tokens: Vec::new(),
                 webhooks: Vec::new(),
             }),

@@ -78,6 +78,7 @@ fn realm() -> Realm {
         group_upsert: GroupUpsert::default(),
         rate_limit: None,
         platform_key: None,
+        retired_platform_key: None,
         tokens: Vec::new(),
         webhooks: Vec::new(),
     }

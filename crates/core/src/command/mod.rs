@@ -21,6 +21,7 @@ mod groups;
 mod keyed;
 mod provision;
 mod realm;
+pub use realm::MAX_PLATFORM_KEY_GRACE;
 mod settings;
 mod tokens;
 mod users;
@@ -137,6 +138,9 @@ pub struct UpdateRealm {
     /// `Some(None)`: back to the server's default.
     pub rate_limit: Option<Option<RateLimit>>,
     pub platform_key: Option<KeyHash>,
+    /// With `platform_key`: how long the replaced key keeps working, in
+    /// milliseconds (0 to `realm::MAX_PLATFORM_KEY_GRACE`; 0 ends it now).
+    pub platform_key_grace: Millis,
 }
 
 #[derive(Clone, Debug, PartialEq)]

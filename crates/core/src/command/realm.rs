@@ -5,14 +5,18 @@ use super::users::{create_user, sync_full_members};
 use super::{Context, CreateRealm, Outcome, Plan, Reply, UpdateRealm};
 use crate::change::{Change, RealmPatch};
 use crate::error::{Error, Result};
-use crate::ids::{Actor, GroupId, RealmId};
+use crate::ids::{Actor, GroupId, Millis, RealmId};
 use crate::model::{
-    Group, GroupUpsert, Realm, RealmSetting, Role, SettingDefault, SettingValue, SystemGroup,
+    Group, GroupUpsert, Realm, RealmSetting, RetiredKey, Role, SettingDefault, SettingValue,
+    SystemGroup,
 };
 use crate::permission::acting_user;
 use crate::snapshot::Snapshot;
 use crate::validate;
 use std::sync::Arc;
+
+/// The longest a rotated-out platform key keeps working: a week.
+pub const MAX_PLATFORM_KEY_GRACE: Millis = 7 * 24 * 3600 * 1000;
 
 /// Create a realm: its eight system groups (nested as Zulip nests them), its
 /// settings at Zulip's defaults, and optionally its first owner.
@@ -37,6 +41,7 @@ pub fn create_realm(cmd: &CreateRealm, ctx: &mut Context) -> Result<(RealmId, Ou
         group_upsert: GroupUpsert::default(),
         rate_limit: None,
         platform_key: None,
+        retired_platform_key: None,
         tokens: Vec::new(),
         webhooks: Vec::new(),
     };
@@ -115,7 +120,24 @@ pub(super) fn update_realm(plan: &mut Plan, actor: Actor, cmd: &UpdateRealm) -> 
         }
         patch.rate_limit = Some(limit);
     }
-    patch.platform_key = cmd.platform_key;
+    if let Some(key) = cmd.platform_key {
+        if !(0..=MAX_PLATFORM_KEY_GRACE).contains(&cmd.platform_key_grace) {
+            return Err(Error::Invalid {
+                field: "platform_key_grace",
+                reason: format!(
+                    "a replaced platform key keeps working for 0 to {} seconds",
+                    MAX_PLATFORM_KEY_GRACE / 1000
+                ),
+            });
+        }
+        patch.platform_key = Some(key);
+        // Every rotation retires the key it replaces (with no grace, it ends
+        // now), so at most the previous key ever works beside the new one.
+        patch.retired_platform_key = realm.platform_key.map(|hash| RetiredKey {
+            hash,
+            until: plan.at + cmd.platform_key_grace,
+        });
+    }
     let mut settings = cmd.settings.clone();
     settings.sort_by_key(|(s, _)| *s);
     let mut setting_changes = Vec::new();

@@ -13,7 +13,8 @@
 //! realm on every page), so a forged one moves within what they may already
 //! read. The checksum catches a cursor that was edited or cut short by
 //! accident, and the realm and digest catch one replayed against another
-//! realm or another query; all are 400 `invalid_cursor`.
+//! realm or another query; all are 400 `invalid_cursor` (another realm's with
+//! the same message as a damaged one).
 //!
 //! The position is generic (`Cursor<P: Position>`): an endpoint that pages by
 //! something other than `LogPosition` implements `Position` for its own type.
@@ -185,10 +186,10 @@ impl<P: Position> Cursor<P> {
             .and_then(|b| <[u8; 8]>::try_from(b).ok())
             .map(|b| RealmId(i64::from_be_bytes(b)))
             .ok_or_else(damaged)?;
+        // Another realm's cursor is refused exactly as one never issued:
+        // the answer must not tell that it is valid somewhere else.
         if realm != scope.realm {
-            return Err(NativeError::invalid_cursor(
-                "The cursor belongs to another realm",
-            ));
+            return Err(damaged());
         }
         if body[10..HEADER_LEN] != scope.query.0 {
             return Err(NativeError::invalid_cursor(
@@ -284,7 +285,12 @@ mod tests {
     fn another_realm_or_query_is_refused() {
         let mine = scope(3, &[("since", "2024-01-01T00:00:00Z")]);
         let text = here().encode(&mine);
-        assert!(refused(&text, &scope(4, &[("since", "2024-01-01T00:00:00Z")])).contains("realm"));
+        // Another realm's: the same words as a cursor never issued, so the
+        // answer does not say it is valid elsewhere.
+        assert_eq!(
+            refused(&text, &scope(4, &[("since", "2024-01-01T00:00:00Z")])),
+            refused("AAAA", &mine)
+        );
         assert!(refused(&text, &scope(3, &[("since", "2025-01-01T00:00:00Z")])).contains("query"));
         assert!(refused(&text, &scope(3, &[])).contains("query"));
     }

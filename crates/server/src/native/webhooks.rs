@@ -58,11 +58,22 @@ pub struct WebhookList {
 
 /// An endpoint just made (or its secret just rotated): the secret is shown
 /// this once.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct WebhookWithSecret {
     pub webhook: WebhookView,
     /// `whsec_` and base64: the key of the HMAC-SHA256 signatures.
     pub secret: String,
+}
+
+/// Serialised once into the answer; `Debug` (logs, panics) never shows the
+/// secret.
+impl std::fmt::Debug for WebhookWithSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookWithSecret")
+            .field("webhook", &self.webhook)
+            .field("secret", &"…")
+            .finish()
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -589,4 +600,30 @@ pub async fn recover(
     drop(history);
     let queued = store.requeue_deliveries(made, false, now_millis()).await?;
     Ok((StatusCode::ACCEPTED, Json(Queued { queued })).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_a_new_secret() {
+        let made = WebhookWithSecret {
+            webhook: WebhookView {
+                id: 1,
+                url: "https://example.com/in".into(),
+                description: String::new(),
+                types: Vec::new(),
+                enabled: true,
+                disabled_reason: None,
+                disabled_at: None,
+                created_at: "2026-01-01T00:00:00Z".into(),
+                secrets: Vec::new(),
+            },
+            secret: "whsec_c2VjcmV0LXZhbHVlLWZvci10ZXN0".into(),
+        };
+        let shown = format!("{made:?} {made:#?}");
+        assert!(!shown.contains("c2VjcmV0LXZhbHVlLWZvci10ZXN0"), "{shown}");
+        assert!(shown.contains("example.com"), "{shown}");
+    }
 }
