@@ -289,13 +289,34 @@ enum Face {
     Zulip,
     Imkit,
     Scim,
+    /// cohort's own API: a webhook endpoint made with a `webhooks` token.
+    Native,
 }
 
-const FACES: [Face; 3] = [Face::Zulip, Face::Imkit, Face::Scim];
+const FACES: [Face; 4] = [Face::Zulip, Face::Imkit, Face::Scim, Face::Native];
+
+/// The test's realm, with a token for the native face's writes.
+struct Site {
+    realm: Realm,
+    hooks: String,
+}
+
+impl std::ops::Deref for Site {
+    type Target = Realm;
+    fn deref(&self) -> &Realm {
+        &self.realm
+    }
+}
+
+impl std::ops::DerefMut for Site {
+    fn deref_mut(&mut self) -> &mut Realm {
+        &mut self.realm
+    }
+}
 
 /// A write through `face` that creates something named `name` (a group; for
-/// IMKIT, a client).
-async fn write(realm: &Realm, face: Face, name: &str) -> Reply {
+/// IMKIT, a client; for the native face, a webhook endpoint).
+async fn write(realm: &Site, face: Face, name: &str) -> Reply {
     let http = http();
     let base = &realm.cohort.base;
     match face {
@@ -332,13 +353,22 @@ async fn write(realm: &Realm, face: Face, name: &str) -> Reply {
             )
             .await
         }
+        Face::Native => {
+            answer(
+                http.post(format!("{base}/cohort/v1/webhooks"))
+                    .bearer_auth(&realm.hooks)
+                    .json(&json!({"url": format!("http://127.0.0.1:9/{name}"),
+                                  "description": name})),
+            )
+            .await
+        }
     }
 }
 
 fn succeeded(face: Face, got: &Reply) -> bool {
     match face {
         Face::Zulip | Face::Imkit => got.0 == 200,
-        Face::Scim => got.0 == 201,
+        Face::Scim | Face::Native => got.0 == 201,
     }
 }
 
@@ -369,11 +399,19 @@ fn assert_unavailable(face: Face, got: &Reply) {
                 "{body}"
             );
         }
+        Face::Native => {
+            assert_eq!(body["code"], "unavailable", "{body}");
+            assert!(
+                body["message"].as_str().is_some_and(|m| !m.is_empty()),
+                "{body}"
+            );
+        }
     }
 }
 
-/// What every face reads: Zulip's groups, IMKIT's clients, SCIM's groups.
-async fn state(realm: &Realm) -> Value {
+/// What every face reads: Zulip's groups, IMKIT's clients, SCIM's groups,
+/// the native face's webhook endpoints.
+async fn state(realm: &Site) -> Value {
     let http = http();
     let base = &realm.cohort.base;
     let zulip = answer(
@@ -394,10 +432,20 @@ async fn state(realm: &Realm) -> Value {
             .query(&[("count", "1000")]),
     )
     .await;
-    for (face, got) in [("zulip", &zulip), ("imkit", &imkit), ("scim", &scim)] {
+    let native = answer(
+        http.get(format!("{base}/cohort/v1/webhooks"))
+            .bearer_auth(&realm.hooks),
+    )
+    .await;
+    for (face, got) in [
+        ("zulip", &zulip),
+        ("imkit", &imkit),
+        ("scim", &scim),
+        ("native", &native),
+    ] {
         assert_eq!(got.0, 200, "{face} read during the fault: {}", got.1);
     }
-    json!({"zulip": zulip.1, "imkit": imkit.1, "scim": scim.1})
+    json!({"zulip": zulip.1, "imkit": imkit.1, "scim": scim.1, "native": native.1})
 }
 
 /// Names whose creation was acknowledged, per face.
@@ -405,7 +453,7 @@ async fn state(realm: &Realm) -> Value {
 struct Acked(Vec<(Face, String)>);
 
 impl Acked {
-    async fn write(&mut self, realm: &Realm, face: Face, name: &str) -> Reply {
+    async fn write(&mut self, realm: &Site, face: Face, name: &str) -> Reply {
         let got = write(realm, face, name).await;
         if succeeded(face, &got) {
             self.0.push((face, name.to_string()));
@@ -414,7 +462,7 @@ impl Acked {
     }
 
     /// Every acknowledged creation is visible through `realm`'s server.
-    async fn assert_present(&self, realm: &Realm) {
+    async fn assert_present(&self, realm: &Site) {
         let now = state(realm).await;
         let groups: Vec<&str> = now["zulip"]["user_groups"]
             .as_array()
@@ -423,17 +471,24 @@ impl Acked {
             .map(|g| g["name"].as_str().unwrap())
             .collect();
         let clients = imkit_clients(realm).await;
+        let webhooks: Vec<&str> = now["native"]["webhooks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["description"].as_str().unwrap())
+            .collect();
         for (face, name) in &self.0 {
             let present = match face {
                 Face::Zulip | Face::Scim => groups.contains(&name.as_str()),
                 Face::Imkit => clients.contains(name),
+                Face::Native => webhooks.contains(&name.as_str()),
             };
             assert!(present, "acknowledged {face:?} write {name} was lost");
         }
     }
 }
 
-async fn imkit_clients(realm: &Realm) -> Vec<String> {
+async fn imkit_clients(realm: &Site) -> Vec<String> {
     let mut all = Vec::new();
     loop {
         let got = answer(
@@ -452,16 +507,25 @@ async fn imkit_clients(realm: &Realm) -> Vec<String> {
     }
 }
 
-/// `Realm::new`'s accounts that these tests use, on the database at `db`.
-fn realm_at(db: &str) -> Realm {
-    let (mut cohort, owner, platform_key) = Cohort::init_at(db);
+/// The test's realm on the database at `db`, served (webhook endpoints on
+/// 127.0.0.1 allowed: they are only made, never reached).
+fn realm_at(db: &str) -> Site {
+    let (cohort, owner, platform_key) = Cohort::init_at(db);
     let member = cohort.add_user("member@test.example", "Mia Member", "member", false);
+    let made = cohort.cli_json(&[
+        "token", "create", "--scope", "webhooks", "--name", "hooks", "--json",
+    ]);
+    let hooks = made["token"]
+        .as_str()
+        .expect("a webhooks token")
+        .to_string();
+    let mut cohort = cohort.with_args(&["--webhook-allow-private"]);
     cohort.start();
     let scim_token = cohort
         .scim_token
         .clone()
         .expect("init printed a scim_token");
-    Realm {
+    let realm = Realm {
         scim_token,
         admin: owner.clone(),
         moderator: owner.clone(),
@@ -472,14 +536,15 @@ fn realm_at(db: &str) -> Realm {
         owner,
         member,
         platform_key,
-    }
+    };
+    Site { realm, hooks }
 }
 
 /// The fault is on: every face's write fails with 503 in its format, and
 /// reads serve exactly what they served before.
 /// With `cli`, the realm's version is also read through the CLI (which
 /// needs the database to answer).
-async fn assert_writes_refused(realm: &Realm, acked: &mut Acked, round: &str, cli: bool) {
+async fn assert_writes_refused(realm: &Site, acked: &mut Acked, round: &str, cli: bool) {
     let before = state(realm).await;
     let version = cli.then(|| realm.cohort.realms()[0]["version"].clone());
     for face in FACES {
@@ -500,7 +565,7 @@ async fn assert_writes_refused(realm: &Realm, acked: &mut Acked, round: &str, cl
 
 /// After the fault: every face writes again, on the same server process
 /// (within a liveness bound: PostgreSQL's pool reconnects on demand).
-async fn assert_writes_resume(realm: &Realm, acked: &mut Acked, round: &str) {
+async fn assert_writes_resume(realm: &Site, acked: &mut Acked, round: &str) {
     for face in FACES {
         let started = Instant::now();
         let mut attempt = 0;
@@ -523,7 +588,7 @@ async fn assert_writes_resume(realm: &Realm, acked: &mut Acked, round: &str) {
 }
 
 /// SIGKILL, `cohort check`, restart: every acknowledged write is there.
-async fn assert_durable_after_restart(realm: &mut Realm, acked: &Acked) {
+async fn assert_durable_after_restart(realm: &mut Site, acked: &Acked) {
     realm.cohort.kill();
     realm.cohort.assert_consistent();
     realm.cohort.start();
@@ -654,7 +719,7 @@ async fn sqlite_read_only_filesystem_refuses_writes() {
 /// A Zulip writer that keeps writing through faults, recording what was
 /// acknowledged; any answer but success or 503 is a failure.
 fn start_load(
-    realm: &Realm,
+    realm: &Site,
     stop: Arc<AtomicBool>,
 ) -> (Arc<Mutex<Acked>>, tokio::task::JoinHandle<usize>) {
     let acked = Arc::new(Mutex::new(Acked::default()));
