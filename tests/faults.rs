@@ -623,6 +623,7 @@ async fn sqlite_full_disk_refuses_writes_and_recovers() {
             .write(&realm, Face::Zulip, &format!("filling-{i}"))
             .await;
         if !succeeded(Face::Zulip, &got) {
+            eprintln!("first write refused on the full disk: number {i} after filling");
             refused = Some(got);
             break;
         }
@@ -840,6 +841,7 @@ async fn postgres_full_tablespace_refuses_writes_and_recovers() {
             .write(&realm, Face::Zulip, &format!("filling-{i}"))
             .await;
         if !succeeded(Face::Zulip, &got) {
+            eprintln!("first write refused on the full disk: number {i} after filling");
             refused = Some(got);
             break;
         }
