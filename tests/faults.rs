@@ -291,14 +291,25 @@ enum Face {
     Scim,
     /// cohort's own API: a webhook endpoint made with a `webhooks` token.
     Native,
+    /// The admin page: a group's description set by a signed-in owner.
+    Ui,
 }
 
-const FACES: [Face; 4] = [Face::Zulip, Face::Imkit, Face::Scim, Face::Native];
+const FACES: [Face; 5] = [Face::Zulip, Face::Imkit, Face::Scim, Face::Native, Face::Ui];
 
-/// The test's realm, with a token for the native face's writes.
+/// The test's realm, with a token for the native face's writes and a
+/// signed-in admin page.
 struct Site {
     realm: Realm,
     hooks: String,
+    ui: UiSession,
+}
+
+/// The owner signed in on the admin page, with the group it describes.
+struct UiSession {
+    cookie: String,
+    csrf: String,
+    group: i64,
 }
 
 impl std::ops::Deref for Site {
@@ -353,6 +364,17 @@ async fn write(realm: &Site, face: Face, name: &str) -> Reply {
             )
             .await
         }
+        Face::Ui => {
+            let ui = &realm.ui;
+            answer(
+                browser()
+                    .post(format!("{base}/ui/groups/{}/description", ui.group))
+                    .header("origin", base.as_str())
+                    .header("cookie", format!("cohort_session={}", ui.cookie))
+                    .form(&[("csrf", ui.csrf.as_str()), ("description", name)]),
+            )
+            .await
+        }
         Face::Native => {
             answer(
                 http.post(format!("{base}/cohort/v1/webhooks"))
@@ -369,7 +391,18 @@ fn succeeded(face: Face, got: &Reply) -> bool {
     match face {
         Face::Zulip | Face::Imkit => got.0 == 200,
         Face::Scim | Face::Native => got.0 == 201,
+        Face::Ui => got.0 == 303,
     }
+}
+
+/// An HTTP client that sees the admin page's redirects instead of
+/// following them.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
 }
 
 /// A 503 in `face`'s own error format.
@@ -398,6 +431,10 @@ fn assert_unavailable(face: Face, got: &Reply) {
                 body["detail"].as_str().is_some_and(|d| !d.is_empty()),
                 "{body}"
             );
+        }
+        Face::Ui => {
+            let page = body.as_str().unwrap_or("");
+            assert!(page.contains("Try again in a moment"), "{page}");
         }
         Face::Native => {
             assert_eq!(body["code"], "unavailable", "{body}");
@@ -477,8 +514,23 @@ impl Acked {
             .iter()
             .map(|w| w["description"].as_str().unwrap())
             .collect();
+        let described = now["zulip"]["user_groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["id"] == realm.ui.group)
+            .map(|g| g["description"].clone());
+        let last_ui = self.0.iter().rev().find(|(face, _)| *face == Face::Ui);
+        if let Some((_, name)) = last_ui {
+            assert_eq!(
+                described,
+                Some(json!(name)),
+                "the admin page's last acknowledged write was lost"
+            );
+        }
         for (face, name) in &self.0 {
             let present = match face {
+                Face::Ui => true,
                 Face::Zulip | Face::Scim => groups.contains(&name.as_str()),
                 Face::Imkit => clients.contains(name),
                 Face::Native => webhooks.contains(&name.as_str()),
@@ -509,7 +561,7 @@ async fn imkit_clients(realm: &Site) -> Vec<String> {
 
 /// The test's realm on the database at `db`, served (webhook endpoints on
 /// 127.0.0.1 allowed: they are only made, never reached).
-fn realm_at(db: &str) -> Site {
+async fn realm_at(db: &str) -> Site {
     let (cohort, owner, platform_key) = Cohort::init_at(db);
     let member = cohort.add_user("member@test.example", "Mia Member", "member", false);
     let made = cohort.cli_json(&[
@@ -537,30 +589,106 @@ fn realm_at(db: &str) -> Site {
         member,
         platform_key,
     };
-    Site { realm, hooks }
+    let group = realm.create_group(&realm.owner, "described", &[]).await;
+    let ui = sign_in(&realm, group).await;
+    Site { realm, hooks, ui }
 }
 
-/// The fault is on: every face's write fails with 503 in its format, and
-/// reads serve exactly what they served before.
-/// With `cli`, the realm's version is also read through the CLI (which
-/// needs the database to answer).
-async fn assert_writes_refused(realm: &Site, acked: &mut Acked, round: &str, cli: bool) {
-    let before = state(realm).await;
-    let version = cli.then(|| realm.cohort.realms()[0]["version"].clone());
+/// Sign the owner in on the admin page through a one-time link.
+async fn sign_in(realm: &Realm, group: i64) -> UiSession {
+    let out = realm.cohort.cli(&[
+        "login-link",
+        "--realm",
+        "Test",
+        "--email",
+        &realm.owner.email,
+    ]);
+    assert!(out.status.success(), "login-link failed");
+    let link = String::from_utf8(out.stdout).expect("utf-8");
+    let key = link.trim().rsplit('/').next().expect("a key").to_string();
+    let base = &realm.cohort.base;
+    let response = browser()
+        .post(format!("{base}/ui/login/{key}"))
+        .header("origin", base.as_str())
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(response.status(), 303, "signing in");
+    let set = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .expect("a session cookie")
+        .to_string();
+    let cookie = set
+        .strip_prefix("cohort_session=")
+        .and_then(|rest| rest.split(';').next())
+        .expect("cohort_session")
+        .to_string();
+    let page = browser()
+        .get(format!("{base}/ui/groups/{group}"))
+        .header("cookie", format!("cohort_session={cookie}"))
+        .send()
+        .await
+        .expect("the group's page")
+        .text()
+        .await
+        .expect("HTML");
+    let marker = r#"name="csrf" value=""#;
+    let at = page.find(marker).expect("a CSRF field") + marker.len();
+    let csrf = page[at..at + page[at..].find('"').expect("end")].to_string();
+    UiSession {
+        cookie,
+        csrf,
+        group,
+    }
+}
+
+/// How a fault lets writes through.
+#[derive(Clone, Copy, PartialEq)]
+enum Fault {
+    /// No write can succeed; the database still answers the CLI's reads.
+    Refuses,
+    /// No write can succeed and the database answers no one.
+    Down,
+    /// A write that fits in space the database already holds may succeed
+    /// (PostgreSQL fills pages it has before it extends a file); the others
+    /// are refused.
+    Full,
+}
+
+/// The fault is on: every face's write fails with 503 in its format (or,
+/// on a full PostgreSQL tablespace, succeeds whole), and a refused write
+/// leaves the faces' reads and (when the database answers) the realm's
+/// version exactly as they were.
+async fn assert_writes_refused(realm: &Site, acked: &mut Acked, round: &str, fault: Fault) {
+    let mut refused = 0;
     for face in FACES {
+        let before = state(realm).await;
+        let version = (fault != Fault::Down).then(|| realm.cohort.realms()[0]["version"].clone());
         let got = acked
             .write(realm, face, &format!("refused-{round}-{face:?}"))
             .await;
+        if fault == Fault::Full && succeeded(face, &got) {
+            eprintln!("a {face:?} write fitted in the full tablespace's allocated pages");
+            continue;
+        }
         assert_unavailable(face, &got);
-    }
-    assert_eq!(state(realm).await, before, "a refused write left a trace");
-    if let Some(version) = version {
+        refused += 1;
         assert_eq!(
-            realm.cohort.realms()[0]["version"],
-            version,
-            "a refused write moved the realm's version"
+            state(realm).await,
+            before,
+            "a refused {face:?} write left a trace"
         );
+        if let Some(version) = version {
+            assert_eq!(
+                realm.cohort.realms()[0]["version"],
+                version,
+                "a refused {face:?} write moved the realm's version"
+            );
+        }
     }
+    assert!(refused > 0, "no write was refused during the fault");
 }
 
 /// After the fault: every face writes again, on the same server process
@@ -608,7 +736,7 @@ async fn sqlite_full_disk_refuses_writes_and_recovers() {
         return;
     };
     let db = format!("sqlite://{}", mount.path().join("cohort.db").display());
-    let mut realm = realm_at(&db);
+    let mut realm = realm_at(&db).await;
     let mut acked = Acked::default();
     for face in FACES {
         let got = acked.write(&realm, face, &format!("before-{face:?}")).await;
@@ -631,7 +759,7 @@ async fn sqlite_full_disk_refuses_writes_and_recovers() {
     let refused = refused.expect("2000 writes fitted on a full 16 MiB filesystem");
     assert_unavailable(Face::Zulip, &refused);
     for round in 0..2 {
-        assert_writes_refused(&realm, &mut acked, &format!("full-{round}"), true).await;
+        assert_writes_refused(&realm, &mut acked, &format!("full-{round}"), Fault::Refuses).await;
     }
     realm.cohort.assert_consistent();
 
@@ -656,7 +784,7 @@ async fn sqlite_read_only_filesystem_refuses_writes() {
     };
     let db_path = mount.path().join("cohort.db");
     let db = format!("sqlite://{}", db_path.display());
-    let mut realm = realm_at(&db);
+    let mut realm = realm_at(&db).await;
     let mut acked = Acked::default();
     for face in FACES {
         let got = acked.write(&realm, face, &format!("before-{face:?}")).await;
@@ -783,14 +911,14 @@ async fn postgres_restart_mid_load() {
         return;
     };
     pg.sql("CREATE DATABASE cohort");
-    let mut realm = realm_at(&format!("{}/cohort", pg.server()));
+    let mut realm = realm_at(&format!("{}/cohort", pg.server())).await;
     let mut acked = Acked::default();
     let stop = Arc::new(AtomicBool::new(false));
     let (load, task) = start_load(&realm, stop.clone());
     await_load(&load, 20).await;
     for mode in ["fast", "immediate"] {
         pg.stop(mode);
-        assert_writes_refused(&realm, &mut acked, mode, false).await;
+        assert_writes_refused(&realm, &mut acked, mode, Fault::Down).await;
         pg.resume();
         assert_writes_resume(&realm, &mut acked, mode).await;
         await_load(&load, 20).await;
@@ -828,7 +956,7 @@ async fn postgres_full_tablespace_refuses_writes_and_recovers() {
         mount.path().display()
     ));
     pg.sql("CREATE DATABASE cohort TABLESPACE small");
-    let mut realm = realm_at(&format!("{}/cohort", pg.server()));
+    let mut realm = realm_at(&format!("{}/cohort", pg.server())).await;
     let mut acked = Acked::default();
     for face in FACES {
         let got = acked.write(&realm, face, &format!("before-{face:?}")).await;
@@ -849,7 +977,7 @@ async fn postgres_full_tablespace_refuses_writes_and_recovers() {
     let refused = refused.expect("5000 writes fitted on a full tablespace");
     assert_unavailable(Face::Zulip, &refused);
     for round in 0..2 {
-        assert_writes_refused(&realm, &mut acked, &format!("full-{round}"), true).await;
+        assert_writes_refused(&realm, &mut acked, &format!("full-{round}"), Fault::Full).await;
     }
     std::fs::remove_file(&filler).expect("delete the filler");
     assert_writes_resume(&realm, &mut acked, "space").await;
