@@ -919,6 +919,18 @@ async fn postgres_restart_mid_load() {
     for mode in ["fast", "immediate"] {
         pg.stop(mode);
         assert_writes_refused(&realm, &mut acked, mode, Fault::Down).await;
+        // The admin page keeps its sessions in the database: with the
+        // database down its pages are refused too, in its own format.
+        let page = answer(
+            browser()
+                .get(format!(
+                    "{}/ui/groups/{}",
+                    realm.cohort.base, realm.ui.group
+                ))
+                .header("cookie", format!("cohort_session={}", realm.ui.cookie)),
+        )
+        .await;
+        assert_unavailable(Face::Ui, &page);
         pg.resume();
         assert_writes_resume(&realm, &mut acked, mode).await;
         await_load(&load, 20).await;
