@@ -46,8 +46,12 @@ pub fn known_schema_version() -> i64 {
     migrations::known(schema::MIGRATIONS)
 }
 
-/// Connection trouble, timeouts, lock waits and serialisation failures are
-/// "unavailable" (retry later, nothing was written); anything else is a bug.
+/// Connection trouble, timeouts, lock waits, serialisation failures, a
+/// server that is short of a resource (class 53: a full disk, memory,
+/// connections), shutting down or restarting (57P01-57P03), failing I/O
+/// (58030) or read-only (25006: a standby, `default_transaction_read_only`)
+/// are "unavailable" (retry later, nothing was written); anything else is
+/// a bug.
 pub(crate) fn pg_error(err: tokio_postgres::Error) -> StoreError {
     let Some(db) = err.as_db_error() else {
         // Not the server's answer: a lost connection or I/O trouble is
@@ -70,8 +74,11 @@ pub(crate) fn pg_error(err: tokio_postgres::Error) -> StoreError {
         || code == &SqlState::T_R_SERIALIZATION_FAILURE
         || code == &SqlState::T_R_DEADLOCK_DETECTED
         || code == &SqlState::ADMIN_SHUTDOWN
+        || code == &SqlState::CRASH_SHUTDOWN
         || code == &SqlState::CANNOT_CONNECT_NOW
-        || code == &SqlState::TOO_MANY_CONNECTIONS
+        || code == &SqlState::IO_ERROR
+        || code == &SqlState::READ_ONLY_SQL_TRANSACTION
+        || code.code().starts_with("53")
         || code.code().starts_with("08");
     if transient {
         StoreError::Unavailable(db.to_string())
