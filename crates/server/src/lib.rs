@@ -16,6 +16,8 @@ mod body;
 mod cache;
 mod events;
 mod form;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 mod imkit;
 pub mod native;
 mod ops;
