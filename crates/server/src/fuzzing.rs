@@ -625,8 +625,11 @@ pub fn ui_form(data: &[u8]) {
     }
 }
 
-/// Every target, by the name its directory under `fuzz/corpus/` has.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+/// A target's name (its directory under `fuzz/corpus/`) and function.
+pub type Target = (&'static str, fn(&[u8]));
+
+/// Every target.
+pub const TARGETS: &[Target] = &[
     ("zulip_form", zulip_form),
     ("zulip_json_params", zulip_json_params),
     ("event_queue_params", event_queue_params),
@@ -665,6 +668,24 @@ mod tests {
             }
             assert!(replayed > 0, "corpus directory {} is empty", dir.display());
         }
+    }
+
+    /// Every fuzz target in `fuzz/fuzz_targets/` is replayed here, and
+    /// every target here has its fuzz target.
+    #[test]
+    fn every_fuzz_target_is_listed() {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/fuzz_targets");
+        let mut found: Vec<String> = std::fs::read_dir(&dir)
+            .expect("fuzz/fuzz_targets exists")
+            .filter_map(|e| {
+                let name = e.ok()?.file_name().into_string().ok()?;
+                Some(name.strip_suffix(".rs")?.to_string())
+            })
+            .collect();
+        found.sort();
+        let mut listed: Vec<String> = TARGETS.iter().map(|(n, _)| n.to_string()).collect();
+        listed.sort();
+        assert_eq!(found, listed);
     }
 
     #[test]
