@@ -88,7 +88,7 @@ if [ "$CMIN" = 1 ]; then
 fi
 
 failed=()
-printf '%-20s %12s %8s %8s %10s %s\n' target execs exec/s corpus peak_rss result
+printf '%-20s %12s %8s %12s %10s %s\n' target execs exec/s corpus peak_rss result
 for target in "${TARGETS[@]}"; do
   seeds="corpus/$target"
   if [ -z "$(ls -A "$seeds" 2>/dev/null)" ]; then
@@ -108,13 +108,15 @@ for target in "${TARGETS[@]}"; do
     -rss_limit_mb="$RSS_LIMIT_MB" -max_len="$MAX_LEN" \
     -artifact_prefix="$artifacts/" -print_final_stats=1 >"$log" 2>&1 || status=$?
   stat() { grep -o "^stat::$1: *[0-9]*" "$log" | grep -o '[0-9]*$' | tail -1; }
-  corpus="$(ls "$work" | wc -l)"
+  # libFuzzer's own count: units kept / their bytes (the directory also keeps
+  # inputs it has since reduced).
+  corpus="$(grep -o 'corp: [0-9]*/[0-9]*[a-zA-Z]*' "$log" | tail -1 | cut -d' ' -f2)"
   result=ok
   if [ "$status" != 0 ]; then
     result="FAILED (exit $status; see $log and $artifacts)"
     failed+=("$target")
   fi
-  printf '%-20s %12s %8s %8s %8sMB %s\n' "$target" "$(stat number_of_executed_units)" \
+  printf '%-20s %12s %8s %12s %8sMB %s\n' "$target" "$(stat number_of_executed_units)" \
     "$(stat average_exec_per_sec)" "$corpus" "$(stat peak_rss_mb)" "$result"
 done
 
