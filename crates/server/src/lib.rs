@@ -19,6 +19,8 @@ mod body;
 mod cache;
 mod events;
 mod form;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 mod imkit;
 mod limits;
 pub mod listen;

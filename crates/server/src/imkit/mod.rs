@@ -13,7 +13,7 @@
 mod clients;
 mod error;
 mod groups;
-mod query;
+pub(crate) mod query;
 pub(crate) mod render;
 
 pub use error::ImkitError;

@@ -104,6 +104,12 @@ impl QueryDigest {
         out.copy_from_slice(&digest[..DIGEST_LEN]);
         QueryDigest(out)
     }
+
+    /// The digest's bytes, as a cursor carries them.
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub fn bytes(&self) -> [u8; DIGEST_LEN] {
+        self.0
+    }
 }
 
 /// What a cursor is bound to: the caller's realm and the query.
@@ -130,6 +136,14 @@ fn checksum(bytes: &[u8]) -> [u8; CHECKSUM_LEN] {
     out
 }
 
+/// A cursor's bytes with their checksum, as text.
+pub(crate) fn seal(body: &[u8]) -> String {
+    let mut bytes = Vec::with_capacity(body.len() + CHECKSUM_LEN);
+    bytes.extend_from_slice(body);
+    bytes.extend_from_slice(&checksum(body));
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
 impl<P: Position> Cursor<P> {
     pub fn new(position: P, direction: Direction) -> Self {
         Cursor {
@@ -149,9 +163,7 @@ impl<P: Position> Cursor<P> {
         bytes.extend_from_slice(&scope.realm.0.to_be_bytes());
         bytes.extend_from_slice(&scope.query.0);
         self.position.encode(&mut bytes);
-        let sum = checksum(&bytes);
-        bytes.extend_from_slice(&sum);
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+        seal(&bytes)
     }
 
     /// Read a client's cursor back; refused (400 `invalid_cursor`) unless it

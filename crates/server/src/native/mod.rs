@@ -20,7 +20,7 @@
 
 pub(crate) mod audit;
 mod auth;
-mod cursor;
+pub(crate) mod cursor;
 pub(crate) mod error;
 pub(crate) mod export;
 pub mod export_writer;
@@ -29,7 +29,7 @@ mod openapi;
 pub mod params;
 mod realm;
 pub mod review;
-mod stream;
+pub(crate) mod stream;
 pub mod views;
 mod webhooks;
 

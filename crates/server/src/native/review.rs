@@ -25,7 +25,8 @@ use utoipa::ToSchema;
 /// Where the next page of a review starts: the two versions the first page
 /// resolved (so a review "to now" stays the same review across pages) and
 /// the last group reviewed.
-struct ReviewPosition {
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct ReviewPosition {
     from: Version,
     to: Version,
     after: GroupId,

@@ -134,7 +134,7 @@ fn bad_id() -> NativeError {
 /// `{realm}-{version}-{index}` of this realm. Another realm's id gets the
 /// same answer as garbage: whether it exists there is not this realm's to
 /// say.
-fn parse_event_id(realm: RealmId, text: &str) -> Result<EventId, NativeError> {
+pub(crate) fn parse_event_id(realm: RealmId, text: &str) -> Result<EventId, NativeError> {
     let mut parts = text.split('-');
     let (Some(r), Some(v), Some(i), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())

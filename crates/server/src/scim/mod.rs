@@ -15,16 +15,16 @@
 //! Ids: a resource's `id` is its directory id as a decimal string. Users and
 //! groups share one id space, so a member `value` names one or the other.
 
-mod compile;
+pub(crate) mod compile;
 mod discovery;
 mod error;
 pub(crate) mod filter;
 mod groups;
-mod input;
-mod patch;
-mod resource;
-mod schema;
-mod search;
+pub(crate) mod input;
+pub(crate) mod patch;
+pub(crate) mod resource;
+pub(crate) mod schema;
+pub(crate) mod search;
 mod users;
 
 pub use error::ScimError;

@@ -45,7 +45,7 @@ fn setting_label(setting: GroupSetting) -> &'static str {
 /// What the page's URL says: the member list's search, filter and page,
 /// and the add-members search.
 #[derive(Default)]
-struct View {
+pub(crate) struct View {
     mq: String,
     direct_only: bool,
     after: Option<String>,
@@ -54,7 +54,7 @@ struct View {
 }
 
 impl View {
-    fn parse(raw: Option<&str>) -> Result<View, UiError> {
+    pub(crate) fn parse(raw: Option<&str>) -> Result<View, UiError> {
         let p = Posted::parse(raw.unwrap_or("").as_bytes());
         let mq = p.get("mq").unwrap_or("").to_string();
         let add_q = p.get("add_q").unwrap_or("").to_string();

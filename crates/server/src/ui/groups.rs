@@ -65,7 +65,7 @@ pub struct View {
 }
 
 impl View {
-    fn parse(raw: Option<&str>) -> Result<View, UiError> {
+    pub(crate) fn parse(raw: Option<&str>) -> Result<View, UiError> {
         let p = Posted::parse(raw.unwrap_or("").as_bytes());
         let q = p.get("q").unwrap_or("").to_string();
         search_length(&q)?;

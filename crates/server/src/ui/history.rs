@@ -192,7 +192,7 @@ fn known_group(history: &History, id: &str) -> Result<GroupId, UiError> {
         .ok_or_else(|| UiError::not_found("group"))
 }
 
-struct HistoryView {
+pub(crate) struct HistoryView {
     as_of: Option<String>,
     cursor: Option<String>,
 }
@@ -209,7 +209,7 @@ impl HistoryView {
     }
 }
 
-fn parse(raw: Option<&str>) -> HistoryView {
+pub(crate) fn parse(raw: Option<&str>) -> HistoryView {
     let p = Posted::parse(raw.unwrap_or("").as_bytes());
     HistoryView {
         as_of: moment(p.get("as_of")),

@@ -21,10 +21,10 @@
 
 mod assets;
 mod error;
-mod form;
-mod group;
-mod groups;
-mod history;
+pub(crate) mod form;
+pub(crate) mod group;
+pub(crate) mod groups;
+pub(crate) mod history;
 pub mod index;
 mod layout;
 mod live;

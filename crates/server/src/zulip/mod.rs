@@ -15,10 +15,10 @@
 
 mod auth;
 mod envelope;
-mod error;
+pub(crate) mod error;
 pub mod events;
 mod groups;
-mod params;
+pub(crate) mod params;
 mod realm;
 mod users;
 pub(crate) mod views;

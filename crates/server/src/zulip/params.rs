@@ -54,21 +54,51 @@ impl<S: Send + Sync> FromRequest<S> for Params {
                 let value = String::from_utf8(bytes.to_vec()).map_err(|_| invalid_utf8())?;
                 entries.push((name, value));
             }
-        } else if reads_body {
-            let body = Bytes::from_request(req, state)
-                .await
-                .map_err(|e| body_error(e.status(), "Could not read the request body"))?;
-            if content_type.starts_with("application/json") {
-                entries.extend(json_body(&body)?);
-            } else if !body.is_empty() {
-                entries.extend(decode_form(&body)?);
-            }
+        } else {
+            let body = if reads_body {
+                Bytes::from_request(req, state)
+                    .await
+                    .map_err(|e| body_error(e.status(), "Could not read the request body"))?
+            } else {
+                Bytes::new()
+            };
+            return Params::from_bytes(&content_type, &body, query.as_bytes());
         }
         entries.extend(decode_form(query.as_bytes())?);
         Ok(Params {
             entries,
             used: Mutex::new(BTreeSet::new()),
         })
+    }
+}
+
+impl Params {
+    /// The parameters of a body that is not multipart (JSON when
+    /// `content_type`, lowercased, says so; a form otherwise) followed by
+    /// those of the query string.
+    pub fn from_bytes(content_type: &str, body: &[u8], query: &[u8]) -> Result<Params, ZulipError> {
+        let mut entries = Vec::new();
+        if content_type.starts_with("application/json") {
+            entries.extend(json_body(body)?);
+        } else if !body.is_empty() {
+            entries.extend(decode_form(body)?);
+        }
+        entries.extend(decode_form(query)?);
+        Ok(Params {
+            entries,
+            used: Mutex::new(BTreeSet::new()),
+        })
+    }
+
+    /// Every name sent, once each, in order.
+    #[cfg(any(test, feature = "fuzzing"))]
+    pub fn names(&self) -> Vec<String> {
+        let mut seen = BTreeSet::new();
+        self.entries
+            .iter()
+            .filter(|(n, _)| seen.insert(n.as_str()))
+            .map(|(n, _)| n.clone())
+            .collect()
     }
 }
 

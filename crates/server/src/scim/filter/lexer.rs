@@ -127,6 +127,17 @@ pub(super) fn lex(text: &str) -> Result<Vec<Token<'_>>, FilterError> {
                 let n: serde_json::Number = serde_json::from_str(raw).map_err(|_| {
                     FilterError::new(format!("invalid number {raw:?} at offset {start}"))
                 })?;
+                // serde_json's default float reading can be one unit in the
+                // last place off; std's is correctly rounded, so a decimal
+                // reads as the same value however it is spelt.
+                let n = match n.is_f64() {
+                    true => raw
+                        .parse::<f64>()
+                        .ok()
+                        .and_then(serde_json::Number::from_f64)
+                        .unwrap_or(n),
+                    false => n,
+                };
                 Kind::Num(n)
             }
             b if b.is_ascii_alphabetic() || b == b'$' => {

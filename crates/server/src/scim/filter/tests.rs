@@ -226,6 +226,22 @@ fn urn_qualified_names() {
     assert_eq!(p.sub_lower().as_deref(), Some("givenname"));
 }
 
+/// Found by fuzzing (scim_filter): a long decimal read one unit in the last
+/// place off, so the same number spelt shortest parsed to another value.
+#[test]
+fn decimals_are_correctly_rounded() {
+    let long = format!("1{}", "1".repeat(47));
+    let Expr::Compare(_, _, Literal::Num(n)) = ok(&format!("u ew {long}")) else {
+        panic!()
+    };
+    let exact: f64 = long.parse().unwrap();
+    assert_eq!(n.as_f64(), Some(exact));
+    let Expr::Compare(_, _, Literal::Num(again)) = ok(&format!("u ew {n}")) else {
+        panic!()
+    };
+    assert_eq!(again, n);
+}
+
 #[test]
 fn values() {
     assert_eq!(

@@ -59,47 +59,90 @@ fn type_list(params: &Params, name: &str) -> Result<Option<Vec<String>>, ZulipEr
     }
 }
 
+/// What `POST /register` reads from its parameters.
+pub(crate) struct Registration {
+    pub wants: Wants,
+    /// The initial state to send (`fetch_event_types`, else `event_types`;
+    /// `None`: all of it).
+    pub fetch_types: Option<Vec<String>>,
+    pub client_gravatar: bool,
+}
+
+impl Registration {
+    pub(crate) fn parse(params: &Params) -> Result<Registration, ZulipError> {
+        let event_types = type_list(params, "event_types")?;
+        let fetch_types = type_list(params, "fetch_event_types")?.or_else(|| event_types.clone());
+        let capabilities = match params.json("client_capabilities")? {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(map)) => map,
+            Some(_) => return Err(ZulipError::bad_request("client_capabilities is not a dict")),
+        };
+        let capability = |name: &str| -> Result<bool, ZulipError> {
+            match capabilities.get(name) {
+                None => Ok(false),
+                Some(Value::Bool(b)) => Ok(*b),
+                Some(_) => Err(ZulipError::bad_request(format!(
+                    "client_capabilities[\"{name}\"] is not a boolean"
+                ))),
+            }
+        };
+        let include_deactivated_groups = capability("include_deactivated_groups")?;
+        let client_gravatar = params.bool("client_gravatar")?.unwrap_or(false);
+        // Accepted as Zulip accepts them; they shape messages and streams,
+        // which cohort does not serve.
+        for name in [
+            "apply_markdown",
+            "slim_presence",
+            "include_subscribers",
+            "all_public_streams",
+        ] {
+            params.bool(name)?;
+        }
+        params.json("narrow")?;
+        let wants = Wants {
+            kinds: event_types
+                .as_ref()
+                .map(|names| names.iter().filter_map(|n| Kind::parse(n)).collect()),
+            include_deactivated_groups,
+        };
+        Ok(Registration {
+            wants,
+            fetch_types,
+            client_gravatar,
+        })
+    }
+}
+
+/// What `GET /events` reads from its parameters.
+pub(crate) struct Poll {
+    pub queue_id: String,
+    /// The last event the client has seen (-1: none).
+    pub acknowledged: i64,
+    pub dont_block: bool,
+}
+
+impl Poll {
+    pub(crate) fn parse(params: &Params) -> Result<Poll, ZulipError> {
+        Ok(Poll {
+            queue_id: params.required_string("queue_id")?,
+            acknowledged: params.int("last_event_id")?.unwrap_or(-1),
+            dont_block: params.bool("dont_block")?.unwrap_or(false),
+        })
+    }
+}
+
 /// `POST /register`.
 pub async fn register(
     State(state): State<AppState>,
     caller: ZulipUser,
     params: Params,
 ) -> ZulipResult {
-    let event_types = type_list(&params, "event_types")?;
-    let fetch_types = type_list(&params, "fetch_event_types")?.or_else(|| event_types.clone());
-    let capabilities = match params.json("client_capabilities")? {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(map)) => map,
-        Some(_) => return Err(ZulipError::bad_request("client_capabilities is not a dict")),
-    };
-    let capability = |name: &str| -> Result<bool, ZulipError> {
-        match capabilities.get(name) {
-            None => Ok(false),
-            Some(Value::Bool(b)) => Ok(*b),
-            Some(_) => Err(ZulipError::bad_request(format!(
-                "client_capabilities[\"{name}\"] is not a boolean"
-            ))),
-        }
-    };
-    let include_deactivated_groups = capability("include_deactivated_groups")?;
-    let client_gravatar = params.bool("client_gravatar")?.unwrap_or(false);
-    // Accepted as Zulip accepts them; they shape messages and streams, which
-    // cohort does not serve.
-    for name in [
-        "apply_markdown",
-        "slim_presence",
-        "include_subscribers",
-        "all_public_streams",
-    ] {
-        params.bool(name)?;
-    }
-    params.json("narrow")?;
-    let wants = Wants {
-        kinds: event_types
-            .as_ref()
-            .map(|names| names.iter().filter_map(|n| Kind::parse(n)).collect()),
-        include_deactivated_groups,
-    };
+    let Registration {
+        wants,
+        fetch_types,
+        client_gravatar,
+    } = Registration::parse(&params)?;
+    let include_deactivated_groups = wants.include_deactivated_groups;
     let fetch = |name: &str| {
         fetch_types
             .as_ref()
@@ -170,9 +213,11 @@ pub async fn get_events(
     caller: ZulipUser,
     params: Params,
 ) -> ZulipResult {
-    let id = params.required_string("queue_id")?;
-    let acknowledged = params.int("last_event_id")?.unwrap_or(-1);
-    let dont_block = params.bool("dont_block")?.unwrap_or(false);
+    let Poll {
+        queue_id: id,
+        acknowledged,
+        dont_block,
+    } = Poll::parse(&params)?;
     let queue = state
         .zulip_queues
         .get(&id, caller.snapshot.realm_id(), caller.user.id)

@@ -3,7 +3,7 @@
 //! shared event log fed from the change log; `translate.rs` turns a commit
 //! into Zulip's events; `handlers.rs` speaks the endpoints.
 
-mod handlers;
+pub(crate) mod handlers;
 pub mod queue;
 pub mod translate;
 
