@@ -45,6 +45,7 @@ if $smoke; then
     # reported run sends 1,000,000: see BENCHMARKS.md).
     "$target/debug/cohort-bench" hostile --cohort "$target/debug/cohort" \
         --work "$target/bench-smoke/hostile" --requests 20000 --slow 16 --idle 300 \
+        --serve-arg=--header-timeout-secs=2 \
         --rss-tolerance 0.25
     exec "$target/debug/cohort-bench" run --smoke --cohort "$target/debug/cohort" \
         --work "$target/bench-smoke" --out "$target/bench-smoke/BENCHMARKS.md" "${rest[@]}"

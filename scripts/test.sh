@@ -2,6 +2,7 @@
 # Every test cohort has, in one command:
 #   formatting and lints, the rule that `cohort-core` pulls in no I/O crates,
 #   unit and property tests, black-box tests against real `cohort` processes,
+#   fuzzing every parser for a few seconds each (cargo-fuzz),
 #   the official Zulip Python client (installed from PyPI into a venv) and
 #   axios (from npm) against the IMKIT face, zulip-js (npm) against Zulip's
 #   events API, eventsource (npm) against the event stream, the admin page
@@ -123,15 +124,20 @@ if psql "$pg/postgres" -q -c "SELECT 1" >/dev/null 2>&1; then
     COHORT_TEST_STORE=postgres cargo test -p cohort \
         --test zulip_protocol --test zulip_groups --test zulip_permissions --test zulip_users \
         --test zulip_python_client --test zulip_js --test imkit --test imkit_axios --test durability --test cli --test store_ops --test log_secrets \
-        --test scim --test scim_testers --test native --test origins --test ui --test ui_browser
+        --test scim --test scim_testers --test native --test origins --test ui --test ui_browser \
+        --test rate_limits --test tls --test proxy --test connections --test cross_realm --test rotation
 elif [ "${CI:-}" = "true" ]; then
     echo "PostgreSQL is not reachable at $pg: CI requires it" >&2
     exit 1
 else
     skipped+=("the multi-node PostgreSQL tests (tests/postgres.rs)")
     skipped+=("the black-box suites on PostgreSQL")
+    skipped+=("the PostgreSQL kill matrix (tests/crash_matrix.rs)")
     echo "!!! PostgreSQL is NOT reachable at $pg: the PostgreSQL runs are SKIPPED."
 fi
+
+echo "== fuzzing every parser, briefly (scripts/fuzz.sh --long for the reported runs)"
+bash scripts/fuzz.sh --seconds 10
 
 echo "== the benchmark harness in smoke mode (tiny data; timings are reported, never asserted)"
 bash bench/run.sh --smoke

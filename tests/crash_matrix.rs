@@ -500,9 +500,11 @@ async fn postgres_survives_kill_matrix() {
 
 /// `Realm::new`'s accounts, on the database at `db`.
 fn realm_at(db: &str) -> Realm {
-    let (mut cohort, owner, platform_key) = Cohort::init_at(db);
+    let (cohort, owner, platform_key) = Cohort::init_at(db);
     let member = cohort.add_user("member@test.example", "Mia Member", "member", false);
     let member2 = cohort.add_user("member2@test.example", "Max Member", "member", false);
+    // Six writers on three credentials, far past any sane rate limit.
+    let mut cohort = cohort.with_args(&["--rate-limit", "off"]);
     cohort.start();
     let scim_token = cohort
         .scim_token

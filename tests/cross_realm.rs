@@ -14,8 +14,8 @@
 //!   its distinctive strings (names, emails, descriptions, IMKIT keys, the
 //!   webhook URL, token names);
 //! - indistinguishable: the answer for the other realm's id equals the
-//!   answer for the ghost (status, headers but `date`, `x-request-id` and
-//!   `content-length`, and body once each id is replaced by a placeholder),
+//!   answer for the ghost (status, headers but `date`, `x-request-id`,
+//!   `content-length` and the rate limit's count, and body once each id is replaced by a placeholder),
 //!   so no error shape tells that an id exists elsewhere;
 //! - and, once the whole table ran both ways, neither realm changed: same
 //!   version, same export, same webhooks, the pending link still opens, the
@@ -1318,7 +1318,18 @@ fn normalise(answer: &Answer, ids: &Ids) -> (u16, Vec<(String, String)>, String)
     let mut headers: Vec<(String, String)> = answer
         .headers
         .iter()
-        .filter(|(name, _)| !matches!(name.as_str(), "date" | "x-request-id" | "content-length"))
+        // The bucket's remaining count and refill time move with every
+        // request, whatever its ids.
+        .filter(|(name, _)| {
+            !matches!(
+                name.as_str(),
+                "date"
+                    | "x-request-id"
+                    | "content-length"
+                    | "x-ratelimit-remaining"
+                    | "x-ratelimit-reset"
+            )
+        })
         .map(|(name, value)| {
             (
                 name.to_string(),

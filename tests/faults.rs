@@ -571,7 +571,8 @@ async fn realm_at(db: &str) -> Site {
         .as_str()
         .expect("a webhooks token")
         .to_string();
-    let mut cohort = cohort.with_args(&["--webhook-allow-private"]);
+    // The restart test's load goes past the default rate limit.
+    let mut cohort = cohort.with_args(&["--webhook-allow-private", "--rate-limit", "off"]);
     cohort.start();
     let scim_token = cohort
         .scim_token
