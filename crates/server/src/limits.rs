@@ -171,22 +171,22 @@ impl Limits {
         let Some(rate) = realm.rate_limit.or(self.rates.per_credential) else {
             return Ok(());
         };
-        let found = self
+        // Checked under the read lock: a request costs no reference count.
+        if let Some(bucket) = self
             .credentials
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(&rate)
-            .cloned();
-        let bucket = match found {
-            Some(bucket) => bucket,
-            None => self
-                .credentials
-                .write()
-                .unwrap_or_else(|e| e.into_inner())
-                .entry(rate)
-                .or_insert_with(|| Arc::new(bucket(rate)))
-                .clone(),
-        };
+        {
+            return record(check(bucket, &who, rate));
+        }
+        let bucket = self
+            .credentials
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(rate)
+            .or_insert_with(|| Arc::new(bucket(rate)))
+            .clone();
         record(check(&bucket, &who, rate))
     }
 
@@ -199,11 +199,14 @@ impl Limits {
         record(check(bucket, &address_key(client), *rate))
     }
 
-    /// After authentication failed: the address pays, and when its bucket
-    /// is empty the answer is 429 instead of the face's 401 (so guessing
-    /// keys is as slow as the anonymous rate).
-    pub fn after_failure(&self, parts: &Parts) -> Result<(), Limited> {
-        self.by_address(client(parts))
+    /// After authentication failed with `err`: the address pays, and when
+    /// its bucket is empty the answer is the face's 429 (`refused`) instead
+    /// (so guessing keys is as slow as the anonymous rate).
+    pub fn after_failure<E>(&self, parts: &Parts, err: E, refused: fn(&Limited) -> E) -> E {
+        match self.by_address(client(parts)) {
+            Ok(()) => err,
+            Err(limited) => refused(&limited),
+        }
     }
 
     /// Forget buckets that are full again (they hold no information): keeps

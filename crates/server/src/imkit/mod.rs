@@ -99,10 +99,11 @@ impl FromRequestParts<AppState> for ImkitApp {
         let Some(snapshot) =
             key.and_then(|key| state.engine.realm_for_platform_key(&secrets::hash_key(key)))
         else {
-            return Err(match state.limits.after_failure(parts) {
-                Ok(()) => ImkitError::unauthorized(),
-                Err(limited) => ImkitError::rate_limited(&limited),
-            });
+            return Err(state.limits.after_failure(
+                parts,
+                ImkitError::unauthorized(),
+                ImkitError::rate_limited,
+            ));
         };
         let who = Credential::Platform(snapshot.realm_id());
         state

@@ -67,11 +67,11 @@ impl FromRequestParts<AppState> for NativeCaller {
     type Rejection = NativeError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, NativeError> {
-        let mut caller =
-            authenticate(parts, state).map_err(|err| match state.limits.after_failure(parts) {
-                Ok(()) => err,
-                Err(limited) => NativeError::rate_limited(&limited),
-            })?;
+        let mut caller = authenticate(parts, state).map_err(|err| {
+            state
+                .limits
+                .after_failure(parts, err, NativeError::rate_limited)
+        })?;
         let who = match &caller.caller {
             Caller::User(user) => Credential::User(user.id),
             Caller::Token(token) => Credential::Token(token.id),

@@ -182,11 +182,11 @@ impl FromRequestParts<AppState> for ScimClient {
     type Rejection = ScimError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ScimError> {
-        let client =
-            authenticate(parts, state).map_err(|err| match state.limits.after_failure(parts) {
-                Ok(()) => err,
-                Err(limited) => ScimError::rate_limited(&limited),
-            })?;
+        let client = authenticate(parts, state).map_err(|err| {
+            state
+                .limits
+                .after_failure(parts, err, ScimError::rate_limited)
+        })?;
         state
             .limits
             .admit(Credential::Token(client.token.id), client.snapshot.realm())

@@ -90,10 +90,9 @@ impl FromRequestParts<AppState> for Viewer {
         let viewer = match signed_in(parts, state).await {
             Ok(viewer) => viewer,
             Err(err @ UiError::SignIn { .. }) => {
-                return Err(match state.limits.after_failure(parts) {
-                    Ok(()) => err,
-                    Err(limited) => UiError::rate_limited(&limited),
-                })
+                return Err(state
+                    .limits
+                    .after_failure(parts, err, UiError::rate_limited))
             }
             Err(err) => return Err(err),
         };

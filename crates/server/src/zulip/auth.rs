@@ -39,10 +39,9 @@ impl FromRequestParts<AppState> for ZulipUser {
                     .map_err(|l| ZulipError::rate_limited(&l))?;
                 Ok(caller)
             }
-            Err(err) => Err(match state.limits.after_failure(parts) {
-                Ok(()) => err,
-                Err(limited) => ZulipError::rate_limited(&limited),
-            }),
+            Err(err) => Err(state
+                .limits
+                .after_failure(parts, err, ZulipError::rate_limited)),
         }
     }
 }
